@@ -1,0 +1,47 @@
+# Smart Classroom. `make demo` runs it, `make test` proves it. Both set up everything first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-services lint bench clean help
+
+help:
+	@echo "make demo   - set up, then run the portal and one simulated classroom"
+	@echo "make test   - set up, start the test services, run the whole suite"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks (prints a table)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/classroom demo
+
+# Chromium from Debian for the browser tests (never `playwright install`), PostgreSQL for the
+# data layer: the machine's on 127.0.0.1:5432 if it answers, else a private one (.ci/postgres).
+test-services: setup
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@.ci/postgres > .ci/.pg-url
+
+test: test-services
+	CLASSROOM_TEST_PG_URL="$$(cat .ci/.pg-url)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hardware streaming storage classroom web
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .ci/.pg-url

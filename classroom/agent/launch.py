@@ -1,0 +1,59 @@
+"""Build and run an agent from settings: the wiring shared by `classroom agent` and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+
+from classroom.agent.client import PortalClient
+from classroom.agent.runner import Agent, AgentConfig
+from classroom.runtime import agent_connection
+from classroom.settings import Settings
+from hardware.synthetic import SyntheticCamera, SyntheticMic
+from storage.object_store import ObjectStore
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from streaming.recorder import EncodeSettings
+
+
+def encode_settings(settings: Settings) -> EncodeSettings:
+    m = settings.media
+    return EncodeSettings(
+        segment_seconds=m.segment_seconds,
+        fps=m.fps,
+        video_bitrate=m.video_bitrate,
+        x264_preset=m.x264_preset,
+        segment_timeout_s=m.segment_timeout_s,
+    )
+
+
+async def build_agent(settings: Settings, classroom_id: int, portal_url: str, token: str) -> Agent:
+    store = ObjectStore(
+        agent_connection(settings), settings.storage.bucket, settings.storage.region
+    )
+    await asyncio.to_thread(store.ensure_bucket)
+    config = AgentConfig(
+        classroom_id=classroom_id,
+        workdir=(settings.data_dir / "agent" / f"classroom-{classroom_id}").resolve(),
+        ffmpeg=resolve_ffmpeg(settings.media.ffmpeg),
+        encode=encode_settings(settings),
+        poll_wait_s=settings.agent.poll_wait_s,
+    )
+    # Step 1 has the synthetic devices only; real cameras and microphones plug in here.
+    camera = SyntheticCamera(size=settings.media.video_size, fps=settings.media.fps)
+    portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s)
+    return Agent(config, portal, store, camera, SyntheticMic())
+
+
+async def run_until_stopped(agent: Agent, stop: asyncio.Event) -> None:
+    """Run the agent until ``stop`` is set, then stop recordings and finish uploads in order."""
+    task = asyncio.create_task(agent.run())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+        await agent.shutdown()
+        await agent.portal.aclose()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]

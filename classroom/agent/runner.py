@@ -1,0 +1,180 @@
+"""The on-site agent: takes the portal's commands, records, uploads, reports.
+
+Local layout, per recording: ``<data_dir>/agent/classroom-<id>/recording-<id>/`` with the
+recorder's ``cache/``, ``segments/`` (accepted), ``rejected/`` and the final ``recording.mp4``.
+Local files are kept after upload (retention comes with the durable upload queue, step 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from classroom.agent.client import Command, PortalClient
+from hardware.sources import CameraSource, MicSource
+from storage.object_store import ObjectInfo, ObjectNotFound, ObjectStore, sha256_file
+from streaming.finalize import join_segments
+from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
+
+log = structlog.get_logger(__name__)
+
+UPLOAD_ATTEMPTS = 5
+
+
+@dataclass
+class AgentConfig:
+    classroom_id: int
+    workdir: Path
+    ffmpeg: str
+    encode: EncodeSettings
+    poll_wait_s: float = 20.0
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        portal: PortalClient,
+        store: ObjectStore,
+        camera: CameraSource,
+        mic: MicSource | None,
+    ) -> None:
+        self.config = config
+        self.portal = portal
+        self.store = store
+        self.camera = camera
+        self.mic = mic
+        self.recorders: dict[int, SegmentRecorder] = {}
+        self._prefixes: dict[int, str] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
+
+    def _workdir(self, recording_id: int) -> Path:
+        return self.config.workdir / f"recording-{recording_id}"
+
+    async def run(self) -> None:
+        """Until cancelled: say hello, then take commands."""
+        info = await self.portal.hello(self.config.classroom_id)
+        log.info("agent.registered", device=info.get("name"), classroom=self.config.classroom_id)
+        for active in info.get("active_recordings", []):
+            # pyCA's rule: restarted mid-recording, record the rest and keep the earlier part.
+            # The recorder continues in a new run directory; the runs are joined at the end.
+            log.warning("agent.resuming", recording=active["recording_id"])
+            await self._start(
+                Command(0, "start_recording", active["recording_id"], active["session_id"],
+                        active["object_prefix"])
+            )  # fmt: skip
+        while True:
+            for cmd in await self.portal.commands(self.config.poll_wait_s):
+                await self.handle(cmd)
+
+    async def handle(self, cmd: Command) -> None:
+        log.info("agent.command", id=cmd.id, kind=cmd.kind, recording=cmd.recording_id)
+        try:
+            if cmd.kind == "start_recording":
+                await self._start(cmd)
+            elif cmd.kind == "stop_recording":
+                await self._stop(cmd)
+            else:
+                raise ValueError(f"unknown command {cmd.kind!r}")
+        except Exception as exc:
+            log.exception("agent.command_failed", id=cmd.id)
+            await self.portal.ack(cmd.id, ok=False, error=f"{type(exc).__name__}: {exc}")
+            return
+        await self.portal.ack(cmd.id, ok=True)
+
+    async def _start(self, cmd: Command) -> None:
+        self._prefixes[cmd.recording_id] = cmd.object_prefix
+        if cmd.recording_id in self.recorders:  # a repeated command: already recording
+            return
+        prefix = cmd.object_prefix
+
+        async def upload_segment(seg: Segment) -> None:
+            key = f"{prefix}segments/{seg.path.name}"
+            # Best effort while recording; anything missed is sent again at the end.
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.store.put_file, key, seg.path, "video/mp2t")
+
+        recorder = SegmentRecorder(
+            self.config.ffmpeg,
+            self.camera,
+            self.mic,
+            self._workdir(cmd.recording_id),
+            self.config.encode,
+            on_segment=upload_segment,
+        )
+        await recorder.start()
+        self.recorders[cmd.recording_id] = recorder
+
+    async def _stop(self, cmd: Command) -> None:
+        self._prefixes.setdefault(cmd.recording_id, cmd.object_prefix)
+        recorder = self.recorders.pop(cmd.recording_id, None)
+        if recorder is not None:
+            await recorder.stop()
+        task = asyncio.create_task(self._finish(cmd.recording_id))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, recording_id: int) -> None:
+        """Join, upload (segments and MP4, each verified by SHA-256) and report."""
+        workdir = self._workdir(recording_id)
+        prefix = self._prefixes[recording_id]
+        segments = sorted((workdir / "segments").glob("*.ts"))
+        try:
+            if not segments:
+                raise RuntimeError("no valid segment was recorded")
+            final = workdir / "recording.mp4"
+            info = await join_segments(self.config.ffmpeg, segments, final)
+            seg_keys = []
+            for seg in segments:
+                key = f"{prefix}segments/{seg.name}"
+                await self._upload(key, seg, "video/mp2t")
+                seg_keys.append(key)
+            key = f"{prefix}recording.mp4"
+            stored = await self._upload(key, final, "video/mp4")
+        except Exception as exc:
+            log.exception("agent.finish_failed", recording=recording_id)
+            await self.portal.failed(recording_id, f"{type(exc).__name__}: {exc}")
+            return
+        await self.portal.uploaded(
+            recording_id,
+            {
+                "object_key": key,
+                "segment_keys": seg_keys,
+                "duration_s": round(info.duration_s, 3),
+                "size_bytes": stored.size,
+                "sha256": stored.sha256,
+            },
+        )
+        log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
+
+    async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        """Skip what the store already holds intact; retry the rest with back-off."""
+        digest = await asyncio.to_thread(sha256_file, path)
+        with contextlib.suppress(ObjectNotFound):
+            held: ObjectInfo = await asyncio.to_thread(self.store.stat, key)
+            if held.sha256 == digest and held.size == path.stat().st_size:
+                return held
+        delay = 1.0
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            try:
+                return await asyncio.to_thread(self.store.put_file, key, path, content_type)
+            except Exception as exc:
+                if attempt == UPLOAD_ATTEMPTS:
+                    raise
+                log.warning("agent.upload_retry", key=key, attempt=attempt, error=str(exc))
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    async def shutdown(self) -> None:
+        """Stop every recording gracefully and finish its upload before returning."""
+        for recording_id, recorder in list(self.recorders.items()):
+            log.info("agent.stopping_recording", recording=recording_id)
+            await recorder.stop()
+            self.recorders.pop(recording_id, None)
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)

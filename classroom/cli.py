@@ -1,0 +1,233 @@
+"""The `classroom` command line. Exit codes: 0 done, 1 failed, 2 bad usage or settings."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import select
+
+from classroom.db.engine import session_factory
+from classroom.db.migrate import current_revision, head_revision
+from classroom.db.models import Classroom, Device, DeviceKind, Role
+from classroom.devices import create_device, revoke_device
+from classroom.logs import configure_logging
+from classroom.people import PersonError, create_person
+from classroom.runtime import open_database
+from classroom.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Smart Classroom: lecture capture and training credits.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="People who log in to the portal.", no_args_is_help=True)
+device_app = typer.Typer(
+    help="Classroom agents and kiosks, and their tokens.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(device_app, name="device")
+
+_T = TypeVar("_T")
+_state: dict[str, Path | None] = {"config": None}
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML settings file (also CLASSROOM_CONFIG)."),
+    ] = None,
+) -> None:
+    _state["config"] = config
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings(_state["config"])
+    except SettingsError as exc:
+        typer.echo(f"classroom: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    try:
+        return asyncio.run(coro)
+    except SettingsError as exc:
+        typer.echo(f"classroom: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"classroom: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def serve() -> None:
+    """Run the portal (and the embedded object store unless one is configured)."""
+    from classroom.server import portal_server
+
+    settings = _settings()
+
+    async def _serve() -> None:
+        from classroom.lifecycle import stop_event_on_signals
+
+        stop = stop_event_on_signals()
+        server = portal_server(settings)
+        task = asyncio.create_task(server.serve())
+        await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
+        server.should_exit = True
+        await task
+
+    _run(_serve())
+
+
+@app.command()
+def agent(
+    classroom: Annotated[int, typer.Option("--classroom", help="This classroom's id.")],
+    portal: Annotated[str, typer.Option("--portal", help="Portal URL, e.g. http://portal:8000")],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="CLASSROOM_AGENT_TOKEN",
+            help="The agent's device token "
+            "(prefer the CLASSROOM_AGENT_TOKEN variable: arguments show in ps).",
+        ),
+    ],
+) -> None:
+    """Run a classroom's on-site agent: take commands from the portal, record, upload."""
+    from classroom.agent.client import PortalRefused
+    from classroom.agent.launch import build_agent, run_until_stopped
+    from classroom.lifecycle import stop_event_on_signals
+
+    settings = _settings()
+
+    async def _agent() -> None:
+        stop = stop_event_on_signals()
+        built = await build_agent(settings, classroom, portal, token)
+        await run_until_stopped(built, stop)
+
+    try:
+        _run(_agent())
+    except PortalRefused as exc:
+        raise _fail(f"the portal refused this agent: {exc}") from None
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo data, then run the portal and one simulated classroom until Ctrl-C."""
+    from classroom.demo import run_demo
+
+    _run(run_demo(_settings()))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    settings = _settings()
+
+    async def _upgrade() -> str | None:
+        async with open_database(settings) as engine:
+            return await current_revision(engine)
+
+    rev = _run(_upgrade())
+    typer.echo(f"database at revision {rev} (head {head_revision()})")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
+    unit: Annotated[int | None, typer.Option("--unit", help="Unit id.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="Cannot log in (e.g. most officers).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a person. The password is prompted for, or read from stdin; never an argument."""
+    settings = _settings()
+    password: str | None = None
+    if not no_password:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+
+    async def _add() -> int:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            person = await create_person(db, username, name, role, password, unit_id=unit)
+            await db.commit()
+            return person.id
+
+    try:
+        person_id = _run(_add())
+    except PersonError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": person_id, "username": username}))
+    else:
+        typer.echo(f"added {username} (id {person_id})")
+
+
+@device_app.command("add")
+def device_add(
+    classroom: Annotated[int, typer.Option("--classroom", help="Classroom id.")],
+    name: Annotated[str, typer.Option("--name")],
+    kind: Annotated[DeviceKind, typer.Option("--kind")] = DeviceKind.AGENT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Register a device and print its token (shown this once only)."""
+    settings = _settings()
+
+    async def _add() -> tuple[int, str]:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            if await db.get(Classroom, classroom) is None:
+                raise _fail(f"classroom {classroom} not found")
+            device, token = await create_device(db, classroom, kind, name)
+            await db.commit()
+            return device.id, token
+
+    device_id, token = _run(_add())
+    if as_json:
+        typer.echo(json.dumps({"id": device_id, "token": token}))
+    else:
+        typer.echo(f"device {device_id} token (store it now, it is not kept): {token}")
+
+
+@device_app.command("revoke")
+def device_revoke(device_id: int) -> None:
+    """Revoke a device's token at once."""
+    settings = _settings()
+
+    async def _revoke() -> bool:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            device = await db.scalar(select(Device).where(Device.id == device_id))
+            if device is None:
+                return False
+            await revoke_device(db, device)
+            await db.commit()
+            return True
+
+    if not _run(_revoke()):
+        raise _fail(f"device {device_id} not found")
+    typer.echo(f"device {device_id} revoked")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

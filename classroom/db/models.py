@@ -1,0 +1,248 @@
+"""The domain's tables. Step 1: people, places, sessions, devices and recordings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from classroom.db.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK, so adding a value later is a light migration.
+    return Enum(
+        cls, name=name, native_enum=False, create_constraint=True, length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )  # fmt: skip
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    TRAINER = "trainer"
+    OFFICER = "officer"
+
+
+class UnitKind(enum.StrEnum):
+    DEPARTMENT = "department"  # 机关科室
+    SQUAD = "squad"  # 中队
+
+
+class SquadType(enum.StrEnum):
+    MOBILE = "mobile"  # 机动
+    SPECIFIC_AREA = "specific_area"  # 特定区域
+    STREET = "street"  # 街镇
+
+
+class DeviceKind(enum.StrEnum):
+    AGENT = "agent"
+    KIOSK = "kiosk"
+
+
+class SessionKind(enum.StrEnum):
+    """Maps to the plan's tasks (step 2 turns these into credit rules)."""
+
+    TRAINING_DAY = "training_day"  # 全员普训, one cohort day
+    PRACTICAL = "practical"  # 新录用人员实践培训
+    UNIT_STUDY = "unit_study"  # 科队学习
+    DRILL_TRAINING = "drill_training"  # 队列训练
+    DRILL_ASSESSMENT = "drill_assessment"  # 队列考核
+    OTHER = "other"
+
+
+class RecordingState(enum.StrEnum):
+    PENDING = "pending"  # asked for; the agent has not confirmed
+    RECORDING = "recording"
+    PROCESSING = "processing"  # stopped; joining and uploading
+    AVAILABLE = "available"  # verified in object storage
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (RecordingState.PENDING, RecordingState.RECORDING)
+
+
+class CommandKind(enum.StrEnum):
+    START_RECORDING = "start_recording"
+    STOP_RECORDING = "stop_recording"
+
+
+class CommandState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "unit_kind"))
+    squad_type: Mapped[SquadType | None] = mapped_column(_enum(SquadType, "squad_type"))
+    adjacent_district: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    badge_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # None: cannot log in (most officers, until they are given a password).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[PersonRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+
+class PersonRole(Base):
+    """A person may hold several roles: a trainer is usually also an officer who owes credits."""
+
+    __tablename__ = "person_roles"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+
+class LoginSession(Base):
+    """A browser login; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Classroom(Base):
+    __tablename__ = "classrooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    location: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Device(Base):
+    """An on-site agent or a kiosk. Its token is random, shown once, stored as SHA-256."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))
+    kind: Mapped[DeviceKind] = mapped_column(_enum(DeviceKind, "device_kind"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    classroom: Mapped[Classroom] = relationship(lazy="joined")
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Session(Base):
+    """One scheduled class or drill in a classroom."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_classroom_start", "classroom_id", "planned_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))
+    trainer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    planned_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    planned_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    actual_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship(lazy="joined")
+    classroom: Mapped[Classroom] = relationship(lazy="joined")
+    trainer: Mapped[Person] = relationship(lazy="joined")
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    state: Mapped[RecordingState] = mapped_column(_enum(RecordingState, "recording_state"))
+    object_key: Mapped[str | None] = mapped_column(String(512))  # the playable MP4
+    segment_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    session: Mapped[Session] = relationship(lazy="joined")
+
+
+class AgentCommand(Base):
+    """A command for a classroom's agent; kept until acknowledged, so none is lost in transit."""
+
+    __tablename__ = "agent_commands"
+    __table_args__ = (
+        Index("ix_agent_commands_pending", "classroom_id", "state"),
+        UniqueConstraint("recording_id", "kind", name="uq_agent_commands_recording_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))
+    kind: Mapped[CommandKind] = mapped_column(_enum(CommandKind, "command_kind"))
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"))
+    state: Mapped[CommandState] = mapped_column(_enum(CommandState, "command_state"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)

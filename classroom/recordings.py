@@ -1,0 +1,201 @@
+"""The recording life cycle, as the portal sees it.
+
+pending ──agent starts──▶ recording ──agent stops──▶ processing ──verified in S3──▶ available
+   └──────────────── agent reports a failure at any point ────────────────▶ failed
+
+Trainers ask; the portal writes commands for the classroom's agent (kept until acknowledged); the
+agent reports; the portal believes an upload only after it has checked the object in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import (
+    AgentCommand,
+    CommandKind,
+    CommandState,
+    Person,
+    Recording,
+    RecordingState,
+    Session,
+)
+from classroom.db.types import utcnow
+from storage.object_store import ObjectNotFound, ObjectStore
+
+
+class RecordingConflict(RuntimeError):
+    """The request does not fit the recording's state (HTTP 409)."""
+
+
+def object_prefix(rec: Recording) -> str:
+    return f"recordings/session-{rec.session_id}/recording-{rec.id}/"
+
+
+async def active_recording(db: AsyncSession, session_id: int) -> Recording | None:
+    active = [s for s in RecordingState if s.active]
+    return await db.scalar(
+        select(Recording)
+        .where(Recording.session_id == session_id, Recording.state.in_(active))
+        .order_by(Recording.id.desc())
+        .limit(1)
+    )
+
+
+async def request_start(db: AsyncSession, session: Session, actor: Person) -> Recording:
+    """Idempotent: pressing Start twice gives the one recording in progress."""
+    rec = await active_recording(db, session.id)
+    if rec is not None:
+        return rec
+    rec = Recording(session_id=session.id, state=RecordingState.PENDING, requested_by_id=actor.id)
+    db.add(rec)
+    await db.flush()
+    db.add(_command(rec, session, CommandKind.START_RECORDING))
+    session.actual_start = session.actual_start or utcnow()
+    await db.flush()
+    return rec
+
+
+async def request_stop(db: AsyncSession, session: Session) -> Recording:
+    rec = await active_recording(db, session.id)
+    if rec is None:
+        raise RecordingConflict(f"session {session.id} has no recording in progress")
+    already = await db.scalar(
+        select(AgentCommand.id).where(
+            AgentCommand.recording_id == rec.id, AgentCommand.kind == CommandKind.STOP_RECORDING
+        )
+    )
+    if already is None:
+        db.add(_command(rec, session, CommandKind.STOP_RECORDING))
+        session.actual_end = utcnow()
+        await db.flush()
+    return rec
+
+
+def _command(rec: Recording, session: Session, kind: CommandKind) -> AgentCommand:
+    return AgentCommand(
+        classroom_id=session.classroom_id,
+        kind=kind,
+        recording_id=rec.id,
+        state=CommandState.PENDING,
+    )
+
+
+async def recordings_in_progress(db: AsyncSession, classroom_id: int) -> list[Recording]:
+    rows = await db.scalars(
+        select(Recording)
+        .join(Session, Session.id == Recording.session_id)
+        .where(Session.classroom_id == classroom_id, Recording.state == RecordingState.RECORDING)
+        .order_by(Recording.id)
+    )
+    return list(rows)
+
+
+async def pending_commands(db: AsyncSession, classroom_id: int) -> list[AgentCommand]:
+    rows = await db.scalars(
+        select(AgentCommand)
+        .where(
+            AgentCommand.classroom_id == classroom_id,
+            AgentCommand.state == CommandState.PENDING,
+        )
+        .order_by(AgentCommand.id)
+    )
+    return list(rows)
+
+
+async def complete_command(
+    db: AsyncSession, cmd: AgentCommand, ok: bool, error: str | None = None
+) -> None:
+    """Apply an agent's acknowledgement; repeating one changes nothing."""
+    if cmd.state != CommandState.PENDING:
+        return
+    cmd.state = CommandState.DONE if ok else CommandState.FAILED
+    cmd.done_at = utcnow()
+    cmd.error = error
+    rec = await db.get(Recording, cmd.recording_id)
+    assert rec is not None
+    if rec.state in (RecordingState.AVAILABLE, RecordingState.FAILED):
+        return
+    if not ok:
+        rec.state = RecordingState.FAILED
+        rec.error = error or f"{cmd.kind.value} failed"
+    elif cmd.kind == CommandKind.START_RECORDING:
+        rec.state = RecordingState.RECORDING
+        rec.started_at = utcnow()
+    else:
+        rec.state = RecordingState.PROCESSING
+        rec.stopped_at = utcnow()
+    await db.flush()
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    object_key: str
+    segment_keys: list[str]
+    duration_s: float
+    size_bytes: int
+    sha256: str
+
+
+async def report_upload(
+    db: AsyncSession, rec: Recording, report: UploadReport, store: ObjectStore
+) -> Recording:
+    """Accept the agent's report only if the object store holds exactly what it claims."""
+    if rec.state == RecordingState.AVAILABLE and rec.sha256 == report.sha256:
+        return rec
+    if rec.state != RecordingState.PROCESSING:
+        raise RecordingConflict(f"recording {rec.id} is {rec.state.value}, not processing")
+    prefix = object_prefix(rec)
+    keys = [report.object_key, *report.segment_keys]
+    if not all(k.startswith(prefix) for k in keys):
+        raise RecordingConflict(f"object keys must start with {prefix}")
+    try:
+        info = await asyncio.to_thread(store.stat, report.object_key)
+    except ObjectNotFound:
+        raise RecordingConflict(f"{report.object_key} is not in the object store") from None
+    if info.size != report.size_bytes or info.sha256 != report.sha256:
+        raise RecordingConflict(
+            f"{report.object_key}: store has size {info.size} sha256 {info.sha256}, "
+            f"report says {report.size_bytes} {report.sha256}"
+        )
+    rec.object_key = report.object_key
+    rec.segment_keys = list(report.segment_keys)
+    rec.duration_s = report.duration_s
+    rec.size_bytes = report.size_bytes
+    rec.sha256 = report.sha256
+    rec.state = RecordingState.AVAILABLE
+    rec.available_at = utcnow()
+    rec.error = None
+    await db.flush()
+    return rec
+
+
+async def report_failure(db: AsyncSession, rec: Recording, error: str) -> Recording:
+    if rec.state != RecordingState.AVAILABLE:
+        rec.state = RecordingState.FAILED
+        rec.error = error[:2000]
+        await db.flush()
+    return rec
+
+
+class CommandSignal:
+    """Wakes an agent's long poll as soon as a command for its classroom is committed.
+
+    One portal process; with several, the long poll still re-reads the database every
+    ``recheck_s``, so commands are only slower, never lost.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+
+    def event(self, classroom_id: int) -> asyncio.Event:
+        return self._events.setdefault(classroom_id, asyncio.Event())
+
+    def notify(self, classroom_id: int) -> None:
+        ev = self._events.pop(classroom_id, None)
+        if ev is not None:
+            ev.set()

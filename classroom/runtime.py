@@ -1,0 +1,92 @@
+"""The running portal's resources: database, object store (embedded if none is configured)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from classroom.db.engine import create_engine, session_factory
+from classroom.db.migrate import upgrade
+from classroom.recordings import CommandSignal
+from classroom.settings import Settings, SettingsError
+from storage.object_store import ObjectStore
+from storage.seaweed import EmbeddedSeaweed, S3Connection, read_connection
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: ObjectStore
+    commands: CommandSignal
+
+
+def embedded_store_dir(settings: Settings) -> Path:
+    return settings.data_dir / "s3"
+
+
+def configured_connection(settings: Settings) -> S3Connection | None:
+    s = settings.storage
+    if not s.endpoint:
+        return None
+    if not (s.access_key and s.secret_key):
+        raise SettingsError(
+            "invalid setting CLASSROOM_STORAGE__ACCESS_KEY (storage.access_key): "
+            "an external endpoint needs access_key and secret_key"
+        )
+    return S3Connection(s.endpoint, s.access_key, s.secret_key, s.secure)
+
+
+def agent_connection(settings: Settings) -> S3Connection:
+    """For an agent: the configured store, or the embedded one a portal on this machine runs."""
+    conn = configured_connection(settings) or read_connection(embedded_store_dir(settings))
+    if conn is None:
+        raise SettingsError(
+            "invalid setting CLASSROOM_STORAGE__ENDPOINT (storage.endpoint): not set, and no "
+            f"embedded object store is running in {embedded_store_dir(settings)}"
+        )
+    return conn
+
+
+@asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
+    """The configured object store, or an embedded SeaweedFS for as long as the context lasts."""
+    conn = configured_connection(settings)
+    seaweed: EmbeddedSeaweed | None = None
+    if conn is None:
+        seaweed = EmbeddedSeaweed(embedded_store_dir(settings))
+        conn = await asyncio.to_thread(seaweed.start)
+    try:
+        store = ObjectStore(conn, settings.storage.bucket, settings.storage.region)
+        await asyncio.to_thread(store.ensure_bucket)
+        yield store
+    finally:
+        if seaweed is not None:
+            await asyncio.to_thread(seaweed.stop)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, migrate: bool = True) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url, settings.database.echo)
+    try:
+        if migrate:
+            await upgrade(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with open_database(settings) as engine, open_store(settings) as store:
+        yield Services(settings, engine, session_factory(engine), store, CommandSignal())

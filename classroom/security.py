@@ -1,0 +1,35 @@
+"""Passwords (argon2) and bearer tokens (random, stored as SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist costs the same time as a real check,
+# so response time does not tell which usernames exist.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token(prefix: str) -> str:
+    """A 256-bit random token; the prefix says what it is for when it turns up in a log or paste."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 bits of entropy, so a fast hash is enough and allows lookup by hash.
+    return hashlib.sha256(token.encode()).hexdigest()

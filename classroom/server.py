@@ -1,0 +1,44 @@
+"""Run the portal under uvicorn, with signals left to the caller so shutdown happens in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+
+import uvicorn
+
+from classroom.settings import Settings
+
+# Named, not imported: the web layer sits above this package.
+APP_FACTORY = "web.app:create_app"
+
+
+class PortalServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The process's own handlers decide when the portal stops (after the agent, before the
+        # object store), so uvicorn must not take SIGINT/SIGTERM for itself.
+        yield
+
+
+def portal_server(settings: Settings) -> PortalServer:
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        host=settings.web.host,
+        port=settings.web.port,
+        proxy_headers=True,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return PortalServer(config)
+
+
+async def wait_until_started(server: PortalServer, task: asyncio.Task[None]) -> None:
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped it
+            raise RuntimeError("the portal stopped during start-up")
+        await asyncio.sleep(0.05)

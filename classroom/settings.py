@@ -1,0 +1,151 @@
+"""Settings: defaults embedded, overridden by an optional TOML file and CLASSROOM_* variables.
+
+Precedence (highest first): environment (``CLASSROOM_WEB__PORT=8080``), the TOML file named by
+``--config`` or ``CLASSROOM_CONFIG``, then the defaults below. Everything runs with no file at
+all: SQLite and an embedded SeaweedFS under ``data_dir``, synthetic camera and microphone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "CLASSROOM_"
+CONFIG_ENV = "CLASSROOM_CONFIG"
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message is one line that names it."""
+
+
+class DatabaseSettings(BaseModel):
+    # Empty means the embedded SQLite file ``<data_dir>/classroom.db``.
+    url: str = ""
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class StorageSettings(BaseModel):
+    # Empty endpoint means the embedded SeaweedFS under ``<data_dir>/s3``.
+    endpoint: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    secure: bool = False
+    region: str = "us-east-1"
+    bucket: str = Field(default="classroom", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # How browsers get recordings: through the portal (works wherever the portal does and checks
+    # every byte's reader) or redirected to a short-lived presigned URL (needs the store to be
+    # reachable from browsers; offloads the portal).
+    playback: Literal["proxy", "presigned"] = "proxy"
+    presign_expiry_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    session_ttl_hours: float = Field(default=12, gt=0, le=24 * 30)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    # Times on pages are shown in the bureau's zone; the database keeps UTC.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+
+class MediaSettings(BaseModel):
+    # Empty: the system's ffmpeg if on PATH, else the one inside the imageio-ffmpeg wheel.
+    ffmpeg: str = ""
+    segment_seconds: int = Field(default=4, ge=1, le=60)
+    video_size: str = Field(default="1280x720", pattern=r"^\d{2,5}x\d{2,5}$")
+    fps: int = Field(default=30, ge=1, le=120)
+    video_bitrate: str = Field(default="2500k", pattern=r"^\d+[kM]?$")
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = (
+        "veryfast"
+    )
+    # A segment must close within this many seconds of the previous one.
+    segment_timeout_s: float = Field(default=15, gt=0)
+
+
+class AgentSettings(BaseModel):
+    poll_wait_s: float = Field(default=20, ge=0, le=60)
+    retry_backoff_max_s: float = Field(default=30, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Path("var")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    web: WebSettings = WebSettings()
+    media: MediaSettings = MediaSettings()
+    agent: AgentSettings = AgentSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/classroom.db"
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    dotted = ".".join(str(p) for p in loc)
+    env = ENV_PREFIX + "__".join(str(p).upper() for p in loc)
+    return f"{env} ({dotted})"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings or raise SettingsError naming the first bad one."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError(f"config file {config_file} does not exist")
+        os.environ[CONFIG_ENV] = str(config_file)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SettingsError(f"invalid setting {_describe(err['loc'])}: {err['msg']}") from None
+    except ValueError as exc:  # a malformed TOML file or a non-JSON nested env value
+        raise SettingsError(f"invalid settings: {exc}".splitlines()[0]) from None
+    return settings

@@ -1,0 +1,34 @@
+"""What a capture device gives the media pipeline: the ffmpeg input that reads it.
+
+Each camera or microphone driver is a small class with one job: turn its configuration into an
+``FfmpegInput``. The recorder (``streaming``) composes inputs; it never knows which device it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class FfmpegInput:
+    """``ffmpeg [options] -i url`` for one input."""
+
+    url: str
+    options: dict[str, str | int | float] = field(default_factory=dict)
+    # True when ffmpeg must pace the input itself (-re): generated sources, files.
+    realtime: bool = False
+
+
+class CameraSource(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def ffmpeg_input(self) -> FfmpegInput: ...
+
+
+class MicSource(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def ffmpeg_input(self) -> FfmpegInput: ...

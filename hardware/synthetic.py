@@ -1,0 +1,42 @@
+"""Synthetic devices: a test pattern with the wall clock burnt in, and a sine tone.
+
+They stand in for a classroom's camera and microphone in the demo and in tests, and the burnt-in
+clock lets a person see at a glance when a recorded frame was captured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hardware.sources import FfmpegInput
+
+# Colons inside a filter option are escaped twice: once for the option, once for the graph.
+_CLOCK = (
+    "drawtext=text='%{localtime\\:%Y-%m-%d %H\\\\\\:%M\\\\\\:%S}'"
+    ":fontsize=h/14:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8:x=20:y=h-th-30"
+)
+
+
+@dataclass(frozen=True)
+class SyntheticCamera:
+    name: str = "synthetic-camera"
+    size: str = "1280x720"
+    fps: int = 30
+    clock: bool = True
+
+    def ffmpeg_input(self) -> FfmpegInput:
+        graph = f"testsrc2=size={self.size}:rate={self.fps}"
+        if self.clock:
+            graph += "," + _CLOCK
+        return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
+
+
+@dataclass(frozen=True)
+class SyntheticMic:
+    name: str = "synthetic-mic"
+    frequency_hz: int = 440
+    sample_rate: int = 48000
+
+    def ffmpeg_input(self) -> FfmpegInput:
+        graph = f"sine=frequency={self.frequency_hz}:sample_rate={self.sample_rate}"
+        return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)

@@ -1,0 +1,118 @@
+"""Object storage through the minio SDK: one bucket, objects carrying their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from minio import Minio
+from minio.error import S3Error
+from urllib3 import BaseHTTPResponse
+
+from storage.seaweed import S3Connection
+
+log = structlog.get_logger(__name__)
+
+SHA256_META = "sha256"
+_CHUNK = 1024 * 1024
+
+
+class ObjectNotFound(KeyError):
+    pass
+
+
+class IntegrityError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    sha256: str | None
+    content_type: str | None
+    etag: str | None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ObjectStore:
+    """Blocking minio calls; async callers run them with ``asyncio.to_thread``."""
+
+    def __init__(self, conn: S3Connection, bucket: str, region: str = "us-east-1") -> None:
+        self.bucket = bucket
+        self.client = Minio(
+            conn.endpoint,
+            access_key=conn.access_key,
+            secret_key=conn.secret_key,
+            secure=conn.secure,
+            region=region,
+        )
+
+    def ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            try:
+                self.client.make_bucket(self.bucket)
+                log.info("object_store.bucket_created", bucket=self.bucket)
+            except S3Error as exc:  # another process created it first
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
+        """Upload ``path`` with its SHA-256 in the metadata, then check what the store holds."""
+        digest = sha256_file(path)
+        self.client.fput_object(
+            self.bucket, key, str(path), content_type=content_type,
+            metadata={SHA256_META: digest},
+        )  # fmt: skip
+        info = self.stat(key)
+        size = path.stat().st_size
+        if info.size != size or info.sha256 != digest:
+            raise IntegrityError(
+                f"{key}: stored size/sha256 {info.size}/{info.sha256} != local {size}/{digest}"
+            )
+        log.info("object_store.put", key=key, size=size, sha256=digest)
+        return info
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            st = self.client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                raise ObjectNotFound(key) from None
+            raise
+        meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
+        return ObjectInfo(
+            key=key,
+            size=int(st.size or 0),
+            sha256=meta.get(f"x-amz-meta-{SHA256_META}"),
+            content_type=st.content_type,
+            etag=st.etag,
+        )
+
+    def open_range(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
+        """Stream a byte range (``length`` 0: to the end), releasing the connection afterwards."""
+        resp: BaseHTTPResponse = self.client.get_object(
+            self.bucket, key, offset=offset, length=length
+        )
+        try:
+            yield from resp.stream(_CHUNK)
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def presigned_get(self, key: str, expires: timedelta) -> str:
+        return self.client.presigned_get_object(self.bucket, key, expires=expires)
+
+    def delete(self, key: str) -> None:
+        self.client.remove_object(self.bucket, key)

@@ -1,0 +1,245 @@
+"""Record a camera and a microphone into short MPEG-TS segments, validated before acceptance.
+
+Frigate's pattern: ffmpeg writes into ``cache/run-N/``; its segment list (CSV) names a segment only
+after its last byte is written, so each listed segment is checked with PyAV and then moved to
+``segments/``. A segment that does not decode goes to ``rejected/`` and is never uploaded.
+
+The output is ffmpeg's tee muxer with one branch today; live WebRTC and HLS (later steps) add
+branches to the same encode instead of a second encoder on the same camera.
+
+If ffmpeg dies while recording, the segments it closed are kept and it is restarted with back-off
+in a new run directory; the runs of one recording are joined in order at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ffmpeg
+import structlog
+
+from hardware.sources import CameraSource, FfmpegInput, MicSource
+from streaming.child import FfmpegProcess
+from streaming.media_check import InvalidMedia, MediaInfo, check_media
+
+log = structlog.get_logger(__name__)
+
+POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    segment_seconds: int = 4
+    fps: int = 30
+    video_bitrate: str = "2500k"
+    x264_preset: str = "veryfast"
+    segment_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    run: int
+    seq: int
+    media: MediaInfo
+
+
+@dataclass
+class RecorderFault:
+    message: str
+    log_tail: list[str] = field(default_factory=list)
+
+
+SegmentHandler = Callable[[Segment], Awaitable[None]]
+
+
+def _input(src: FfmpegInput) -> ffmpeg.nodes.FilterableStream:
+    opts: dict[str, object] = dict(src.options)
+    if src.realtime:
+        opts["re"] = None
+    return ffmpeg.input(src.url, **opts)
+
+
+def build_command(
+    ffmpeg_exe: str,
+    camera: CameraSource,
+    mic: MicSource | None,
+    run_dir: Path,
+    enc: EncodeSettings,
+) -> list[str]:
+    video = _input(camera.ffmpeg_input()).video
+    streams = [video]
+    if mic is not None:
+        streams.append(_input(mic.ffmpeg_input()).audio)
+    gop = max(1, enc.fps)  # one keyframe a second: segments cut on time, new viewers start fast
+    seg_branch = (
+        f"[select=\\'{','.join(str(i) for i in range(len(streams)))}\\':f=segment"
+        f":segment_time={enc.segment_seconds}:segment_format=mpegts"
+        f":segment_list={run_dir / 'list.csv'}:segment_list_type=csv:onfail=abort]"
+        f"{run_dir / 'seg_%05d.ts'}"
+    )
+    out_opts: dict[str, object] = {
+        "format": "tee",
+        "c:v": "libx264",
+        "preset": enc.x264_preset,
+        "tune": "zerolatency",
+        "profile:v": "baseline",
+        "pix_fmt": "yuv420p",
+        "g": gop,
+        "keyint_min": gop,
+        "sc_threshold": 0,
+        "b:v": enc.video_bitrate,
+        "maxrate": enc.video_bitrate,
+        "bufsize": enc.video_bitrate,
+        "bsf:v": "dump_extra=freq=keyframe",
+    }
+    if mic is not None:
+        out_opts.update({"c:a": "aac", "b:a": "96k", "ar": 48000})
+    out = ffmpeg.output(*streams, seg_branch, **out_opts)
+    args: list[str] = out.global_args("-hide_banner", "-nostats", "-loglevel", "warning").compile(
+        cmd=ffmpeg_exe
+    )
+    return args
+
+
+class SegmentRecorder:
+    """Runs (and re-runs) ffmpeg for one recording; hands each valid segment to ``on_segment``."""
+
+    def __init__(
+        self,
+        ffmpeg_exe: str,
+        camera: CameraSource,
+        mic: MicSource | None,
+        workdir: Path,
+        enc: EncodeSettings,
+        on_segment: SegmentHandler | None = None,
+    ) -> None:
+        self.ffmpeg_exe = ffmpeg_exe
+        self.camera = camera
+        self.mic = mic
+        self.workdir = workdir
+        self.enc = enc
+        self.on_segment = on_segment
+        self.segments: list[Segment] = []
+        self.rejected: list[Path] = []
+        self.faults: list[RecorderFault] = []
+        self._stopping = asyncio.Event()
+        self._proc: FfmpegProcess | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._run = self._last_run_on_disk()
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.workdir / "segments"
+
+    def _last_run_on_disk(self) -> int:
+        runs = [int(p.name[4:]) for p in (self.workdir / "cache").glob("run-*") if p.is_dir()]
+        return max(runs, default=0)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        for sub in ("cache", "segments", "rejected"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        self._stopping.clear()
+        await self._spawn()
+        self._task = asyncio.create_task(self._supervise(), name=f"recorder:{self.workdir.name}")
+
+    async def _spawn(self) -> None:
+        self._run += 1
+        run_dir = self.workdir / "cache" / f"run-{self._run:04d}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        args = build_command(self.ffmpeg_exe, self.camera, self.mic, run_dir, self.enc)
+        self._proc = FfmpegProcess(args)
+        await self._proc.start()
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while True:
+            assert self._proc is not None
+            run_dir = self.workdir / "cache" / f"run-{self._run:04d}"
+            seen = 0
+            wait_task = asyncio.create_task(self._proc.wait())
+            last_progress = asyncio.get_running_loop().time()
+            while not wait_task.done():
+                await asyncio.wait({wait_task}, timeout=POLL_S)
+                accepted = await self._collect(run_dir, seen)
+                if accepted:
+                    seen += accepted
+                    last_progress = asyncio.get_running_loop().time()
+                    backoff = 1.0
+                elif (
+                    not self._stopping.is_set()
+                    and asyncio.get_running_loop().time() - last_progress
+                    > self.enc.segment_timeout_s
+                ):
+                    self._fault(f"no segment for {self.enc.segment_timeout_s:.0f} s")
+                    await self._proc.stop(grace_s=2)
+            seen += await self._collect(run_dir, seen)
+            if self._stopping.is_set():
+                return
+            self._fault(f"ffmpeg exited with code {self._proc.returncode}")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            if self._stopping.is_set():
+                return
+            await self._spawn()
+
+    def _fault(self, message: str) -> None:
+        tail = list(self._proc.tail) if self._proc else []
+        self.faults.append(RecorderFault(message, tail))
+        log.error("recorder.fault", message=message, log_tail=tail[-5:])
+
+    async def _collect(self, run_dir: Path, seen: int) -> int:
+        """Accept the segments listed in the run's CSV after the first ``seen``; return how many."""
+        listing = run_dir / "list.csv"
+        try:
+            lines = [ln for ln in listing.read_text().splitlines() if ln.strip()]
+        except FileNotFoundError:
+            return 0
+        fresh = lines[seen:]
+        for line in fresh:
+            name = line.split(",", 1)[0]
+            await self._accept(run_dir / name, seen)
+            seen += 1
+        return len(fresh)
+
+    async def _accept(self, path: Path, seq: int) -> None:
+        try:
+            media = await asyncio.to_thread(check_media, path, need_audio=self.mic is not None)
+        except (InvalidMedia, FileNotFoundError) as exc:
+            log.warning("recorder.segment_rejected", path=str(path), reason=str(exc))
+            if path.exists():
+                dest = self.workdir / "rejected" / f"r{self._run:04d}-{path.name}"
+                path.replace(dest)
+                self.rejected.append(dest)
+            return
+        dest = self.segments_dir / f"r{self._run:04d}-{seq:05d}.ts"
+        path.replace(dest)
+        segment = Segment(dest, self._run, seq, media)
+        self.segments.append(segment)
+        log.info("recorder.segment", path=dest.name, duration_s=round(media.duration_s, 2))
+        if self.on_segment is not None:
+            await self.on_segment(segment)
+
+    async def stop(self) -> list[Segment]:
+        """Stop ffmpeg gracefully (the open segment is closed and accepted) and return all."""
+        self._stopping.set()
+        if self._proc is not None:
+            await self._proc.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.segments
+
+    def discard_cache(self) -> None:
+        shutil.rmtree(self.workdir / "cache", ignore_errors=True)

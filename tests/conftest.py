@@ -1,0 +1,99 @@
+"""Real parts for the tests: a SeaweedFS S3 server, SQLite and PostgreSQL, ffmpeg, the portal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine.url import make_url
+
+from classroom.runtime import Services, open_services
+from classroom.settings import Settings, load_settings
+from storage.object_store import ObjectStore
+from storage.seaweed import EmbeddedSeaweed, S3Connection
+
+PG_URL = os.environ.get(
+    "CLASSROOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Connection]:
+    with EmbeddedSeaweed(tmp_path_factory.mktemp("s3")) as conn:
+        yield conn
+
+
+@pytest.fixture
+def bucket() -> str:
+    return f"test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def store(s3: S3Connection, bucket: str) -> ObjectStore:
+    st = ObjectStore(s3, bucket)
+    st.ensure_bucket()
+    return st
+
+
+def _pg_admin_dsn() -> str:
+    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(_pg_admin_dsn())
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"classroom_test_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each data-layer test runs on both databases; an unreachable PostgreSQL fails, never skips."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def make_settings(data_dir: Path, s3: S3Connection, bucket: str, **extra: object) -> Settings:
+    return load_settings(
+        data_dir=data_dir,
+        storage={
+            "endpoint": s3.endpoint,
+            "access_key": s3.access_key,
+            "secret_key": s3.secret_key,
+            "bucket": bucket,
+        },
+        **extra,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, s3: S3Connection, bucket: str) -> Settings:
+    return make_settings(tmp_path / "var", s3, bucket)
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with open_services(settings) as svc:
+        yield svc

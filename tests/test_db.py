@@ -1,0 +1,208 @@
+"""The data layer, on SQLite and on PostgreSQL: migrations, models, and the recording life cycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from classroom.db.engine import create_engine, session_factory
+from classroom.db.migrate import current_revision, head_revision, upgrade
+from classroom.db.models import (
+    AgentCommand,
+    CommandKind,
+    CommandState,
+    DeviceKind,
+    Person,
+    Recording,
+    RecordingState,
+    Role,
+    Session,
+)
+from classroom.devices import create_device, device_for_token, revoke_device, rotate_device_token
+from classroom.people import (
+    PersonError,
+    authenticate,
+    close_login_session,
+    create_person,
+    open_login_session,
+    person_for_login_token,
+)
+from classroom.recordings import (
+    RecordingConflict,
+    UploadReport,
+    complete_command,
+    object_prefix,
+    pending_commands,
+    recordings_in_progress,
+    report_upload,
+    request_start,
+    request_stop,
+)
+from classroom.seed import seed_demo
+from storage.object_store import ObjectStore
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(db_url)
+    await upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with session_factory(engine)() as session:
+        yield session
+
+
+async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
+    assert await current_revision(engine) == head_revision() == "0001"
+    await upgrade(engine)  # a second run changes nothing and does not fail
+
+    def tables(conn: object) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    async with engine.connect() as conn:
+        names = await conn.run_sync(tables)
+    assert {"units", "people", "person_roles", "classrooms", "devices", "courses", "sessions",
+            "recordings", "agent_commands", "login_sessions"} <= names  # fmt: skip
+
+
+async def test_person_roles_and_password_login(db: AsyncSession) -> None:
+    await create_person(db, "li", "李教员", [Role.TRAINER, Role.OFFICER], "correct horse")
+    await db.commit()
+    person = await authenticate(db, "li", "correct horse")
+    assert person is not None and person.roles == {Role.TRAINER, Role.OFFICER}
+    assert person.password_hash is not None and person.password_hash.startswith("$argon2id$")
+    assert await authenticate(db, "li", "wrong password") is None
+    assert await authenticate(db, "nobody", "correct horse") is None
+    with pytest.raises(PersonError, match="taken"):
+        await create_person(db, "li", "again", [Role.OFFICER], "another password")
+    with pytest.raises(PersonError, match="at least"):
+        await create_person(db, "short", "x", [Role.OFFICER], "1234")
+
+
+async def test_login_sessions_expire_and_close(db: AsyncSession) -> None:
+    person = await create_person(db, "wang", "王", [Role.MANAGER], "manager password")
+    token = await open_login_session(db, person, timedelta(hours=1))
+    stale = await open_login_session(db, person, timedelta(seconds=-1))
+    await db.commit()
+    found = await person_for_login_token(db, token)
+    assert found is not None and found.id == person.id
+    assert await person_for_login_token(db, stale) is None
+    assert await person_for_login_token(db, token + "x") is None
+    await close_login_session(db, token)
+    await db.commit()
+    assert await person_for_login_token(db, token) is None
+
+
+async def test_device_tokens_are_hashed_and_revocable(db: AsyncSession) -> None:
+    world = await seed_demo(db)
+    device, token = await create_device(db, world.classroom_id, DeviceKind.KIOSK, "door kiosk")
+    await db.commit()
+    assert token not in device.token_hash and len(device.token_hash) == 64
+    found = await device_for_token(db, token)
+    assert found is not None and found.id == device.id
+    await revoke_device(db, device)
+    await db.commit()
+    assert await device_for_token(db, token) is None
+    new = await rotate_device_token(db, device)
+    assert await device_for_token(db, new) is not None
+    assert await device_for_token(db, token) is None
+
+
+async def test_datetimes_come_back_as_utc(db: AsyncSession) -> None:
+    world = await seed_demo(db)
+    session = await db.get(Session, world.session_id)
+    assert session is not None
+    shanghai = datetime(2023, 3, 1, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    session.planned_start = shanghai
+    await db.commit()
+    db.expire_all()
+    again = await db.get(Session, world.session_id)
+    assert again is not None
+    assert again.planned_start == datetime(2023, 3, 1, 9, 0, tzinfo=UTC)
+    assert again.planned_start.tzinfo is not None
+
+
+async def test_unique_username_enforced_by_the_database(db: AsyncSession) -> None:
+    db.add(Person(username="dup", display_name="a"))
+    db.add(Person(username="dup", display_name="b"))
+    with pytest.raises(IntegrityError):
+        await db.commit()
+
+
+async def test_seed_is_idempotent(db: AsyncSession) -> None:
+    first = await seed_demo(db)
+    second = await seed_demo(db)
+    assert (first.classroom_id, first.session_id) == (second.classroom_id, second.session_id)
+    assert first.agent_token != second.agent_token  # rotated: the old demo token is dead
+    assert await device_for_token(db, first.agent_token) is None
+    count = len(list(await db.scalars(select(Person))))
+    assert count == 6
+
+
+async def test_recording_life_cycle(db: AsyncSession, store: ObjectStore, tmp_path: Path) -> None:
+    world = await seed_demo(db)
+    session = await db.get(Session, world.session_id)
+    assert session is not None
+    trainer = session.trainer
+    rec = await request_start(db, session, trainer)
+    assert await request_start(db, session, trainer) is rec  # idempotent
+    await db.commit()
+    cmds = await pending_commands(db, world.classroom_id)
+    assert [c.kind for c in cmds] == [CommandKind.START_RECORDING]
+    await complete_command(db, cmds[0], ok=True)
+    await complete_command(db, cmds[0], ok=True)  # a repeated ack changes nothing
+    assert rec.state == RecordingState.RECORDING
+    assert [r.id for r in await recordings_in_progress(db, world.classroom_id)] == [rec.id]
+
+    await request_stop(db, session)
+    await request_stop(db, session)  # a second stop adds no second command
+    stops = await pending_commands(db, world.classroom_id)
+    assert [c.kind for c in stops] == [CommandKind.STOP_RECORDING]
+    await complete_command(db, stops[0], ok=True)
+    assert rec.state == RecordingState.PROCESSING
+    with pytest.raises(RecordingConflict):
+        await request_stop(db, session)
+
+    media = tmp_path / "recording.mp4"
+    media.write_bytes(b"not really a video, but bytes with a hash" * 100)
+    key = object_prefix(rec) + "recording.mp4"
+    info = store.put_file(key, media, "video/mp4")
+    assert info.sha256 is not None
+    wrong = UploadReport(key, [], 1.0, info.size, "0" * 64)
+    with pytest.raises(RecordingConflict, match="sha256"):
+        await report_upload(db, rec, wrong, store)
+    outside = UploadReport("recordings/elsewhere.mp4", [], 1.0, info.size, info.sha256)
+    with pytest.raises(RecordingConflict, match="must start with"):
+        await report_upload(db, rec, outside, store)
+    good = UploadReport(key, [], 1.0, info.size, info.sha256)
+    await report_upload(db, rec, good, store)
+    await db.commit()
+    assert rec.state == RecordingState.AVAILABLE and rec.sha256 == info.sha256
+    done = await db.scalars(select(AgentCommand).where(AgentCommand.recording_id == rec.id))
+    assert {c.state for c in done} == {CommandState.DONE}
+
+
+async def test_failed_start_marks_recording_failed(db: AsyncSession) -> None:
+    world = await seed_demo(db)
+    session = await db.get(Session, world.session_id)
+    assert session is not None
+    rec = await request_start(db, session, session.trainer)
+    (cmd,) = await pending_commands(db, world.classroom_id)
+    await complete_command(db, cmd, ok=False, error="camera unplugged")
+    assert rec.state == RecordingState.FAILED and rec.error == "camera unplugged"
+    again = await request_start(db, session, session.trainer)  # a new attempt is a new recording
+    assert again.id != rec.id and again.state == RecordingState.PENDING
+    assert isinstance(again, Recording)

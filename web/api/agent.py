@@ -1,0 +1,143 @@
+"""The on-site agent's side of the portal, authenticated by the device's bearer token.
+
+Commands travel by long polling: the agent asks ``GET /agent/commands?wait=20`` and the portal
+answers as soon as a command is committed (or empty after ``wait``). It works through any proxy
+and NAT that lets HTTPS out, needs no open port in the classroom, and since commands stay in the
+database until acknowledged, a dropped connection or a restarted portal loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+
+from classroom.db.models import AgentCommand, Device, Recording
+from classroom.recordings import (
+    RecordingConflict,
+    UploadReport,
+    complete_command,
+    object_prefix,
+    pending_commands,
+    recordings_in_progress,
+    report_failure,
+    report_upload,
+)
+from web.deps import DB, CurrentAgent, services
+from web.schemas import (
+    AckIn,
+    ActiveRecordingOut,
+    AgentCommandOut,
+    AgentHelloIn,
+    AgentHelloOut,
+    DeviceOut,
+    FailureIn,
+    RecordingOut,
+    UploadIn,
+)
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+RECHECK_S = 1.0
+
+
+@router.post("/hello", response_model=AgentHelloOut)
+async def hello(body: AgentHelloIn, db: DB, device: CurrentAgent) -> AgentHelloOut:
+    if body.classroom_id != device.classroom_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this token belongs to classroom {device.classroom_id}, not {body.classroom_id}",
+        )
+    active = [
+        ActiveRecordingOut(
+            recording_id=r.id, session_id=r.session_id, object_prefix=object_prefix(r)
+        )
+        for r in await recordings_in_progress(db, device.classroom_id)
+    ]
+    out = AgentHelloOut(**DeviceOut.model_validate(device).model_dump(), active_recordings=active)
+    await db.commit()
+    return out
+
+
+async def _commands_out(db: DB, classroom_id: int) -> list[AgentCommandOut]:
+    out = []
+    for cmd in await pending_commands(db, classroom_id):
+        rec = await db.get(Recording, cmd.recording_id)
+        assert rec is not None
+        out.append(
+            AgentCommandOut(
+                id=cmd.id,
+                kind=cmd.kind,
+                recording_id=rec.id,
+                session_id=rec.session_id,
+                object_prefix=object_prefix(rec),
+            )
+        )
+    return out
+
+
+@router.get("/commands", response_model=list[AgentCommandOut])
+async def commands(
+    request: Request,
+    db: DB,
+    device: CurrentAgent,
+    wait: float = Query(default=0, ge=0, le=60, description="seconds to hold the request open"),
+) -> list[AgentCommandOut]:
+    classroom_id = device.classroom_id  # read before rollback() expires the device
+    await db.commit()  # last_seen_at
+    signal = services(request).commands
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        event = signal.event(classroom_id)  # taken before the read: no wake-up is missed
+        found = await _commands_out(db, classroom_id)
+        await db.rollback()  # end the read transaction, so the next read sees new commits
+        remaining = deadline - loop.time()
+        if found or remaining <= 0 or await request.is_disconnected():
+            return found
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), min(remaining, RECHECK_S))
+
+
+async def _own_command(db: DB, device: Device, command_id: int) -> AgentCommand:
+    cmd = await db.get(AgentCommand, command_id)
+    if cmd is None or cmd.classroom_id != device.classroom_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"command {command_id} not found")
+    return cmd
+
+
+async def _own_recording(db: DB, device: Device, recording_id: int) -> Recording:
+    rec = await db.get(Recording, recording_id)
+    if rec is None or rec.session.classroom_id != device.classroom_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} not found")
+    return rec
+
+
+@router.post("/commands/{command_id}/ack", status_code=status.HTTP_204_NO_CONTENT)
+async def ack(command_id: int, body: AckIn, db: DB, device: CurrentAgent) -> None:
+    cmd = await _own_command(db, device, command_id)
+    await complete_command(db, cmd, body.ok, body.error)
+    await db.commit()
+
+
+@router.post("/recordings/{recording_id}/upload", response_model=RecordingOut)
+async def uploaded(
+    recording_id: int, body: UploadIn, request: Request, db: DB, device: CurrentAgent
+) -> Recording:
+    rec = await _own_recording(db, device, recording_id)
+    report = UploadReport(**body.model_dump())
+    try:
+        await report_upload(db, rec, report, services(request).store)
+    except RecordingConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await db.commit()
+    return rec
+
+
+@router.post("/recordings/{recording_id}/failure", response_model=RecordingOut)
+async def failed(recording_id: int, body: FailureIn, db: DB, device: CurrentAgent) -> Recording:
+    rec = await _own_recording(db, device, recording_id)
+    await report_failure(db, rec, body.error)
+    await db.commit()
+    return rec

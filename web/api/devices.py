@@ -1,0 +1,32 @@
+"""Devices, for admins: list and revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from sqlalchemy import select
+
+from classroom.db.models import Device, Person, Role
+from classroom.devices import revoke_device
+from web.deps import DB, require_role
+from web.schemas import DeviceOut
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
+
+
+@router.get("", response_model=list[DeviceOut])
+async def list_devices(db: DB, _: Admin) -> list[Device]:
+    return list(await db.scalars(select(Device).order_by(Device.id)))
+
+
+@router.post("/{device_id}/revoke", response_model=DeviceOut)
+async def revoke(device_id: int, db: DB, _: Admin) -> Device:
+    device = await db.get(Device, device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id} not found")
+    await revoke_device(db, device)
+    await db.commit()
+    return device

@@ -1,0 +1,64 @@
+"""Recordings: list, detail, and the media itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from classroom.db.models import Recording, RecordingState
+from web.deps import DB, CurrentPerson, services
+from web.media import object_response
+from web.schemas import RecordingOut
+
+router = APIRouter(prefix="/recordings", tags=["recordings"])
+
+
+async def get_recording_or_404(db: DB, recording_id: int) -> Recording:
+    rec = await db.get(Recording, recording_id)
+    if rec is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} not found")
+    return rec
+
+
+async def list_recordings_query(db: DB, session_id: int | None = None) -> list[Recording]:
+    q = select(Recording).order_by(Recording.id.desc())
+    if session_id is not None:
+        q = q.where(Recording.session_id == session_id)
+    return list(await db.scalars(q))
+
+
+@router.get("", response_model=list[RecordingOut])
+async def list_recordings(
+    db: DB, _: CurrentPerson, session_id: int | None = None
+) -> list[Recording]:
+    return await list_recordings_query(db, session_id)
+
+
+@router.get("/{recording_id}", response_model=RecordingOut)
+async def get_recording(recording_id: int, db: DB, _: CurrentPerson) -> Recording:
+    return await get_recording_or_404(db, recording_id)
+
+
+@router.get(
+    "/{recording_id}/media",
+    response_class=Response,
+    responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
+)
+async def recording_media(
+    recording_id: int,
+    request: Request,
+    db: DB,
+    _: CurrentPerson,
+    range_header: str | None = Header(default=None, alias="Range"),
+) -> Response:
+    rec = await get_recording_or_404(db, recording_id)
+    if rec.state != RecordingState.AVAILABLE or not rec.object_key or rec.size_bytes is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
+    svc = services(request)
+    if svc.settings.storage.playback == "presigned":
+        ttl = timedelta(seconds=svc.settings.storage.presign_expiry_s)
+        return RedirectResponse(svc.store.presigned_get(rec.object_key, ttl), status_code=307)
+    return object_response(svc.store, rec.object_key, rec.size_bytes, "video/mp4", range_header)

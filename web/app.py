@@ -1,0 +1,97 @@
+"""The portal's app factory: API under /api/v1, pages, static files, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from classroom.runtime import Services, open_services
+from classroom.settings import Settings, load_settings
+from web.api import agent, auth, devices, health, recordings, sessions
+from web.middleware import BodyLimit, SameOrigin
+from web.pages import auth as auth_pages
+from web.pages import recordings as recording_pages
+from web.pages import sessions as session_pages
+from web.pages.common import render
+
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith((API_PREFIX, "/healthz"))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    if exc.status_code == 401:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
+                  detail=exc.detail)  # fmt: skip
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    message = f"{where}: {first['msg']}" if where else str(first["msg"])
+    if _wants_json(request):
+        return JSONResponse({"detail": message, "errors": errors}, status_code=422)
+    return render(request, "error.html", status_code=422, status=422, detail=message)
+
+
+def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
+    """With ``services``, the app uses them (tests, embedding); without, it opens its own from
+    ``settings`` for the life of the server (``classroom serve``)."""
+    if services is not None:
+        settings = services.settings
+    elif settings is None:
+        settings = load_settings()
+    opened_settings = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        async with open_services(opened_settings) as svc:
+            app.state.services = svc
+            yield
+
+    app = FastAPI(
+        title="Smart Classroom portal",
+        version="0.1.0",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, sessions, recordings, devices, agent):
+        api.include_router(module.router)
+    api.include_router(auth.me_router)
+    app.include_router(api)
+    app.include_router(health.router)
+    for page in (auth_pages, session_pages, recording_pages):
+        app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    return app

@@ -1,0 +1,74 @@
+"""Request dependencies: database session, the logged-in person, role checks, device tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import Device, DeviceKind, Person, Role
+from classroom.db.types import utcnow
+from classroom.devices import device_for_token
+from classroom.people import person_for_login_token
+from classroom.runtime import Services
+
+SESSION_COOKIE = "classroom_session"
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with services(request).sessionmaker() as db:
+        yield db
+
+
+DB = Annotated[AsyncSession, Depends(db_session)]
+
+
+async def current_person(request: Request, db: DB) -> Person:
+    token = request.cookies.get(SESSION_COOKIE)
+    person = await person_for_login_token(db, token) if token else None
+    if person is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    return person
+
+
+CurrentPerson = Annotated[Person, Depends(current_person)]
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Person]]:
+    async def check(person: CurrentPerson) -> Person:
+        if not person.has_role(*roles):
+            need = " or ".join(r.value for r in roles)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {need}")
+        return person
+
+    return check
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_agent(
+    db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Device:
+    device = await device_for_token(db, creds.credentials) if creds else None
+    if device is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing, unknown or revoked device token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if device.kind != DeviceKind.AGENT:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an agent device token")
+    device.last_seen_at = utcnow()
+    return device
+
+
+CurrentAgent = Annotated[Device, Depends(current_agent)]

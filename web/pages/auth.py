@@ -1,0 +1,63 @@
+"""Login and logout pages, and the language switch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from classroom.people import close_login_session
+from web.api.auth import login_person, set_session_cookie
+from web.deps import DB, SESSION_COOKIE
+from web.i18n import LANG_COOKIE, LANGUAGES
+from web.pages.common import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/sessions"
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=safe_next(next), failed=False)
+
+
+@router.post("/login", response_model=None)
+async def login_form(
+    request: Request,
+    db: DB,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form()] = "/sessions",
+) -> Response:
+    found = await login_person(request, db, username, password)
+    if found is None:
+        return render(request, "login.html", next=safe_next(next), failed=True, status_code=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(request, response, found[1])
+    return response
+
+
+@router.post("/logout")
+async def logout_form(request: Request, db: DB) -> RedirectResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await close_login_session(db, token)
+        await db.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+async def switch_language(code: str, next: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
+    return response

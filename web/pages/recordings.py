@@ -1,0 +1,27 @@
+"""Recordings list and the player page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from web.api.recordings import get_recording_or_404, list_recordings_query
+from web.deps import DB, CurrentPerson
+from web.pages.common import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/recordings", response_class=HTMLResponse)
+async def recordings_page(request: Request, db: DB, person: CurrentPerson) -> HTMLResponse:
+    recordings = await list_recordings_query(db)
+    refresh = any(r.state.value in ("pending", "recording", "processing") for r in recordings)
+    return render(request, "recordings.html", person, recordings=recordings, refresh=refresh)
+
+
+@router.get("/recordings/{recording_id}", response_class=HTMLResponse)
+async def player_page(
+    recording_id: int, request: Request, db: DB, person: CurrentPerson
+) -> HTMLResponse:
+    rec = await get_recording_or_404(db, recording_id)
+    return render(request, "recording.html", person, recording=rec)

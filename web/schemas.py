@@ -1,0 +1,126 @@
+"""The JSON API's request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from classroom.db.models import (
+    CommandKind,
+    Person,
+    RecordingState,
+    Role,
+    SessionKind,
+)
+
+SHA256 = r"^[0-9a-f]{64}$"
+OBJECT_KEY = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class PersonOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[Role]
+    unit: str | None
+
+    @classmethod
+    def of(cls, p: Person) -> PersonOut:
+        return cls(
+            id=p.id,
+            username=p.username,
+            display_name=p.display_name,
+            roles=sorted(p.roles),
+            unit=p.unit.name if p.unit else None,
+        )
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    kind: SessionKind
+    course_id: int
+    classroom_id: int
+    trainer_id: int
+    planned_start: datetime
+    planned_end: datetime
+    actual_start: datetime | None
+    actual_end: datetime | None
+
+
+class RecordingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    session_id: int
+    state: RecordingState
+    duration_s: float | None
+    size_bytes: int | None
+    sha256: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    stopped_at: datetime | None
+    available_at: datetime | None
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    classroom_id: int
+    revoked_at: datetime | None
+
+
+class AgentHelloIn(Strict):
+    classroom_id: int
+
+
+class ActiveRecordingOut(BaseModel):
+    recording_id: int
+    session_id: int
+    object_prefix: str
+
+
+class AgentHelloOut(DeviceOut):
+    # Recordings the portal believes are running here: a restarted agent resumes them.
+    active_recordings: list[ActiveRecordingOut]
+
+
+class AgentCommandOut(BaseModel):
+    id: int
+    kind: CommandKind
+    recording_id: int
+    session_id: int
+    object_prefix: str
+
+
+class AckIn(Strict):
+    ok: bool
+    error: str | None = Field(default=None, max_length=4000)
+
+
+class UploadIn(Strict):
+    object_key: str = Field(pattern=OBJECT_KEY)
+    segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
+    duration_s: float = Field(ge=0)
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256)
+
+
+class FailureIn(Strict):
+    error: str = Field(min_length=1, max_length=4000)
