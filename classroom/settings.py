@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,7 +28,11 @@ class SettingsError(Exception):
     """A setting is wrong; the message is one line that names it."""
 
 
-class DatabaseSettings(BaseModel):
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not ignored
+
+
+class DatabaseSettings(_Section):
     # Empty means the embedded SQLite file ``<data_dir>/classroom.db``.
     url: str = ""
     echo: bool = False
@@ -41,7 +45,7 @@ class DatabaseSettings(BaseModel):
         return v
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(_Section):
     # Empty endpoint means the embedded SeaweedFS under ``<data_dir>/s3``.
     endpoint: str = ""
     access_key: str = ""
@@ -56,7 +60,7 @@ class StorageSettings(BaseModel):
     presign_expiry_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
 
 
-class WebSettings(BaseModel):
+class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     session_ttl_hours: float = Field(default=12, gt=0, le=24 * 30)
@@ -75,7 +79,7 @@ class WebSettings(BaseModel):
         return v
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(_Section):
     # Empty: the system's ffmpeg if on PATH, else the one inside the imageio-ffmpeg wheel.
     ffmpeg: str = ""
     segment_seconds: int = Field(default=4, ge=1, le=60)
@@ -89,7 +93,7 @@ class MediaSettings(BaseModel):
     segment_timeout_s: float = Field(default=15, gt=0)
 
 
-class AgentSettings(BaseModel):
+class AgentSettings(_Section):
     poll_wait_s: float = Field(default=20, ge=0, le=60)
     retry_backoff_max_s: float = Field(default=30, gt=0)
 

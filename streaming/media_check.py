@@ -9,6 +9,9 @@ import av
 import av.error
 
 
+MIN_SILENT_TAIL_S = 1.0
+
+
 class InvalidMedia(ValueError):
     pass
 
@@ -69,9 +72,11 @@ def check_media(path: Path, *, need_audio: bool = True) -> MediaInfo:
         raise InvalidMedia(f"{path.name}: {exc}") from None
     if not frames or not decoded:
         raise InvalidMedia(f"{path.name}: no decodable video frame")
-    if need_audio and not audio_packets:
-        raise InvalidMedia(f"{path.name}: no audio packets")
     duration = max(hi - lo for lo, hi in spans.values())
+    # The last segment of a stopped recording can be a few frames long, closed before the audio
+    # encoder emitted a packet; keep it. A longer one without audio means the audio broke.
+    if need_audio and not audio_packets and duration >= MIN_SILENT_TAIL_S:
+        raise InvalidMedia(f"{path.name}: no audio packets in {duration:.1f} s")
     return MediaInfo(
         duration_s=duration,
         video_frames=frames,

@@ -17,7 +17,7 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     m = _RANGE.match(header.strip())
     if m is None or (not m.group(1) and not m.group(2)):
         raise HTTPException(
-            status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+            status.HTTP_416_RANGE_NOT_SATISFIABLE,
             "only one byte range is supported",
             headers={"Content-Range": f"bytes */{size}"},
         )
@@ -29,7 +29,7 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         last = min(int(last_s), size - 1) if last_s else size - 1
     if first > last or first >= size:
         raise HTTPException(
-            status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+            status.HTTP_416_RANGE_NOT_SATISFIABLE,
             f"range outside 0-{size - 1}",
             headers={"Content-Range": f"bytes */{size}"},
         )

@@ -1,0 +1,42 @@
+"""An in-process portal over real SQLite and a real S3 server, seeded with the demo world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from classroom.runtime import Services
+from classroom.seed import DEMO_LOGINS, DemoWorld, seed_demo
+from web.app import create_app
+
+
+@dataclass
+class Portal:
+    services: Services
+    world: DemoWorld
+    transport: httpx.ASGITransport
+
+    def client(self, **kw: object) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self.transport, base_url="http://testserver", **kw)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def as_user(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
+        async with self.client() as c:
+            password = DEMO_LOGINS[username][1]
+            r = await c.post(
+                "/api/v1/auth/login", json={"username": username, "password": password}
+            )
+            assert r.status_code == 200, r.text
+            yield c
+
+    def agent(self, token: str | None = None) -> httpx.AsyncClient:
+        return self.client(headers={"Authorization": f"Bearer {token or self.world.agent_token}"})
+
+
+async def make_portal(services: Services) -> Portal:
+    async with services.sessionmaker() as db:
+        world = await seed_demo(db)
+    return Portal(services, world, httpx.ASGITransport(app=create_app(services)))

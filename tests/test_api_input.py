@@ -1,0 +1,123 @@
+"""Bad input gets a clear 4xx, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from classroom.runtime import Services
+from tests.api_helpers import Portal, make_portal
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def portal(services: Services) -> Portal:
+    return await make_portal(services)
+
+
+async def test_malformed_json_is_a_clear_422(portal: Portal) -> None:
+    async with portal.client() as c:
+        r = await c.post(
+            "/api/v1/auth/login",
+            content=b'{"username": "trainer", "password": ',
+            headers={"content-type": "application/json"},
+        )
+    assert r.status_code == 422
+    assert "JSON" in r.json()["detail"]
+
+
+async def test_missing_and_extra_fields_are_named(portal: Portal) -> None:
+    async with portal.client() as c:
+        missing = await c.post("/api/v1/auth/login", json={"username": "trainer"})
+        extra = await c.post(
+            "/api/v1/auth/login", json={"username": "a", "password": "b", "admin": True}
+        )
+    assert missing.status_code == 422 and "password" in missing.json()["detail"]
+    assert extra.status_code == 422 and "admin" in extra.json()["detail"]
+
+
+async def test_unknown_ids_are_404_with_the_id(portal: Portal) -> None:
+    async with portal.as_user("trainer") as c:
+        for path in ("/api/v1/sessions/999", "/api/v1/recordings/999"):
+            r = await c.get(path)
+            assert r.status_code == 404 and "999" in r.json()["detail"]
+        r = await c.post("/api/v1/sessions/999/recording/start")
+        assert r.status_code == 404
+        r = await c.get("/api/v1/sessions/not-a-number")
+        assert r.status_code == 422
+    async with portal.agent() as agent:
+        r = await agent.post("/api/v1/agent/commands/999/ack", json={"ok": True})
+        assert r.status_code == 404
+
+
+async def test_oversized_bodies_are_413(portal: Portal) -> None:
+    limit = portal.services.settings.web.max_body_bytes
+    big = b"x" * (limit + 1)
+    async with portal.client() as c:
+        declared = await c.post(
+            "/api/v1/auth/login", content=big, headers={"content-type": "application/json"}
+        )
+
+        async def chunks():  # no Content-Length: the limit must still hold
+            for i in range(0, len(big), 65536):
+                yield big[i : i + 65536]
+
+        streamed = await c.post(
+            "/api/v1/auth/login", content=chunks(), headers={"content-type": "application/json"}
+        )
+    for r in (declared, streamed):
+        assert r.status_code == 413
+        assert str(limit) in r.json()["detail"]
+
+
+async def test_stop_without_recording_is_409(portal: Portal) -> None:
+    async with portal.as_user("trainer") as c:
+        r = await c.post(f"/api/v1/sessions/{portal.world.session_id}/recording/stop")
+    assert r.status_code == 409
+    assert "no recording in progress" in r.json()["detail"]
+
+
+async def test_agent_upload_report_is_validated_and_checked_against_the_store(
+    portal: Portal,
+) -> None:
+    sid = portal.world.session_id
+    async with portal.as_user("trainer") as trainer:
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+    async with portal.agent() as agent:
+        bad = await agent.post(
+            f"/api/v1/agent/recordings/{rec['id']}/upload",
+            json={"object_key": "../../etc/passwd", "duration_s": -1, "size_bytes": 1,
+                  "sha256": "zz"},
+        )  # fmt: skip
+        assert bad.status_code == 422
+        not_processing = await agent.post(
+            f"/api/v1/agent/recordings/{rec['id']}/upload",
+            json={"object_key": "recordings/x.mp4", "duration_s": 1, "size_bytes": 1,
+                  "sha256": "0" * 64},
+        )  # fmt: skip
+        assert not_processing.status_code == 409
+    async with portal.as_user("trainer") as trainer:
+        still = (await trainer.get(f"/api/v1/recordings/{rec['id']}")).json()
+    assert still["state"] == "pending" and still["sha256"] is None
+
+
+async def test_media_of_a_recording_not_yet_available_is_409(portal: Portal) -> None:
+    sid = portal.world.session_id
+    async with portal.as_user("trainer") as trainer:
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        r = await trainer.get(f"/api/v1/recordings/{rec['id']}/media")
+    assert r.status_code == 409
+
+
+async def test_bad_range_is_416(portal: Portal) -> None:
+    from web.media import parse_range
+    from fastapi import HTTPException
+
+    assert parse_range("bytes=0-99", 1000) == (0, 99)
+    assert parse_range("bytes=900-", 1000) == (900, 999)
+    assert parse_range("bytes=-100", 1000) == (900, 999)
+    assert parse_range("bytes=0-5000", 1000) == (0, 999)
+    for bad in ("bytes=1000-", "bytes=5-2", "bytes=0-1,5-6", "items=0-1", "bytes=-"):
+        with pytest.raises(HTTPException) as exc:
+            parse_range(bad, 1000)
+        assert exc.value.status_code == 416

@@ -1,0 +1,102 @@
+"""Recording with the real ffmpeg: segments validated by PyAV, joined into a faststart MP4."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import av
+import pytest
+
+from hardware.synthetic import SyntheticCamera, SyntheticMic
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from streaming.finalize import FinalizeError, join_segments
+from streaming.media_check import InvalidMedia, check_media
+from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+SMALL = SyntheticCamera(size="320x240", fps=15)
+FAST = EncodeSettings(segment_seconds=1, fps=15, video_bitrate="300k", x264_preset="ultrafast")
+
+
+def _moov_before_mdat(path: Path) -> bool:
+    head = path.read_bytes()[:64 * 1024]
+    return 0 <= head.find(b"moov") < head.find(b"mdat") or head.find(b"mdat") == -1
+
+
+async def test_records_segments_and_joins_them(tmp_path: Path) -> None:
+    seen: list[Segment] = []
+
+    async def on_segment(seg: Segment) -> None:
+        seen.append(seg)
+
+    rec = SegmentRecorder(resolve_ffmpeg(), SMALL, SyntheticMic(), tmp_path, FAST, on_segment)
+    await rec.start()
+    await asyncio.sleep(3.5)
+    segments = await rec.stop()
+    assert segments == seen and len(segments) >= 3
+    assert not rec.faults and not rec.rejected
+    assert all(s.path.parent == tmp_path / "segments" for s in segments)
+    assert all(s.media.has_video for s in segments)
+    assert all(s.media.has_audio for s in segments[:-1])  # the tail may close before audio
+    total = sum(s.media.duration_s for s in segments)
+    assert total >= 3.0  # the last, open segment was flushed on stop, not lost
+
+    out = tmp_path / "recording.mp4"
+    info = await join_segments(resolve_ffmpeg(), [s.path for s in segments], out)
+    assert info.video_codec == "h264" and info.audio_codec == "aac"
+    assert (info.width, info.height) == (320, 240)
+    assert info.duration_s == pytest.approx(total, abs=0.5)
+    assert _moov_before_mdat(out)  # +faststart: playable while downloading
+    assert not list(tmp_path.glob("*.partial.mp4"))
+    with av.open(str(out)) as c:
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames >= 15 * 3 - 5
+
+
+async def test_ffmpeg_killed_midway_is_restarted_and_nothing_closed_is_lost(
+    tmp_path: Path,
+) -> None:
+    rec = SegmentRecorder(resolve_ffmpeg(), SMALL, SyntheticMic(), tmp_path, FAST)
+    await rec.start()
+    await asyncio.sleep(2.5)
+    before = len(rec.segments)
+    assert before >= 1 and rec._proc is not None and rec._proc.pid is not None
+    os.kill(rec._proc.pid, signal.SIGKILL)
+    await asyncio.sleep(4)  # back-off 1 s, then a new run
+    segments = await rec.stop()
+    assert any("exited" in f.message for f in rec.faults)
+    runs = {s.run for s in segments}
+    assert runs == {1, 2}
+    names = [s.path.name for s in segments]
+    assert names == sorted(names)  # run-major order: joins in the order they were recorded
+
+
+def test_garbage_is_not_media(tmp_path: Path) -> None:
+    bad = tmp_path / "seg.ts"
+    bad.write_bytes(os.urandom(50_000))
+    with pytest.raises(InvalidMedia):
+        check_media(bad)
+    with pytest.raises(InvalidMedia):
+        check_media(tmp_path / "missing.ts")
+
+
+async def test_truncated_segment_is_rejected_not_uploaded(tmp_path: Path) -> None:
+    rec = SegmentRecorder(resolve_ffmpeg(), SMALL, SyntheticMic(), tmp_path, FAST)
+    run_dir = tmp_path / "cache" / "run-0001"
+    run_dir.mkdir(parents=True)
+    (tmp_path / "rejected").mkdir()
+    (tmp_path / "segments").mkdir()
+    (run_dir / "seg_00000.ts").write_bytes(b"\x47" + os.urandom(1000))
+    (run_dir / "list.csv").write_text("seg_00000.ts,0.0,1.0\n")
+    rec._run = 1
+    assert await rec._collect(run_dir, 0) == 1
+    assert rec.segments == [] and len(rec.rejected) == 1
+
+
+async def test_join_refuses_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FinalizeError):
+        await join_segments(resolve_ffmpeg(), [], tmp_path / "x.mp4")
