@@ -16,6 +16,7 @@ from classroom.runtime import Services, open_services
 from classroom.settings import Settings, load_settings
 from storage.object_store import ObjectStore
 from storage.seaweed import EmbeddedSeaweed, S3Connection
+from tests.live_stack import LiveStack, build_stack
 
 PG_URL = os.environ.get(
     "CLASSROOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -97,3 +98,17 @@ def settings(tmp_path: Path, s3: S3Connection, bucket: str) -> Settings:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     async with open_services(settings) as svc:
         yield svc
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory, s3: S3Connection) -> Iterator[LiveStack]:
+    """The portal and an agent as separate processes, on a real S3 server; shared by the
+    end-to-end and browser tests."""
+    stack = build_stack(tmp_path_factory.mktemp("live"), s3, f"live-{secrets.token_hex(4)}")
+    stack.start_portal()
+    stack.start_agent()
+    try:
+        yield stack
+    finally:
+        stack.stop(stack.agent)
+        stack.stop(stack.portal)

@@ -1,0 +1,36 @@
+"""Headless Debian Chromium under Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, sync_playwright
+
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]  # fmt: skip
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        raise RuntimeError("Debian chromium is not installed: make test-services installs it")
+    return path
+
+
+@contextmanager
+def browser(profile: Path) -> Iterator[BrowserContext]:
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(profile), executable_path=chromium_path(), headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 800},
+        )  # fmt: skip
+        try:
+            yield ctx
+        finally:
+            ctx.close()

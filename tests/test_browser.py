@@ -1,0 +1,69 @@
+"""A trainer in a real browser: log in, record, stop, and play the recording."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser import browser
+from tests.live_stack import LiveStack
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def log_in(page: Page, live: LiveStack, username: str, password: str) -> None:
+    page.goto(f"{live.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_trainer_records_and_plays_back(live: LiveStack, tmp_path: Path) -> None:
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "trainer", "trainer-demo-pw")
+        expect(page.locator("h1")).to_have_text("课程安排")  # Simplified Chinese by default
+        page.click(f"a[href='/sessions/{live.world.session_id}']")
+        page.click("#start")
+        expect(page.locator("#stop")).to_be_visible()
+        time.sleep(5)
+        page.click("#stop")
+        # The page refreshes itself while the recording is processed.
+        play = page.locator("tr[data-state=available] a.play").first
+        expect(play).to_be_visible(timeout=45_000)
+        play.click()
+        video = page.locator("video#player")
+        expect(video).to_be_visible()
+        page.evaluate("document.querySelector('video#player').muted = true")
+        page.evaluate("document.querySelector('video#player').play()")
+        deadline = time.monotonic() + 20
+        current = 0.0
+        while time.monotonic() < deadline:
+            current = page.evaluate("document.querySelector('video#player').currentTime")
+            if current > 1.0:
+                break
+            time.sleep(0.2)
+        error = page.evaluate("document.querySelector('video#player').error?.message ?? null")
+        assert current > 1.0, (current, error)
+        page.screenshot(path=str(live.data_dir / "player.png"))
+
+
+def test_officer_sees_no_record_button_and_english_on_request(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "officer1", "officer-demo-pw")
+        page.click("text=English")
+        expect(page.locator("h1")).to_have_text("Sessions")
+        page.goto(f"{live.url}/sessions/{live.world.session_id}")
+        expect(page.locator("#start")).to_have_count(0)
+        # A forged form post is refused by the server, not only hidden in the page.
+        status = page.evaluate(
+            f"fetch('/sessions/{live.world.session_id}/start', {{method: 'POST'}})"
+            ".then(r => r.status)"
+        )
+        assert status == 403
