@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import av.error
 
-
 MIN_SILENT_TAIL_S = 1.0
 
 

@@ -35,7 +35,9 @@ class LiveStack:
     agent: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
 
-    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = self.data_dir / f"{name}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as out:
@@ -78,7 +80,9 @@ class LiveStack:
         return client
 
     def tail(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs)
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.logs
+        )
 
 
 def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:

@@ -110,8 +110,9 @@ async def test_media_of_a_recording_not_yet_available_is_409(portal: Portal) -> 
 
 
 async def test_bad_range_is_416(portal: Portal) -> None:
-    from web.media import parse_range
     from fastapi import HTTPException
+
+    from web.media import parse_range
 
     assert parse_range("bytes=0-99", 1000) == (0, 99)
     assert parse_range("bytes=900-", 1000) == (900, 999)

@@ -25,6 +25,11 @@ def wait_state(client: httpx.Client, rec_id: int, states: set[str], timeout: flo
     raise TimeoutError(f"recording {rec_id} stuck in {rec['state']}")
 
 
+def segment_keys(live: LiveStack, sid: int, rec_id: int) -> list[str]:
+    prefix = f"recordings/session-{sid}/recording-{rec_id}/segments/"
+    return [str(o.object_name) for o in live.store.client.list_objects(live.store.bucket, prefix)]
+
+
 def decoded_seconds(path: str) -> tuple[float, float]:
     """Seconds of video and of audio that really decode."""
     with av.open(path) as c:
@@ -66,8 +71,7 @@ def test_record_store_and_verify(live: LiveStack, tmp_path) -> None:
     assert part.headers["content-range"] == f"bytes 100-199/{rec['size_bytes']}"
 
     # The segments went up too, each with its hash.
-    seg_keys = [o.object_name for o in live.store.client.list_objects(
-        live.store.bucket, prefix=f"recordings/session-{sid}/recording-{rec_id}/segments/")]  # fmt: skip
+    seg_keys = segment_keys(live, sid, rec_id)
     assert len(seg_keys) >= 3
     assert all(live.store.stat(k).sha256 for k in seg_keys)
 
@@ -84,8 +88,7 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
     assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
     rec = wait_state(trainer, rec_id, {"available", "failed"})
     assert rec["state"] == "available", (rec, live.tail())
-    seg_keys = [o.object_name for o in live.store.client.list_objects(
-        live.store.bucket, prefix=f"recordings/session-{sid}/recording-{rec_id}/segments/")]  # fmt: skip
+    seg_keys = segment_keys(live, sid, rec_id)
     runs = {k.rsplit("/", 1)[1].split("-")[0] for k in seg_keys}
     assert runs == {"r0001", "r0002"}  # both parts, joined in order
     assert rec["duration_s"] >= 8.0

@@ -23,7 +23,7 @@ FAST = EncodeSettings(segment_seconds=1, fps=15, video_bitrate="300k", x264_pres
 
 
 def _moov_before_mdat(path: Path) -> bool:
-    head = path.read_bytes()[:64 * 1024]
+    head = path.read_bytes()[: 64 * 1024]
     return 0 <= head.find(b"moov") < head.find(b"mdat") or head.find(b"mdat") == -1
 
 

@@ -1,0 +1,34 @@
+"""`make bench` / `python -m bench`: run every benchmark and print one table.
+
+Each benchmark reports its candidate against a baseline measured in the same run, as a ratio, so
+the numbers mean the same on a faster or a busier machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import playback, segment_check
+from bench.common import Result, print_table
+
+BENCHES = {"playback": playback.run, "segment_check": segment_check.run}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHES], help="default: all")
+    args = parser.parse_args()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="classroom-bench-") as tmp:
+        for name in args.names or list(BENCHES):
+            print(f"running {name} …", file=sys.stderr, flush=True)
+            results.extend(BENCHES[name](Path(tmp) / name))
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
