@@ -1,0 +1,488 @@
+"""The year's ledger, computed from facts and the plan, and nothing else.
+
+Pure and deterministic: the same facts in any order give the same ledger (facts are deduplicated
+by id and processed in a canonical order), so a recomputation from scratch always agrees with
+what was shown before, and an event delivered twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from classroom.db.models import SessionKind, UnitKind
+from classroom.ledger.facts import (
+    AttendanceFact,
+    CreditFact,
+    Facts,
+    OfficerFact,
+    SessionFact,
+    UnitFact,
+)
+from classroom.ledger.presence import Attended, attended
+from classroom.plan.schema import CreditSource, Plan, QuotaPart, Requirement, Task
+
+ADJUSTMENT = "adjustment"
+_EPS = 1e-9
+
+
+def _r(x: float) -> float:
+    return round(x + 0.0, 4)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of an officer's ledger, with the event that produced it."""
+
+    person_id: int
+    part: str
+    hours: float
+    credits: float
+    on: date
+    source: str  # "session", "online_import", "recording_watch", "adjustment"
+    ref: str  # the event: "session:12", "import:7", "adjustment:3"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    id: str
+    name: str
+    name_en: str
+    quota_hours: float
+    quota_credits: float
+    hours: float
+    credits: float
+    at_least: bool
+
+    @property
+    def shortfall_hours(self) -> float:
+        return _r(max(0.0, self.quota_hours - self.hours))
+
+    @property
+    def shortfall_credits(self) -> float:
+        return _r(max(0.0, self.quota_credits - self.credits))
+
+    @property
+    def met(self) -> bool:
+        return self.shortfall_hours <= _EPS and self.shortfall_credits <= _EPS
+
+    @property
+    def counted_hours(self) -> float:
+        """What counts toward the year's total: a part with a fixed quota counts up to it."""
+        return self.hours if self.at_least else min(self.hours, self.quota_hours)
+
+    @property
+    def counted_credits(self) -> float:
+        return self.credits if self.at_least else min(self.credits, self.quota_credits)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an officer is not eligible; ``code`` is stable, the rest are its parameters."""
+
+    code: str  # "part_short", "practical_short"
+    part: str | None = None
+    hours: float = 0.0
+    credits: float = 0.0
+    days: float = 0.0
+
+
+@dataclass(frozen=True)
+class OfficerYear:
+    officer: OfficerFact
+    unit: UnitFact | None
+    parts: tuple[PartStatus, ...]
+    entries: tuple[Entry, ...]
+    study_covered: tuple[int, ...]
+    study_owed: tuple[int, ...]
+    recruit: bool
+    practical_days: float
+    practical_days_required: int
+    reasons: tuple[Reason, ...]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    @property
+    def total_hours(self) -> float:
+        return _r(sum(p.counted_hours for p in self.parts))
+
+    @property
+    def total_credits(self) -> float:
+        return _r(sum(p.counted_credits for p in self.parts))
+
+    @property
+    def shortfall_hours(self) -> float:
+        return _r(sum(p.shortfall_hours for p in self.parts))
+
+    @property
+    def shortfall_credits(self) -> float:
+        return _r(sum(p.shortfall_credits for p in self.parts))
+
+    def monthly(self) -> list[tuple[int, float, float]]:
+        """Cumulative hours and credits at the end of each month (for the progress chart)."""
+        by_month: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for e in self.entries:
+            by_month[e.on.month][0] += e.hours
+            by_month[e.on.month][1] += e.credits
+        out, h, c = [], 0.0, 0.0
+        for m in range(1, 13):
+            h += by_month[m][0]
+            c += by_month[m][1]
+            out.append((m, _r(h), _r(c)))
+        return out
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """Whether a unit study or drill session counts, and why."""
+
+    session_id: int
+    on: date
+    minutes: float
+    attended: int
+    staff: int
+    valid: bool
+    reason: str
+
+    @property
+    def share(self) -> float:
+        return self.attended / self.staff if self.staff else 0.0
+
+
+@dataclass(frozen=True)
+class UnitMonth:
+    month: int
+    due: bool  # the month has begun by the report's date
+    unit_study: tuple[SessionCheck, ...]
+    unit_study_required: int
+    drills: tuple[SessionCheck, ...]
+    drills_required: int  # 0 for units that are not squads
+    articles: int  # study-list items read by articles (#15) this month
+    articles_min: int
+    articles_max: int
+    items: tuple[int, ...]
+
+    @property
+    def unit_study_held(self) -> bool:
+        return sum(c.valid for c in self.unit_study) >= self.unit_study_required
+
+    @property
+    def drills_valid(self) -> int:
+        return sum(c.valid for c in self.drills)
+
+    @property
+    def drills_ok(self) -> bool:
+        return self.drills_valid >= self.drills_required
+
+    @property
+    def articles_ok(self) -> bool:
+        return self.articles_min == 0 or self.articles >= self.articles_min
+
+    @property
+    def ok(self) -> bool:
+        return not self.due or (self.unit_study_held and self.drills_ok and self.articles_ok)
+
+
+@dataclass(frozen=True)
+class UnitYear:
+    unit: UnitFact
+    months: tuple[UnitMonth, ...]
+    assessments: tuple[SessionCheck, ...]
+    items_covered: tuple[int, ...]
+    items_owed: tuple[int, ...]
+    officers: int
+    officers_behind: int
+
+    @property
+    def assessment_passed(self) -> bool | None:
+        if self.unit.kind != UnitKind.SQUAD:
+            return None
+        return any(c.valid for c in self.assessments)
+
+    @property
+    def months_behind(self) -> int:
+        return sum(not m.ok for m in self.months)
+
+
+@dataclass(frozen=True)
+class YearLedger:
+    plan: Plan
+    as_of: date
+    officers: dict[int, OfficerYear]
+    units: dict[int, UnitYear]
+    training_days_held: int
+    training_days_required: int
+
+
+_F = TypeVar("_F", AttendanceFact, CreditFact, SessionFact)
+
+
+def _dedupe(rows: Iterable[_F]) -> list[_F]:
+    """One row per event id; the first seen wins, but ids are unique per event anyway."""
+    by_id: dict[object, _F] = {}
+    for row in rows:
+        by_id.setdefault(row.id, row)
+    return [by_id[k] for k in sorted(by_id, key=str)]
+
+
+class _Builder:
+    """Collects entries and checks while walking the facts once, in canonical order."""
+
+    def __init__(self, plan: Plan, facts: Facts, tz: ZoneInfo, as_of: date) -> None:
+        self.plan = plan
+        self.tz = tz
+        self.as_of = as_of
+        self.units = {u.id: u for u in facts.units}
+        self.officers = {o.id: o for o in facts.officers}
+        self.sessions = [
+            s for s in _dedupe(facts.sessions) if self.local(s.start).year == plan.year
+        ]
+        self.attendance: dict[tuple[int, int], list[AttendanceFact]] = defaultdict(list)
+        for a in _dedupe(facts.attendance):
+            self.attendance[(a.session_id, a.person_id)].append(a)
+        self.credits = [c for c in _dedupe(facts.credits) if c.on.year == plan.year]
+        self.entries: dict[int, list[Entry]] = defaultdict(list)
+        self.covered: dict[int, set[int]] = defaultdict(set)
+        self.practical: dict[int, float] = defaultdict(float)
+        self.unit_checks: dict[tuple[int, SessionKind], list[SessionCheck]] = defaultdict(list)
+        self.unit_tags: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+
+    def local(self, when: datetime) -> date:
+        return when.astimezone(self.tz).date()
+
+    def staff(self, unit_id: int | None) -> list[int]:
+        return sorted(
+            o.id for o in self.officers.values() if o.unit_id == unit_id and o.enforcement_staff
+        )
+
+    def presence(self, session: SessionFact) -> dict[int, Attended]:
+        people = sorted({pid for (sid, pid) in self.attendance if sid == session.id})
+        return {
+            pid: attended(session, self.attendance[(session.id, pid)], self.plan.presence)
+            for pid in people
+            if pid in self.officers
+        }
+
+    def walk_sessions(self) -> None:
+        by_session: dict[int, list[int]] = defaultdict(list)
+        for sid, pid in self.attendance:
+            by_session[sid].append(pid)
+        for session in self.sessions:
+            task = self.plan.task_for(session.kind)
+            present = self.presence(session) if session.id in by_session else {}
+            valid = True
+            if task is not None:
+                valid = self.check(session, task, present)
+            on = self.local(session.start)
+            for pid, att in present.items():
+                if att.factor <= 0:
+                    continue
+                if valid:
+                    self.covered[pid].update(t.item_no for t in session.study)
+                if task is None:
+                    continue
+                if session.kind == SessionKind.PRACTICAL:
+                    self.practical[pid] += att.factor
+                hours, credits = self.session_credit(task)
+                if task.part and valid and (hours or credits):
+                    note = att.reason if att.factor < 1 else ""
+                    self.entries[pid].append(
+                        Entry(
+                            pid,
+                            task.part,
+                            _r(hours * att.factor),
+                            _r(credits * att.factor),
+                            on,
+                            CreditSource.SESSION.value,
+                            f"session:{session.id}",
+                            note,
+                        )
+                    )
+
+    @staticmethod
+    def session_credit(task: Task) -> tuple[float, float]:
+        if task.session_kind == SessionKind.TRAINING_DAY:
+            return task.hours_per_day or 0.0, task.credits_per_day or 0.0
+        if task.session_kind == SessionKind.UNIT_STUDY:
+            return task.hours_each or 0.0, 0.0
+        return 0.0, 0.0
+
+    def check(self, session: SessionFact, task: Task, present: dict[int, Attended]) -> bool:
+        """Record whether a unit-level session counts; return whether it does."""
+        kind = session.kind
+        if kind not in (
+            SessionKind.UNIT_STUDY,
+            SessionKind.DRILL_TRAINING,
+            SessionKind.DRILL_ASSESSMENT,
+        ):
+            return True
+        staff = self.staff(session.unit_id)
+        came = sum(1 for pid in staff if pid in present and present[pid].factor > 0)
+        reasons = []
+        if task.min_minutes is not None and session.minutes < task.min_minutes - _EPS:
+            reasons.append(f"{session.minutes:.0f} min < {task.min_minutes:.0f} min")
+        share = came / len(staff) if staff else 0.0
+        need = task.min_attendance_share
+        if need is not None and share < need - _EPS:
+            reasons.append(f"attendance {came}/{len(staff)} < {need:.0%}")
+        check = SessionCheck(
+            session.id,
+            self.local(session.start),
+            _r(session.minutes),
+            came,
+            len(staff),
+            not reasons,
+            "; ".join(reasons) or "ok",
+        )
+        if session.unit_id is not None:
+            self.unit_checks[(session.unit_id, kind)].append(check)
+            if check.valid:
+                month = check.on.month
+                self.unit_tags[(session.unit_id, month)].extend(
+                    (t.item_no, t.articles) for t in session.study
+                )
+        return check.valid
+
+    def walk_credits(self) -> None:
+        parts_by_source: dict[str, str] = {}
+        for quota_part in self.plan.quota.parts:
+            for src in quota_part.sources:
+                parts_by_source.setdefault(src.value, quota_part.id)
+        known = {p.id for p in self.plan.quota.parts}
+        for c in self.credits:
+            part = c.part if c.source == ADJUSTMENT else parts_by_source.get(c.source)
+            if part is None or part not in known or c.person_id not in self.officers:
+                continue
+            self.entries[c.person_id].append(
+                Entry(
+                    c.person_id,
+                    part,
+                    _r(c.hours),
+                    _r(c.credits),
+                    c.on,
+                    c.source,
+                    f"{'adjustment' if c.source == ADJUSTMENT else 'credit'}:{c.id}",
+                    c.note,
+                )
+            )
+
+    def applies(self, item_applies_to: str, unit: UnitFact | None) -> bool:
+        return item_applies_to == "all" or bool(unit and unit.adjacent_district)
+
+    def owed_items(self, covered: set[int], unit: UnitFact | None) -> tuple[int, ...]:
+        return tuple(
+            i.no
+            for i in self.plan.study_items
+            if i.requirement != Requirement.MONTHLY_ARTICLES
+            and self.applies(i.applies_to, unit)
+            and i.no not in covered
+        )
+
+    def officer_year(self, officer: OfficerFact) -> OfficerYear:
+        unit = self.units.get(officer.unit_id) if officer.unit_id is not None else None
+        entries = tuple(
+            sorted(self.entries.get(officer.id, []), key=lambda e: (e.on, e.ref, e.part))
+        )
+        parts = tuple(self.part_status(p, entries) for p in self.plan.quota.parts)
+        recruit = officer.hired_on is not None and officer.hired_on.year == self.plan.year
+        practical_task = self.plan.task_for(SessionKind.PRACTICAL)
+        required = (practical_task.days or 0) if (recruit and practical_task) else 0
+        days = _r(self.practical.get(officer.id, 0.0))
+        reasons = [
+            Reason("part_short", p.id, p.shortfall_hours, p.shortfall_credits)
+            for p in parts
+            if not p.met
+        ]
+        if days < required - _EPS:
+            reasons.append(Reason("practical_short", days=_r(required - days)))
+        covered = self.covered.get(officer.id, set())
+        return OfficerYear(
+            officer,
+            unit,
+            parts,
+            entries,
+            tuple(sorted(covered)),
+            self.owed_items(covered, unit),
+            recruit,
+            days,
+            required,
+            tuple(reasons),
+        )
+
+    @staticmethod
+    def part_status(part: QuotaPart, entries: tuple[Entry, ...]) -> PartStatus:
+        mine = [e for e in entries if e.part == part.id]
+        return PartStatus(
+            part.id,
+            part.name,
+            part.name_en,
+            part.hours,
+            part.credits,
+            _r(sum(e.hours for e in mine)),
+            _r(sum(e.credits for e in mine)),
+            part.at_least,
+        )
+
+    def unit_year(self, unit: UnitFact, officers: list[OfficerYear]) -> UnitYear:
+        study = self.plan.task_for(SessionKind.UNIT_STUDY)
+        drill = self.plan.task_for(SessionKind.DRILL_TRAINING)
+        monthly = next(
+            (i for i in self.plan.study_items if i.requirement == Requirement.MONTHLY_ARTICLES),
+            None,
+        )
+        months = []
+        covered: set[int] = set()
+        studies = self.unit_checks.get((unit.id, SessionKind.UNIT_STUDY), [])
+        drills = self.unit_checks.get((unit.id, SessionKind.DRILL_TRAINING), [])
+        drills_required = (drill.per_month or 0) if drill and unit.kind == UnitKind.SQUAD else 0
+        for m in range(1, 13):
+            tags = self.unit_tags.get((unit.id, m), [])
+            covered.update(no for no, _ in tags)
+            articles = sum(a for no, a in tags if monthly is not None and no == monthly.no)
+            months.append(
+                UnitMonth(
+                    month=m,
+                    due=date(self.plan.year, m, 1) <= self.as_of,
+                    unit_study=tuple(c for c in studies if c.on.month == m),
+                    unit_study_required=(study.per_month or 0) if study else 0,
+                    drills=tuple(c for c in drills if c.on.month == m),
+                    drills_required=drills_required,
+                    articles=articles,
+                    articles_min=(monthly.articles_per_month_min or 0) if monthly else 0,
+                    articles_max=(monthly.articles_per_month_max or 0) if monthly else 0,
+                    items=tuple(sorted({no for no, _ in tags})),
+                )
+            )
+        return UnitYear(
+            unit,
+            tuple(months),
+            tuple(self.unit_checks.get((unit.id, SessionKind.DRILL_ASSESSMENT), [])),
+            tuple(sorted(covered)),
+            self.owed_items(covered, unit),
+            len(officers),
+            sum(not o.eligible for o in officers),
+        )
+
+
+def compute_year(plan: Plan, facts: Facts, as_of: date, tz: ZoneInfo | None = None) -> YearLedger:
+    b = _Builder(plan, facts, tz or ZoneInfo("Asia/Shanghai"), as_of)
+    b.walk_sessions()
+    b.walk_credits()
+    officers = {o.id: b.officer_year(o) for o in sorted(facts.officers, key=lambda o: o.id)}
+    by_unit: dict[int | None, list[OfficerYear]] = defaultdict(list)
+    for oy in officers.values():
+        by_unit[oy.officer.unit_id].append(oy)
+    units = {
+        u.id: b.unit_year(u, by_unit.get(u.id, [])) for u in sorted(facts.units, key=lambda u: u.id)
+    }
+    training = plan.task_for(SessionKind.TRAINING_DAY)
+    required = (training.min_cohorts or 0) * (training.days_per_cohort or 0) if training else 0
+    held = len({b.local(s.start) for s in b.sessions if s.kind == SessionKind.TRAINING_DAY})
+    return YearLedger(plan, as_of, officers, units, held, required)

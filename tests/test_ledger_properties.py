@@ -1,0 +1,100 @@
+"""Property tests: the ledger is a pure function of its events — any order, any repetition."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classroom.db.models import SessionKind
+from classroom.ledger.facts import AttendanceFact, CreditFact
+from tests.ledger_helpers import OFFICE, SQUAD, at, ledger, session, staff
+
+PEOPLE = staff(SQUAD, 6, 100) + staff(OFFICE, 4, 200)
+KINDS = [SessionKind.TRAINING_DAY, SessionKind.UNIT_STUDY, SessionKind.DRILL_TRAINING,
+         SessionKind.DRILL_ASSESSMENT, SessionKind.PRACTICAL]  # fmt: skip
+
+sessions_st = st.lists(
+    st.tuples(st.sampled_from(KINDS), st.integers(1, 12), st.integers(1, 28),
+              st.integers(15, 480), st.sampled_from([SQUAD, OFFICE, None])),  # fmt: skip
+    min_size=1, max_size=12,
+)  # fmt: skip
+attendance_st = st.lists(
+    st.tuples(
+        st.integers(0, 11),
+        st.sampled_from([p.id for p in PEOPLE]),
+        st.integers(-30, 200),
+        st.integers(-30, 200),
+    ),  # fmt: skip
+    max_size=60,
+)
+credits_st = st.lists(
+    st.tuples(
+        st.sampled_from([p.id for p in PEOPLE]),
+        st.integers(-4, 30),
+        st.integers(-2, 15),
+        st.sampled_from(["online_import", "recording_watch", "adjustment"]),
+    ),  # fmt: skip
+    max_size=20,
+)
+
+
+def build(raw_sessions, raw_attendance, raw_credits):
+    sessions = [
+        session(i, kind, at(m, d), minutes, unit)
+        for i, (kind, m, d, minutes, unit) in enumerate(raw_sessions)
+    ]
+    attendance = []
+    for n, (si, pid, late, early) in enumerate(raw_attendance):
+        s = sessions[si % len(sessions)]
+        attendance.append(AttendanceFact(
+            f"a{n}", s.id, pid, s.start + timedelta(minutes=late), s.end - timedelta(minutes=early),
+        ))  # fmt: skip
+    credits = [
+        CreditFact(
+            f"c{n}",
+            pid,
+            src,
+            date(2023, 1 + n % 12, 1),
+            h,
+            c,
+            "online" if src == "adjustment" else None,
+        )  # fmt: skip
+        for n, (pid, h, c, src) in enumerate(raw_credits)
+    ]
+    return sessions, attendance, credits
+
+
+@settings(max_examples=60, deadline=None)
+@given(sessions_st, attendance_st, credits_st, st.randoms(use_true_random=False))
+def test_any_order_gives_the_same_ledger(raw_s, raw_a, raw_c, rnd: random.Random) -> None:
+    sessions, attendance, credits = build(raw_s, raw_a, raw_c)
+    first = ledger(PEOPLE, sessions, attendance, credits)
+    for seq in (sessions, attendance, credits):
+        rnd.shuffle(seq)
+    assert ledger(list(reversed(PEOPLE)), sessions, attendance, credits) == first
+
+
+@settings(max_examples=60, deadline=None)
+@given(sessions_st, attendance_st, credits_st, st.randoms(use_true_random=False))
+def test_replaying_events_changes_nothing(raw_s, raw_a, raw_c, rnd: random.Random) -> None:
+    sessions, attendance, credits = build(raw_s, raw_a, raw_c)
+    first = ledger(PEOPLE, sessions, attendance, credits)
+    replayed_a = attendance + rnd.sample(attendance, k=len(attendance) // 2)
+    replayed_c = credits + credits
+    assert ledger(PEOPLE, sessions + sessions, replayed_a, replayed_c) == first
+
+
+@settings(max_examples=40, deadline=None)
+@given(sessions_st, attendance_st, credits_st)
+def test_totals_are_the_sum_of_the_entries(raw_s, raw_a, raw_c) -> None:
+    """Every number traces to the entries that produced it."""
+    led = ledger(PEOPLE, *build(raw_s, raw_a, raw_c))
+    for oy in led.officers.values():
+        for p in oy.parts:
+            mine = [e for e in oy.entries if e.part == p.id]
+            assert abs(p.hours - sum(e.hours for e in mine)) < 1e-6
+            assert abs(p.credits - sum(e.credits for e in mine)) < 1e-6
+        assert oy.eligible == all(p.met for p in oy.parts) and oy.practical_days_required == 0
