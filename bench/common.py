@@ -36,10 +36,17 @@ def timed(fn: Callable[[], object]) -> float:
 def print_table(results: list[Result]) -> None:
     head = ("bench", "candidate", "value", "baseline", "value", "unit", "ratio")
     rows = [
-        (r.bench, r.candidate, f"{r.candidate_value:.3g}", r.baseline, f"{r.baseline_value:.3g}",
-         r.unit, f"{r.ratio:.2f}{'' if r.higher_is_better else ' (lower is better)'}")
+        (
+            r.bench,
+            r.candidate,
+            f"{r.candidate_value:.3g}",
+            r.baseline,
+            f"{r.baseline_value:.3g}",
+            r.unit,
+            f"{r.ratio:.2f}{'' if r.higher_is_better else ' (lower is better)'}",
+        )
         for r in results
-    ]  # fmt: skip
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     line = " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     print(line)

@@ -67,16 +67,20 @@ def run(workdir: Path) -> list[Result]:
         port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")},
-            "CLASSROOM_DATA_DIR": str(data_dir), "CLASSROOM_WEB__PORT": str(port),
+            "CLASSROOM_DATA_DIR": str(data_dir),
+            "CLASSROOM_WEB__PORT": str(port),
             "CLASSROOM_STORAGE__ENDPOINT": conn.endpoint,
             "CLASSROOM_STORAGE__ACCESS_KEY": conn.access_key,
             "CLASSROOM_STORAGE__SECRET_KEY": conn.secret_key,
-            "CLASSROOM_STORAGE__BUCKET": "bench", "CLASSROOM_LOG_FORMAT": "json",
-        }  # fmt: skip
+            "CLASSROOM_STORAGE__BUCKET": "bench",
+            "CLASSROOM_LOG_FORMAT": "json",
+        }
         portal = subprocess.Popen(
-            [sys.executable, "-m", "classroom.cli", "serve"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "classroom.cli", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, timeout=60) as client:
@@ -86,8 +90,10 @@ def run(workdir: Path) -> list[Result]:
                             break
                     except httpx.HTTPError:
                         time.sleep(0.2)
-                client.post("/api/v1/auth/login", json={
-                    "username": "officer1", "password": DEMO_LOGINS["officer1"][1]})  # fmt: skip
+                client.post(
+                    "/api/v1/auth/login",
+                    json={"username": "officer1", "password": DEMO_LOGINS["officer1"][1]},
+                )
                 media = f"/api/v1/recordings/{rec_id}/media"
                 proxy_s = median_of(RUNS, lambda: timed(lambda: _download(client, media)))
                 direct = store.presigned_get("bench/blob.mp4", timedelta(minutes=10))
@@ -97,6 +103,13 @@ def run(workdir: Path) -> list[Result]:
             portal.wait(30)
     mb = SIZE / 1e6
     return [
-        Result("playback", "portal proxy", "presigned S3", "MB/s",
-               mb / proxy_s, mb / direct_s, higher_is_better=True),
-    ]  # fmt: skip
+        Result(
+            "playback",
+            "portal proxy",
+            "presigned S3",
+            "MB/s",
+            mb / proxy_s,
+            mb / direct_s,
+            higher_is_better=True,
+        ),
+    ]

@@ -52,6 +52,13 @@ def run(workdir: Path) -> list[Result]:
     ours = median_of(RUNS, lambda: _cpu(check_media, seg))
     full = median_of(RUNS, lambda: _cpu(_decode_all, seg))
     return [
-        Result("segment_check", "demux+1 frame", "decode all", "CPU s / 4 s segment",
-               ours, full, higher_is_better=False),
-    ]  # fmt: skip
+        Result(
+            "segment_check",
+            "demux+1 frame",
+            "decode all",
+            "CPU s / 4 s segment",
+            ours,
+            full,
+            higher_is_better=False,
+        ),
+    ]

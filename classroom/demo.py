@@ -33,8 +33,10 @@ def _banner(settings: Settings, session_id: int) -> str:
         f"  API docs:    {url}/api/v1/docs",
         "  Logins (username / password):",
     ]
-    lines += [f"    {u:<9} {pw:<16} {', '.join(r.value for r in roles)}"
-              for u, (_, pw, roles) in DEMO_LOGINS.items()]  # fmt: skip
+    lines += [
+        f"    {u:<9} {pw:<16} {', '.join(r.value for r in roles)}"
+        for u, (_, pw, roles) in DEMO_LOGINS.items()
+    ]
     lines += ["  Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 

@@ -63,13 +63,22 @@ async def _get_or_add(db: AsyncSession, model: type[_T], where: object, **fields
 
 async def seed_demo(db: AsyncSession) -> DemoWorld:
     office = await _get_or_add(
-        db, Unit, Unit.name == "法制科", name="法制科", kind=UnitKind.DEPARTMENT,
+        db,
+        Unit,
+        Unit.name == "法制科",
+        name="法制科",
+        kind=UnitKind.DEPARTMENT,
         adjacent_district=False,
-    )  # fmt: skip
+    )
     squad = await _get_or_add(
-        db, Unit, Unit.name == "第一街镇中队", name="第一街镇中队", kind=UnitKind.SQUAD,
-        squad_type=SquadType.STREET, adjacent_district=True,
-    )  # fmt: skip
+        db,
+        Unit,
+        Unit.name == "第一街镇中队",
+        name="第一街镇中队",
+        kind=UnitKind.SQUAD,
+        squad_type=SquadType.STREET,
+        adjacent_district=True,
+    )
     people: dict[str, Person] = {}
     for i, (username, (name, password, roles)) in enumerate(DEMO_LOGINS.items()):
         person = await db.scalar(select(Person).where(Person.username == username))
@@ -83,9 +92,13 @@ async def seed_demo(db: AsyncSession) -> DemoWorld:
         db, Classroom, Classroom.name == "一号智慧教室", name="一号智慧教室", location="局机关三楼"
     )
     course = await _get_or_add(
-        db, Course, Course.code == "ZF-2023-01", code="ZF-2023-01",
-        title="行政执法程序规范", description="全员普训：执法程序与文书规范",
-    )  # fmt: skip
+        db,
+        Course,
+        Course.code == "ZF-2023-01",
+        code="ZF-2023-01",
+        title="行政执法程序规范",
+        description="全员普训：执法程序与文书规范",
+    )
     agent = await db.scalar(
         select(Device).where(Device.classroom_id == room.id, Device.name == DEMO_AGENT)
     )
@@ -101,10 +114,14 @@ async def seed_demo(db: AsyncSession) -> DemoWorld:
     )
     if session is None:
         session = Session(
-            course_id=course.id, classroom_id=room.id, trainer_id=people["trainer"].id,
-            kind=SessionKind.TRAINING_DAY, title="行政执法程序规范（第一期）",
-            planned_start=now, planned_end=now + timedelta(hours=2),
-        )  # fmt: skip
+            course_id=course.id,
+            classroom_id=room.id,
+            trainer_id=people["trainer"].id,
+            kind=SessionKind.TRAINING_DAY,
+            title="行政执法程序规范（第一期）",
+            planned_start=now,
+            planned_end=now + timedelta(hours=2),
+        )
         db.add(session)
         await db.flush()
     await db.commit()

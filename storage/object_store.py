@@ -72,9 +72,12 @@ class ObjectStore:
         """Upload ``path`` with its SHA-256 in the metadata, then check what the store holds."""
         digest = sha256_file(path)
         self.client.fput_object(
-            self.bucket, key, str(path), content_type=content_type,
+            self.bucket,
+            key,
+            str(path),
+            content_type=content_type,
             metadata={SHA256_META: digest},
-        )  # fmt: skip
+        )
         info = self.stat(key)
         size = path.stat().st_size
         if info.size != size or info.sha256 != digest:

@@ -112,14 +112,24 @@ class EmbeddedSeaweed:
         access, secret = self._credentials()
         (s3, master, master_g, volume, volume_g, filer, filer_g) = free_ports(7, self.host)
         cmd = [
-            weed_binary(), "mini",
-            f"-dir={self.root / 'data'}", f"-ip={self.host}", f"-ip.bind={self.host}",
-            f"-s3.port={s3}", f"-s3.config={self.root / 's3.json'}",
-            f"-master.port={master}", f"-master.port.grpc={master_g}",
-            f"-volume.port={volume}", f"-volume.port.grpc={volume_g}",
-            f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
-            "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        ]  # fmt: skip
+            weed_binary(),
+            "mini",
+            f"-dir={self.root / 'data'}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
+            f"-s3.port={s3}",
+            f"-s3.config={self.root / 's3.json'}",
+            f"-master.port={master}",
+            f"-master.port.grpc={master_g}",
+            f"-volume.port={volume}",
+            f"-volume.port.grpc={volume_g}",
+            f"-filer.port={filer}",
+            f"-filer.port.grpc={filer_g}",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
         logfile = (self.root / "weed.log").open("ab")
         self._proc = subprocess.Popen(
             cmd,

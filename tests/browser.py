@@ -10,10 +10,16 @@ from pathlib import Path
 from playwright.sync_api import BrowserContext, sync_playwright
 
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
+]
 
 
 def chromium_path() -> str:
@@ -27,9 +33,12 @@ def chromium_path() -> str:
 def browser(profile: Path) -> Iterator[BrowserContext]:
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=chromium_path(), headless=True, args=ARGS,
+            str(profile),
+            executable_path=chromium_path(),
+            headless=True,
+            args=ARGS,
             viewport={"width": 1280, "height": 800},
-        )  # fmt: skip
+        )
         try:
             yield ctx
         finally:

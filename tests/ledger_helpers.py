@@ -47,9 +47,14 @@ def session(
     study: tuple[StudyTag, ...] = (),
 ) -> SessionFact:
     return SessionFact(
-        sid, kind, f"s{sid}", start, start + timedelta(minutes=minutes),
-        unit.id if unit else None, study,
-    )  # fmt: skip
+        sid,
+        kind,
+        f"s{sid}",
+        start,
+        start + timedelta(minutes=minutes),
+        unit.id if unit else None,
+        study,
+    )
 
 
 def came(
@@ -68,8 +73,16 @@ def everyone(s: SessionFact, people: list[OfficerFact]) -> list[AttendanceFact]:
     return [came(s, p.id) for p in people]
 
 
-def credit(cid: str, person: int, hours: float, credits: float, source: str = "online_import",
-           on: date = date(2023, 5, 1), part: str | None = None, note: str = "") -> CreditFact:  # fmt: skip
+def credit(
+    cid: str,
+    person: int,
+    hours: float,
+    credits: float,
+    source: str = "online_import",
+    on: date = date(2023, 5, 1),
+    part: str | None = None,
+    note: str = "",
+) -> CreditFact:
     return CreditFact(cid, person, source, on, hours, credits, part, note)
 
 

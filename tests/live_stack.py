@@ -42,9 +42,12 @@ class LiveStack:
         self.logs.append(log)
         with log.open("wb") as out:
             return subprocess.Popen(
-                CLI + args, env={**self.env, **(extra_env or {})}, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+                CLI + args,
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     def start_portal(self) -> None:
         self.portal = self._spawn("portal", ["serve"])

@@ -86,15 +86,23 @@ async def test_agent_upload_report_is_validated_and_checked_against_the_store(
     async with portal.agent() as agent:
         bad = await agent.post(
             f"/api/v1/agent/recordings/{rec['id']}/upload",
-            json={"object_key": "../../etc/passwd", "duration_s": -1, "size_bytes": 1,
-                  "sha256": "zz"},
-        )  # fmt: skip
+            json={
+                "object_key": "../../etc/passwd",
+                "duration_s": -1,
+                "size_bytes": 1,
+                "sha256": "zz",
+            },
+        )
         assert bad.status_code == 422
         not_processing = await agent.post(
             f"/api/v1/agent/recordings/{rec['id']}/upload",
-            json={"object_key": "recordings/x.mp4", "duration_s": 1, "size_bytes": 1,
-                  "sha256": "0" * 64},
-        )  # fmt: skip
+            json={
+                "object_key": "recordings/x.mp4",
+                "duration_s": 1,
+                "size_bytes": 1,
+                "sha256": "0" * 64,
+            },
+        )
         assert not_processing.status_code == 409
     async with portal.as_user("trainer") as trainer:
         still = (await trainer.get(f"/api/v1/recordings/{rec['id']}")).json()

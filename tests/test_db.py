@@ -74,8 +74,18 @@ async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> 
 
     async with engine.connect() as conn:
         names = await conn.run_sync(tables)
-    assert {"units", "people", "person_roles", "classrooms", "devices", "courses", "sessions",
-            "recordings", "agent_commands", "login_sessions"} <= names  # fmt: skip
+    assert {
+        "units",
+        "people",
+        "person_roles",
+        "classrooms",
+        "devices",
+        "courses",
+        "sessions",
+        "recordings",
+        "agent_commands",
+        "login_sessions",
+    } <= names
 
 
 async def test_person_roles_and_password_login(db: AsyncSession) -> None:

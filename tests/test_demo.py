@@ -48,14 +48,19 @@ def alive(pid: int) -> bool:
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
     env.update(
-        CLASSROOM_DATA_DIR=str(data_dir), CLASSROOM_WEB__PORT=str(port),
-        CLASSROOM_MEDIA__VIDEO_SIZE="640x360", CLASSROOM_MEDIA__X264_PRESET="ultrafast",
-    )  # fmt: skip
+        CLASSROOM_DATA_DIR=str(data_dir),
+        CLASSROOM_WEB__PORT=str(port),
+        CLASSROOM_MEDIA__VIDEO_SIZE="640x360",
+        CLASSROOM_MEDIA__X264_PRESET="ultrafast",
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "classroom.cli", "demo"], env=env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "classroom.cli", "demo"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + 60
     while "Press Ctrl-C" not in log.read_text(errors="replace"):
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()

@@ -13,21 +13,32 @@ from classroom.ledger.facts import AttendanceFact, CreditFact
 from tests.ledger_helpers import OFFICE, SQUAD, at, ledger, session, staff
 
 PEOPLE = staff(SQUAD, 6, 100) + staff(OFFICE, 4, 200)
-KINDS = [SessionKind.TRAINING_DAY, SessionKind.UNIT_STUDY, SessionKind.DRILL_TRAINING,
-         SessionKind.DRILL_ASSESSMENT, SessionKind.PRACTICAL]  # fmt: skip
+KINDS = [
+    SessionKind.TRAINING_DAY,
+    SessionKind.UNIT_STUDY,
+    SessionKind.DRILL_TRAINING,
+    SessionKind.DRILL_ASSESSMENT,
+    SessionKind.PRACTICAL,
+]
 
 sessions_st = st.lists(
-    st.tuples(st.sampled_from(KINDS), st.integers(1, 12), st.integers(1, 28),
-              st.integers(15, 480), st.sampled_from([SQUAD, OFFICE, None])),  # fmt: skip
-    min_size=1, max_size=12,
-)  # fmt: skip
+    st.tuples(
+        st.sampled_from(KINDS),
+        st.integers(1, 12),
+        st.integers(1, 28),
+        st.integers(15, 480),
+        st.sampled_from([SQUAD, OFFICE, None]),
+    ),
+    min_size=1,
+    max_size=12,
+)
 attendance_st = st.lists(
     st.tuples(
         st.integers(0, 11),
         st.sampled_from([p.id for p in PEOPLE]),
         st.integers(-30, 200),
         st.integers(-30, 200),
-    ),  # fmt: skip
+    ),
     max_size=60,
 )
 credits_st = st.lists(
@@ -36,7 +47,7 @@ credits_st = st.lists(
         st.integers(-4, 30),
         st.integers(-2, 15),
         st.sampled_from(["online_import", "recording_watch", "adjustment"]),
-    ),  # fmt: skip
+    ),
     max_size=20,
 )
 
@@ -49,9 +60,15 @@ def build(raw_sessions, raw_attendance, raw_credits):
     attendance = []
     for n, (si, pid, late, early) in enumerate(raw_attendance):
         s = sessions[si % len(sessions)]
-        attendance.append(AttendanceFact(
-            f"a{n}", s.id, pid, s.start + timedelta(minutes=late), s.end - timedelta(minutes=early),
-        ))  # fmt: skip
+        attendance.append(
+            AttendanceFact(
+                f"a{n}",
+                s.id,
+                pid,
+                s.start + timedelta(minutes=late),
+                s.end - timedelta(minutes=early),
+            )
+        )
     credits = [
         CreditFact(
             f"c{n}",
@@ -61,7 +78,7 @@ def build(raw_sessions, raw_attendance, raw_credits):
             h,
             c,
             "online" if src == "adjustment" else None,
-        )  # fmt: skip
+        )
         for n, (pid, h, c, src) in enumerate(raw_credits)
     ]
     return sessions, attendance, credits

@@ -34,8 +34,11 @@ def test_plan_quota_is_60_hours_24_credits_in_three_parts() -> None:
     q = PLAN.quota
     assert (q.hours, q.credits) == (60, 24)
     parts = {p.id: (p.hours, p.credits, p.at_least) for p in q.parts}
-    assert parts == {"online": (24, 12, False), "all_staff": (24, 12, True),
-                     "unit_study": (12, 0, False)}  # fmt: skip
+    assert parts == {
+        "online": (24, 12, False),
+        "all_staff": (24, 12, True),
+        "unit_study": (12, 0, False),
+    }
 
 
 def test_plan_has_the_five_tasks_of_attachment_1() -> None:
@@ -294,10 +297,15 @@ def test_watched_recordings_feed_the_online_part() -> None:
 
 def test_manager_adjustment_names_its_part_and_may_be_negative() -> None:
     """Manual adjustments: to a named part, positive or negative, with their reason kept."""
-    led = ledger(staff(SQUAD, 1, 100), credits=[
-        credit("c1", 100, 24, 12),
-        credit("adj1", 100, -2, -1, source="adjustment", part="online", note="duplicate course"),
-    ])  # fmt: skip
+    led = ledger(
+        staff(SQUAD, 1, 100),
+        credits=[
+            credit("c1", 100, 24, 12),
+            credit(
+                "adj1", 100, -2, -1, source="adjustment", part="online", note="duplicate course"
+            ),
+        ],
+    )
     p = part(led, 100, "online")
     assert (p.hours, p.credits) == (22, 11)
     assert any(e.note == "duplicate course" for e in led.officers[100].entries)
@@ -308,9 +316,11 @@ def test_officer_meeting_every_part_is_eligible_for_certificate_renewal() -> Non
     days = [session(i, K.TRAINING_DAY, at(5, 8 + i), 480) for i in range(3)]
     studies = [session(100 + m, K.UNIT_STUDY, at(m, 20), 40, SQUAD) for m in range(1, 13)]
     led = ledger(
-        staff(SQUAD, 1, 100), days + studies, [came(s, 100) for s in days + studies],
+        staff(SQUAD, 1, 100),
+        days + studies,
+        [came(s, 100) for s in days + studies],
         credits=[credit("c1", 100, 24, 12)],
-    )  # fmt: skip
+    )
     oy = led.officers[100]
     assert oy.eligible and oy.reasons == () and (oy.total_hours, oy.total_credits) == (60, 24)
 

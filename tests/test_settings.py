@@ -73,8 +73,12 @@ def test_cli_stops_with_one_line_and_exit_2(tmp_path: Path) -> None:
     env = {"CLASSROOM_WEB__PORT": "eighty", "PATH": "/usr/bin:/bin"}
     r = subprocess.run(
         [sys.executable, "-m", "classroom.cli", "db", "upgrade"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0
     assert "CLASSROOM_WEB__PORT (web.port)" in r.stderr

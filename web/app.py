@@ -35,8 +35,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
     if exc.status_code == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return render(request, "error.html", status_code=exc.status_code, status=exc.status_code,
-                  detail=exc.detail)  # fmt: skip
+    return render(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        status=exc.status_code,
+        detail=exc.detail,
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -64,9 +64,14 @@ class Agent:
             # The recorder continues in a new run directory; the runs are joined at the end.
             log.warning("agent.resuming", recording=active["recording_id"])
             await self._start(
-                Command(0, "start_recording", active["recording_id"], active["session_id"],
-                        active["object_prefix"])
-            )  # fmt: skip
+                Command(
+                    0,
+                    "start_recording",
+                    active["recording_id"],
+                    active["session_id"],
+                    active["object_prefix"],
+                )
+            )
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
                 await self.handle(cmd)

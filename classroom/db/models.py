@@ -29,9 +29,13 @@ class Base(DeclarativeBase):
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # Stored as plain strings with a CHECK, so adding a value later is a light migration.
     return Enum(
-        cls, name=name, native_enum=False, create_constraint=True, length=32,
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
         values_callable=lambda e: [m.value for m in e],
-    )  # fmt: skip
+    )
 
 
 class Role(enum.StrEnum):

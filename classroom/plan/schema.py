@@ -145,8 +145,10 @@ class Plan(_Strict):
         for t in self.tasks:
             if t.part is not None and t.part not in parts:
                 raise ValueError(f"task {t.no} ({t.id}) names unknown part {t.part!r}")
-        for label, nos in (("task", [t.no for t in self.tasks]),
-                           ("study item", [s.no for s in self.study_items])):  # fmt: skip
+        for label, nos in (
+            ("task", [t.no for t in self.tasks]),
+            ("study item", [s.no for s in self.study_items]),
+        ):
             if len(set(nos)) != len(nos):
                 raise ValueError(f"{label} numbers repeat: {sorted(nos)}")
         kinds = [t.session_kind for t in self.tasks]
