@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from classroom.compliance import PlanBook
 from classroom.db.engine import create_engine, session_factory
 from classroom.db.migrate import upgrade
 from classroom.recordings import CommandSignal
@@ -28,6 +30,11 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     store: ObjectStore
     commands: CommandSignal
+    plans: PlanBook
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.web.timezone)
 
 
 def embedded_store_dir(settings: Settings) -> Path:
@@ -89,4 +96,5 @@ async def open_database(settings: Settings, migrate: bool = True) -> AsyncIterat
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(settings) as engine, open_store(settings) as store:
-        yield Services(settings, engine, session_factory(engine), store, CommandSignal())
+        plans = PlanBook(settings.plans_dir)
+        yield Services(settings, engine, session_factory(engine), store, CommandSignal(), plans)

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("var")
+    # One training plan per year: <plans_dir>/<year>.toml
+    plans_dir: Path = Path("plans")
     log_format: Literal["auto", "json", "console"] = "auto"
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()

@@ -76,9 +76,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def make_settings(data_dir: Path, s3: S3Connection, bucket: str, **extra: object) -> Settings:
     return load_settings(
         data_dir=data_dir,
+        plans_dir=ROOT / "plans",
         storage={
             "endpoint": s3.endpoint,
             "access_key": s3.access_key,

@@ -14,7 +14,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from classroom.runtime import Services, open_services
 from classroom.settings import Settings, load_settings
-from web.api import agent, auth, devices, health, recordings, sessions
+from web.api import (
+    adjustments,
+    agent,
+    attendance,
+    auth,
+    compliance,
+    devices,
+    health,
+    imports,
+    recordings,
+    sessions,
+)
 from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
 from web.pages import recordings as recording_pages
@@ -86,7 +97,17 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     )
     app.state.services = services
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, sessions, recordings, devices, agent):
+    for module in (
+        auth,
+        sessions,
+        attendance,
+        recordings,
+        devices,
+        agent,
+        compliance,
+        imports,
+        adjustments,
+    ):
         api.include_router(module.router)
     api.include_router(auth.me_router)
     app.include_router(api)

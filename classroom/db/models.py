@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import true
 
 from classroom.db.types import UTCDateTime, utcnow
 
@@ -116,6 +118,10 @@ class Person(Base):
     # None: cannot log in (most officers, until they are given a password).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # First day in service: an officer hired in the plan's year is a new recruit (实践训练).
+    hired_on: Mapped[date | None] = mapped_column(Date)
+    # 执法人员: counted in a squad's drill attendance shares.
+    enforcement_staff: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
@@ -200,6 +206,10 @@ class Session(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))
     trainer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The organising unit (unit study, drills); None for district-wide sessions.
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", name="fk_sessions_unit_id_units")
+    )
     kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
     title: Mapped[str] = mapped_column(String(200))
     planned_start: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -210,6 +220,23 @@ class Session(Base):
     course: Mapped[Course] = relationship(lazy="joined")
     classroom: Mapped[Classroom] = relationship(lazy="joined")
     trainer: Mapped[Person] = relationship(lazy="joined")
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    study_items: Mapped[list[SessionStudyItem]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SessionStudyItem.item_no"
+    )
+
+
+class SessionStudyItem(Base):
+    """A study-list item (Attachment 2) a session covered; ``articles`` for items read by article
+    (#15: 3–4 articles a month)."""
+
+    __tablename__ = "session_study_items"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_no: Mapped[int] = mapped_column(primary_key=True)
+    articles: Mapped[int] = mapped_column(default=0)
 
 
 class Recording(Base):
@@ -250,3 +277,84 @@ class AgentCommand(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AttendanceSource(enum.StrEnum):
+    TRAINER = "trainer"  # recorded by the trainer in the session page
+    IMPORT = "import"
+    KIOSK = "kiosk"  # step 4
+    AGENT = "agent"  # step 4, offline queue
+
+
+class Attendance(Base):
+    """One check-in (and its check-out) of a person at a session: a ledger event."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (Index("ix_attendance_person", "person_id", "check_in"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The event's own id (a kiosk's UUID, or one made here): the same event is stored once.
+    event_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    check_in: Mapped[datetime] = mapped_column(UTCDateTime)
+    check_out: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[AttendanceSource] = mapped_column(_enum(AttendanceSource, "attendance_source"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CreditSourceKind(enum.StrEnum):
+    ONLINE_IMPORT = "online_import"
+    RECORDING_WATCH = "recording_watch"
+    ADJUSTMENT = "adjustment"
+
+
+class CreditEvent(Base):
+    """Credit that arrives measured: an imported online course, a watched recording (step 5), or
+    a manager's adjustment (with its reason)."""
+
+    __tablename__ = "credit_events"
+    __table_args__ = (Index("ix_credit_events_person", "person_id", "on_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    source: Mapped[CreditSourceKind] = mapped_column(_enum(CreditSourceKind, "credit_source"))
+    on_date: Mapped[date] = mapped_column(Date)
+    hours: Mapped[float] = mapped_column(Float)
+    credits: Mapped[float] = mapped_column(Float)
+    part: Mapped[str | None] = mapped_column(String(32))  # adjustments name their part
+    course: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    line_no: Mapped[int | None] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column()
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what, when, and why, for changes that touch someone's credit or data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

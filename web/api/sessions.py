@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from classroom.db.models import Person, Role, Session
+from classroom.audit import audit
+from classroom.compliance import NoPlan
+from classroom.db.models import Person, Role, Session, SessionStudyItem
+from classroom.plan.schema import Requirement
 from classroom.recordings import RecordingConflict, request_start, request_stop
 from web.deps import DB, CurrentPerson, services
 from web.schemas import RecordingOut, SessionOut
@@ -62,6 +66,56 @@ async def list_sessions(db: DB, _: CurrentPerson) -> list[Session]:
 @router.get("/{session_id}", response_model=SessionOut)
 async def get_session(session_id: int, db: DB, _: CurrentPerson) -> Session:
     return await get_session_or_404(db, session_id)
+
+
+class StudyItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_no: int = Field(ge=1)
+    articles: int = Field(default=0, ge=0, le=100)
+
+
+@router.put("/{session_id}/study-items", response_model=list[StudyItemIn])
+async def set_study_items(
+    session_id: int, body: list[StudyItemIn], request: Request, db: DB, person: CurrentPerson
+) -> list[StudyItemIn]:
+    """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
+    session = await get_session_or_404(db, session_id)
+    if not person.has_role(Role.MANAGER):
+        check_may_record(person, session)
+    year = session.planned_start.astimezone(services(request).tz).year
+    try:
+        plan = services(request).plans.get(year)
+    except NoPlan as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    items = {i.no: i for i in plan.study_items}
+    seen: set[int] = set()
+    for it in body:
+        if it.item_no not in items:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"study item {it.item_no} is not in the {year} plan",
+            )
+        if it.item_no in seen:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"study item {it.item_no} given twice"
+            )
+        seen.add(it.item_no)
+        if it.articles and items[it.item_no].requirement != Requirement.MONTHLY_ARTICLES:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"study item {it.item_no} is not studied by articles",
+            )
+    session.study_items = [SessionStudyItem(item_no=i.item_no, articles=i.articles) for i in body]
+    await audit(
+        db,
+        person,
+        "session.study_items",
+        f"session:{session.id}",
+        items=[i.model_dump() for i in body],
+    )
+    await db.commit()
+    return body
 
 
 @router.post(

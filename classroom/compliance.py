@@ -1,0 +1,284 @@
+"""Compliance: the ledger for a year, per officer, per unit and bureau-wide, and its exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.ledger.compute import OfficerYear, Reason, UnitYear, YearLedger, compute_year
+from classroom.ledger.load import load_facts
+from classroom.plan.loader import PlanError, load_plan, plan_path
+from classroom.plan.schema import Plan
+
+
+class NoPlan(LookupError):
+    pass
+
+
+class PlanBook:
+    """The plans on disk, read once each and re-read when the file changes."""
+
+    def __init__(self, plans_dir: Path) -> None:
+        self.plans_dir = plans_dir
+        self._cache: dict[int, tuple[float, Plan]] = {}
+
+    def get(self, year: int) -> Plan:
+        path = plan_path(self.plans_dir, year)
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            raise NoPlan(f"no training plan for {year} ({path})") from None
+        cached = self._cache.get(year)
+        if cached is None or cached[0] != mtime:
+            plan = load_plan(path)
+            if plan.year != year:
+                raise PlanError(f"{path}: says year {plan.year}, expected {year}")
+            self._cache[year] = (mtime, plan)
+        return self._cache[year][1]
+
+
+def default_as_of(year: int, tz: ZoneInfo) -> date:
+    today = datetime.now(tz).date()
+    if today.year == year:
+        return today
+    return date(year, 12, 31) if today.year > year else date(year, 1, 1)
+
+
+async def bureau_year(db: AsyncSession, plan: Plan, tz: ZoneInfo, as_of: date) -> YearLedger:
+    return compute_year(plan, await load_facts(db, plan.year, tz), as_of, tz)
+
+
+async def officer_year(
+    db: AsyncSession, plan: Plan, person_id: int, tz: ZoneInfo, as_of: date
+) -> OfficerYear | None:
+    facts = await load_facts(db, plan.year, tz, person_id=person_id)
+    return compute_year(plan, facts, as_of, tz).officers.get(person_id)
+
+
+def describe(reason: Reason) -> str:
+    if reason.code == "part_short":
+        return f"{reason.part}: short {reason.hours:g} h / {reason.credits:g} credits"
+    if reason.code == "practical_short":
+        return f"practical training: short {reason.days:g} days"
+    return reason.code
+
+
+def officer_dict(oy: OfficerYear) -> dict[str, Any]:
+    return {
+        "officer": {
+            "id": oy.officer.id,
+            "name": oy.officer.name,
+            "badge_no": oy.officer.badge_no,
+            "unit_id": oy.officer.unit_id,
+            "unit": oy.unit.name if oy.unit else None,
+        },
+        "eligible": oy.eligible,
+        "total_hours": oy.total_hours,
+        "total_credits": oy.total_credits,
+        "shortfall_hours": oy.shortfall_hours,
+        "shortfall_credits": oy.shortfall_credits,
+        "parts": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "name_en": p.name_en,
+                "quota_hours": p.quota_hours,
+                "quota_credits": p.quota_credits,
+                "hours": p.hours,
+                "credits": p.credits,
+                "at_least": p.at_least,
+                "met": p.met,
+                "shortfall_hours": p.shortfall_hours,
+                "shortfall_credits": p.shortfall_credits,
+            }
+            for p in oy.parts
+        ],
+        "reasons": [
+            {
+                "code": r.code,
+                "part": r.part,
+                "hours": r.hours,
+                "credits": r.credits,
+                "days": r.days,
+                "text": describe(r),
+            }
+            for r in oy.reasons
+        ],
+        "recruit": oy.recruit,
+        "practical_days": oy.practical_days,
+        "practical_days_required": oy.practical_days_required,
+        "study_covered": list(oy.study_covered),
+        "study_owed": list(oy.study_owed),
+        "entries": [
+            {
+                "part": e.part,
+                "hours": e.hours,
+                "credits": e.credits,
+                "on": e.on.isoformat(),
+                "source": e.source,
+                "ref": e.ref,
+                "note": e.note,
+            }
+            for e in oy.entries
+        ],
+        "monthly": [{"month": m, "hours": h, "credits": c} for m, h, c in oy.monthly()],
+    }
+
+
+def unit_dict(uy: UnitYear) -> dict[str, Any]:
+    return {
+        "unit": {
+            "id": uy.unit.id,
+            "name": uy.unit.name,
+            "kind": uy.unit.kind.value,
+            "adjacent_district": uy.unit.adjacent_district,
+        },
+        "officers": uy.officers,
+        "officers_behind": uy.officers_behind,
+        "months_behind": uy.months_behind,
+        "assessment_passed": uy.assessment_passed,
+        "items_covered": list(uy.items_covered),
+        "items_owed": list(uy.items_owed),
+        "months": [
+            {
+                "month": m.month,
+                "due": m.due,
+                "ok": m.ok,
+                "unit_study_held": m.unit_study_held,
+                "unit_study": [_check(c) for c in m.unit_study],
+                "drills_required": m.drills_required,
+                "drills_valid": m.drills_valid,
+                "drills_ok": m.drills_ok,
+                "drills": [_check(c) for c in m.drills],
+                "articles": m.articles,
+                "articles_min": m.articles_min,
+                "articles_max": m.articles_max,
+                "articles_ok": m.articles_ok,
+                "items": list(m.items),
+            }
+            for m in uy.months
+        ],
+    }
+
+
+def _check(c: Any) -> dict[str, Any]:
+    return {
+        "session_id": c.session_id,
+        "on": c.on.isoformat(),
+        "minutes": c.minutes,
+        "attended": c.attended,
+        "staff": c.staff,
+        "share": round(c.share, 4),
+        "valid": c.valid,
+        "reason": c.reason,
+    }
+
+
+SORT_KEYS = ("shortfall", "name", "unit", "hours", "credits")
+
+
+def officer_rows(
+    ledger: YearLedger,
+    unit_id: int | None = None,
+    behind_only: bool = False,
+    sort: str = "shortfall",
+) -> list[dict[str, Any]]:
+    """One flat row per officer, for tables, CSV and XLSX."""
+    rows = []
+    for oy in ledger.officers.values():
+        if unit_id is not None and oy.officer.unit_id != unit_id:
+            continue
+        if behind_only and oy.eligible:
+            continue
+        row: dict[str, Any] = {
+            "officer_id": oy.officer.id,
+            "badge_no": oy.officer.badge_no or "",
+            "name": oy.officer.name,
+            "unit": oy.unit.name if oy.unit else "",
+        }
+        for p in oy.parts:
+            row[f"{p.id}_hours"] = p.hours
+            row[f"{p.id}_credits"] = p.credits
+        row.update(
+            {
+                "total_hours": oy.total_hours,
+                "total_credits": oy.total_credits,
+                "shortfall_hours": oy.shortfall_hours,
+                "shortfall_credits": oy.shortfall_credits,
+                "eligible": oy.eligible,
+                "reasons": "; ".join(describe(r) for r in oy.reasons),
+                "study_owed": " ".join(str(n) for n in oy.study_owed),
+            }
+        )
+        rows.append(row)
+    keys = {
+        "shortfall": lambda r: (-r["shortfall_hours"], -r["shortfall_credits"], r["name"]),
+        "name": lambda r: (r["name"], r["officer_id"]),
+        "unit": lambda r: (r["unit"], r["name"]),
+        "hours": lambda r: (r["total_hours"], r["name"]),
+        "credits": lambda r: (r["total_credits"], r["name"]),
+    }
+    rows.sort(key=keys[sort])
+    return rows
+
+
+def unit_rows(ledger: YearLedger, behind_only: bool = False) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for uy in ledger.units.values():
+        due = [m for m in uy.months if m.due]
+        row = {
+            "unit_id": uy.unit.id,
+            "unit": uy.unit.name,
+            "kind": uy.unit.kind.value,
+            "officers": uy.officers,
+            "officers_behind": uy.officers_behind,
+            "months_due": len(due),
+            "months_behind": uy.months_behind,
+            "unit_study_months": sum(m.unit_study_held for m in due),
+            "drill_months_ok": sum(m.drills_ok for m in due)
+            if uy.unit.kind.value == "squad"
+            else "",
+            "assessment_passed": "" if uy.assessment_passed is None else uy.assessment_passed,
+            "items_owed": " ".join(str(n) for n in uy.items_owed),
+        }
+        if behind_only and not (uy.officers_behind or uy.months_behind):
+            continue
+        rows.append(row)
+    rows.sort(key=lambda r: (-int(r["officers_behind"]), -int(r["months_behind"]), r["unit"]))
+    return rows
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
+
+
+def to_xlsx(sheets: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> bytes:
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets:
+        ws = wb.create_sheet(title)
+        if not rows:
+            continue
+        ws.append(list(rows[0]))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append(list(row.values()))
+        ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

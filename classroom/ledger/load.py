@@ -1,0 +1,147 @@
+"""Read the ledger's facts for one year (or one officer's year) from the database.
+
+Core selects, not ORM objects: a bureau's year is a million attendance rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import (
+    Attendance,
+    CreditEvent,
+    Person,
+    PersonRole,
+    Role,
+    Session,
+    SessionStudyItem,
+    Unit,
+)
+from classroom.ledger.facts import (
+    AttendanceFact,
+    CreditFact,
+    Facts,
+    OfficerFact,
+    SessionFact,
+    StudyTag,
+    UnitFact,
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def year_window(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+async def load_facts(
+    db: AsyncSession, year: int, tz: ZoneInfo, person_id: int | None = None
+) -> Facts:
+    lo, hi = year_window(year, tz)
+    # A session's time is what happened, else what was planned.
+    start = func.coalesce(Session.actual_start, Session.planned_start)
+    in_year = and_(
+        Session.planned_start >= lo - timedelta(days=1),
+        Session.planned_start < hi + timedelta(days=1),
+    )
+
+    units = tuple(
+        UnitFact(r.id, r.name, r.kind, r.adjacent_district)
+        for r in (await db.execute(select(Unit.id, Unit.name, Unit.kind, Unit.adjacent_district)))
+    )
+    officer_q = (
+        select(
+            Person.id,
+            Person.display_name,
+            Person.unit_id,
+            Person.badge_no,
+            Person.hired_on,
+            Person.enforcement_staff,
+        )
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == Role.OFFICER, Person.active.is_(True))
+    )
+    if person_id is not None:
+        officer_q = officer_q.where(Person.id == person_id)
+    officers = tuple(
+        OfficerFact(r.id, r.display_name, r.unit_id, r.badge_no, r.hired_on, r.enforcement_staff)
+        for r in await db.execute(officer_q)
+    )
+
+    session_q = select(
+        Session.id,
+        Session.kind,
+        Session.title,
+        start.label("start"),
+        func.coalesce(Session.actual_end, Session.planned_end).label("end"),
+        Session.unit_id,
+    ).where(in_year)
+    attendance_q = (
+        select(
+            Attendance.event_uid,
+            Attendance.session_id,
+            Attendance.person_id,
+            Attendance.check_in,
+            Attendance.check_out,
+        )
+        .join(Session, Session.id == Attendance.session_id)
+        .where(in_year)
+    )
+    if person_id is not None:
+        mine = select(Attendance.session_id).where(Attendance.person_id == person_id)
+        session_q = session_q.where(Session.id.in_(mine))
+        attendance_q = attendance_q.where(Attendance.person_id == person_id)
+    session_rows = list(await db.execute(session_q))
+    tags: dict[int, list[StudyTag]] = defaultdict(list)
+    tag_q = (
+        select(SessionStudyItem.session_id, SessionStudyItem.item_no, SessionStudyItem.articles)
+        .join(Session)
+        .where(in_year)
+    )
+    if person_id is not None:
+        tag_q = tag_q.where(Session.id.in_(mine))
+    for t in await db.execute(tag_q):
+        tags[t.session_id].append(StudyTag(t.item_no, t.articles))
+    sessions = tuple(
+        SessionFact(
+            r.id, r.kind, r.title, _utc(r.start), _utc(r.end), r.unit_id, tuple(tags.get(r.id, ()))
+        )
+        for r in session_rows
+    )
+    attendance = tuple(
+        AttendanceFact(
+            r.event_uid,
+            r.session_id,
+            r.person_id,
+            _utc(r.check_in),
+            _utc(r.check_out) if r.check_out else None,
+        )
+        for r in await db.execute(attendance_q)
+    )
+
+    credit_q = select(
+        CreditEvent.event_uid,
+        CreditEvent.person_id,
+        CreditEvent.source,
+        CreditEvent.on_date,
+        CreditEvent.hours,
+        CreditEvent.credits,
+        CreditEvent.part,
+        CreditEvent.note,
+    ).where(CreditEvent.on_date >= date(year, 1, 1), CreditEvent.on_date < date(year + 1, 1, 1))
+    if person_id is not None:
+        credit_q = credit_q.where(CreditEvent.person_id == person_id)
+    credits = tuple(
+        CreditFact(
+            r.event_uid, r.person_id, r.source.value, r.on_date, r.hours, r.credits, r.part, r.note
+        )
+        for r in await db.execute(credit_q)
+    )
+    return Facts(units, officers, sessions, attendance, credits)
