@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import getpass
 import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import select
 
+from classroom.compliance import (
+    NoPlan,
+    PlanBook,
+    bureau_year,
+    default_as_of,
+    officer_rows,
+    to_csv,
+    to_xlsx,
+    unit_rows,
+)
 from classroom.db.engine import session_factory
 from classroom.db.migrate import current_revision, head_revision
-from classroom.db.models import Classroom, Device, DeviceKind, Role
+from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
 from classroom.devices import create_device, revoke_device
+from classroom.ledger.compute import YearLedger
 from classroom.logs import configure_logging
+from classroom.online_import import ImportRejected, import_online
 from classroom.people import PersonError, create_person
+from classroom.plan.loader import PlanError, load_plan
+from classroom.plan.show import describe_plan, table
 from classroom.runtime import open_database
 from classroom.settings import Settings, SettingsError, load_settings
 
@@ -35,8 +51,23 @@ device_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(device_app, name="device")
+plan_app = typer.Typer(help="Training plans (one TOML file per year).", no_args_is_help=True)
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+import_app = typer.Typer(help="Imports of outside records.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(report_app, name="report")
+app.add_typer(import_app, name="import")
 
 _T = TypeVar("_T")
+
+
+class ReportFormat(enum.StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    XLSX = "xlsx"
+    JSON = "json"
+
+
 _state: dict[str, Path | None] = {"config": None}
 
 
@@ -227,6 +258,121 @@ def device_revoke(device_id: int) -> None:
     if not _run(_revoke()):
         raise _fail(f"device {device_id} not found")
     typer.echo(f"device {device_id} revoked")
+
+
+@plan_app.command("check")
+def plan_check(file: Path) -> None:
+    """Validate a plan file; every problem is printed as FILE:LINE: field: what is wrong."""
+    try:
+        plan = load_plan(file)
+    except PlanError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{file}: ok ({plan.year}, {len(plan.tasks)} tasks, {len(plan.study_items)} study items)"
+    )
+
+
+@plan_app.command("show")
+def plan_show(
+    year: Annotated[int, typer.Option("--year", help="The plan's year.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Print a year's plan readably (or as JSON)."""
+    settings = _settings()
+    try:
+        plan = PlanBook(settings.plans_dir).get(year)
+    except (NoPlan, PlanError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(plan.model_dump_json(indent=2))
+        return
+    typer.echo(describe_plan(plan))
+
+
+@report_app.command("compliance")
+def report_compliance(
+    year: Annotated[int, typer.Option("--year")],
+    unit: Annotated[int | None, typer.Option("--unit", help="Only this unit's officers.")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.TABLE,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+    behind_only: Annotated[bool, typer.Option("--behind-only")] = False,
+) -> None:
+    """Who meets the year's quota and who is short, per officer (and per unit in XLSX/JSON)."""
+    settings = _settings()
+    tz = ZoneInfo(settings.web.timezone)
+    try:
+        plan = PlanBook(settings.plans_dir).get(year)
+    except (NoPlan, PlanError) as exc:
+        raise _fail(str(exc)) from None
+
+    async def _ledger() -> YearLedger:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            return await bureau_year(db, plan, tz, default_as_of(year, tz))
+
+    ledger = _run(_ledger())
+    officers = officer_rows(ledger, unit, behind_only)
+    units = [u for u in unit_rows(ledger, behind_only) if unit in (None, u["unit_id"])]
+    if fmt == ReportFormat.XLSX:
+        if output is None:
+            raise _fail("--format xlsx needs --output FILE", 2)
+        output.write_bytes(to_xlsx([("officers", officers), ("units", units)]))
+        typer.echo(f"wrote {output} ({len(officers)} officers, {len(units)} units)", err=True)
+        return
+    if fmt == ReportFormat.CSV:
+        text = to_csv(officers)
+    elif fmt == ReportFormat.JSON:
+        text = json.dumps(
+            {"year": year, "as_of": ledger.as_of.isoformat(), "officers": officers, "units": units},
+            ensure_ascii=False,
+            indent=2,
+        )
+    else:
+        text = table(
+            officers,
+            [
+                "badge_no",
+                "name",
+                "unit",
+                "total_hours",
+                "total_credits",
+                "shortfall_hours",
+                "shortfall_credits",
+                "eligible",
+            ],
+        )
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@import_app.command("online")
+def import_online_cmd(
+    file: Path,
+    as_user: Annotated[str, typer.Option("--as", help="The manager doing the import (audit).")],
+) -> None:
+    """Import the city platform's online-training CSV: all rows or none."""
+    settings = _settings()
+
+    async def _import() -> str:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            actor = await db.scalar(select(Person).where(Person.username == as_user))
+            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
+                raise _fail(f"{as_user!r} is not a manager or admin")
+            result = await import_online(db, file.read_bytes(), file.name, actor)
+            await db.commit()
+            return (
+                f"{file}: {result.rows} rows, {result.imported} imported, "
+                f"{result.already} already imported"
+            )
+
+    try:
+        typer.echo(_run(_import()))
+    except ImportRejected as exc:
+        for line, message in exc.problems:
+            typer.echo(f"{file}:{line}: {message}", err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

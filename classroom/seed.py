@@ -7,21 +7,27 @@ is under way, so a second ``make demo`` finds everything where it left it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import (
+    Attendance,
+    AttendanceSource,
     Classroom,
     Course,
+    CreditEvent,
+    CreditSourceKind,
     Device,
     DeviceKind,
     Person,
     Role,
     Session,
     SessionKind,
+    SessionStudyItem,
     SquadType,
     Unit,
     UnitKind,
@@ -124,5 +130,116 @@ async def seed_demo(db: AsyncSession) -> DemoWorld:
         )
         db.add(session)
         await db.flush()
+    await _seed_2023_history(db, room, course, people, office, squad)
     await db.commit()
     return DemoWorld(room.id, session.id, token)
+
+
+HISTORY_MARK = "2023 全员普训（第一期）第1天"
+
+
+async def _seed_2023_history(
+    db: AsyncSession,
+    room: Classroom,
+    course: Course,
+    people: dict[str, Person],
+    office: Unit,
+    squad: Unit,
+) -> None:
+    """A year of 2023 events under the 2023 plan, so the reports have something to show: the
+    first cohort of all-staff training, the squad's monthly study and drills, online imports."""
+    if await db.scalar(select(Session.id).where(Session.title == HISTORY_MARK)) is not None:
+        return
+    tz = ZoneInfo("Asia/Shanghai")
+    trainer = people["trainer"]
+    people["officer3"].hired_on = date(2023, 3, 1)  # a new recruit: owes the practical training
+    officers = [people[u] for u in ("trainer", "officer1", "officer2", "officer3")]
+    squad_staff = [people[u] for u in ("officer1", "officer2", "officer3")]
+
+    async def add_session(
+        title: str,
+        kind: SessionKind,
+        start: datetime,
+        minutes: int,
+        unit: Unit | None,
+        items: tuple[tuple[int, int], ...] = (),
+    ) -> Session:
+        s = Session(
+            course_id=course.id,
+            classroom_id=room.id,
+            trainer_id=trainer.id,
+            kind=kind,
+            title=title,
+            planned_start=start,
+            planned_end=start + timedelta(minutes=minutes),
+            actual_start=start,
+            actual_end=start + timedelta(minutes=minutes),
+            unit_id=unit.id if unit else None,
+            study_items=[SessionStudyItem(item_no=n, articles=a) for n, a in items],
+        )
+        db.add(s)
+        await db.flush()
+        return s
+
+    def attend(s: Session, who: list[Person], late_min: int = 0) -> None:
+        for p in who:
+            db.add(
+                Attendance(
+                    event_uid=f"seed:{s.title}:{p.username}",
+                    session_id=s.id,
+                    person_id=p.id,
+                    check_in=s.planned_start + timedelta(minutes=late_min),
+                    check_out=s.planned_end,
+                    source=AttendanceSource.TRAINER,
+                    recorded_by_id=trainer.id,
+                )
+            )
+
+    for day in range(3):
+        title = HISTORY_MARK if day == 0 else f"2023 全员普训（第一期）第{day + 1}天"
+        s = await add_session(
+            title, SessionKind.TRAINING_DAY, datetime(2023, 5, 8 + day, 9, tzinfo=tz), 480, None
+        )
+        attend(s, officers if day < 2 else officers[:3])  # officer3 missed the third day
+    for month in range(1, 11):
+        minutes = 35 if month == 2 else 45  # February's study was too short to count
+        items = ((month, 0), (15, 3 if month != 4 else 2))
+        s = await add_session(
+            f"2023年{month}月科队学习",
+            SessionKind.UNIT_STUDY,
+            datetime(2023, month, 12, 14, tzinfo=tz),
+            minutes,
+            squad,
+            items,
+        )
+        attend(s, squad_staff if month % 3 else squad_staff[:2])
+        for n, day in enumerate((5, 19)):
+            d = await add_session(
+                f"2023年{month}月队列训练{n + 1}",
+                SessionKind.DRILL_TRAINING,
+                datetime(2023, month, day, 8, tzinfo=tz),
+                25,
+                squad,
+            )
+            attend(d, squad_staff if (month + n) % 4 else squad_staff[:2])
+    a = await add_session(
+        "2023 队列考核",
+        SessionKind.DRILL_ASSESSMENT,
+        datetime(2023, 6, 20, 9, tzinfo=tz),
+        60,
+        squad,
+    )
+    attend(a, squad_staff)
+    for who, hours in (("trainer", 24), ("officer1", 24), ("officer2", 16), ("officer3", 8)):
+        db.add(
+            CreditEvent(
+                event_uid=f"seed:online:{who}",
+                person_id=people[who].id,
+                source=CreditSourceKind.ONLINE_IMPORT,
+                on_date=date(2023, 9, 30),
+                hours=hours,
+                credits=hours / 2,
+                course="市局在线培训平台（2023年）",
+            )
+        )
+    await db.flush()

@@ -81,3 +81,101 @@ def test_db_upgrade_user_and_device_life_cycle(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "classroom 42 not found" in missing.stderr
     gone = run(tmp_path, "device", "revoke", "42")
     assert gone.returncode == 1
+
+
+PLANS = Path(__file__).resolve().parent.parent / "plans"
+
+
+def test_plan_check_accepts_the_2023_plan_and_shows_it(tmp_path: Path) -> None:
+    ok = run(tmp_path, "plan", "check", str(PLANS / "2023.toml"))
+    assert ok.returncode == 0 and "15 study items" in ok.stdout
+    env_plans = ["--config", str(_config(tmp_path))]
+    shown = run(tmp_path, *env_plans, "plan", "show", "--year", "2023")
+    assert shown.returncode == 0 and "60 学时 / 24 学分" in shown.stdout
+    assert "长三角城管执法〔2022〕2号" in shown.stdout
+    missing = run(tmp_path, *env_plans, "plan", "show", "--year", "2030")
+    assert missing.returncode == 1 and "no training plan for 2030" in missing.stderr
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "classroom.toml"
+    cfg.write_text(f'plans_dir = "{PLANS}"\n')
+    return cfg
+
+
+def test_plan_check_names_file_line_and_field(tmp_path: Path) -> None:
+    broken = (PLANS / "2023.toml").read_text().replace("min_minutes = 40", "min_minutes = -40")
+    broken = broken.replace('requirement = "with_actual_work"', 'requirement = "whenever"')
+    path = tmp_path / "2024.toml"
+    path.write_text(broken)
+    r = run(tmp_path, "plan", "check", str(path))
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    want_task = next(n for n, ln in enumerate(broken.splitlines(), 1) if "min_minutes = -40" in ln)
+    assert f"{path}:{want_task}: tasks[3].min_minutes" in lines[0]
+    assert "greater than 0" in lines[0]
+    assert any("study_items[10].requirement" in ln for ln in lines)
+    syntax = tmp_path / "bad.toml"
+    syntax.write_text("year = \n")
+    r = run(tmp_path, "plan", "check", str(syntax))
+    assert r.returncode == 1 and "not valid TOML" in r.stderr and "line 1" in r.stderr
+
+
+def test_parts_that_do_not_add_up_are_refused(tmp_path: Path) -> None:
+    text = (PLANS / "2023.toml").read_text().replace("hours = 60\n", "hours = 64\n", 1)
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    r = run(tmp_path, "plan", "check", str(path))
+    assert r.returncode == 1 and "add up to 60 hours" in r.stderr
+
+
+def test_import_and_compliance_report_formats(tmp_path: Path) -> None:
+    import asyncio
+
+    from classroom.db.engine import session_factory
+    from classroom.runtime import open_database
+    from classroom.seed import seed_demo
+    from classroom.settings import load_settings
+
+    async def seed() -> None:
+        settings = load_settings(data_dir=tmp_path / "var")
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            await seed_demo(db)
+
+    asyncio.run(seed())
+    cfg = ["--config", str(_config(tmp_path))]
+    csv_file = tmp_path / "online.csv"
+    csv_file.write_text("badge_no,course,hours,credits,date\nD0005,补学课程,8,4,2023-11-01\n")
+    done = run(tmp_path, *cfg, "import", "online", str(csv_file), "--as", "manager")
+    assert done.returncode == 0 and "1 imported" in done.stdout
+    refused = run(tmp_path, *cfg, "import", "online", str(csv_file), "--as", "officer1")
+    assert refused.returncode == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("badge_no,course,hours,credits,date\nNOPE,x,1,1,2023-01-01\n")
+    r = run(tmp_path, *cfg, "import", "online", str(bad), "--as", "manager")
+    assert r.returncode == 1 and f"{bad}:2: unknown officer badge number" in r.stderr
+
+    table = run(tmp_path, *cfg, "report", "compliance", "--year", "2023")
+    assert table.returncode == 0 and "刘队员" in table.stdout
+    as_json = run(tmp_path, *cfg, "report", "compliance", "--year", "2023", "--format", "json")
+    data = json.loads(as_json.stdout)
+    liu = next(o for o in data["officers"] if o["name"] == "刘队员")
+    assert liu["online_hours"] == 16 + 8  # the seed's 16 and the import's 8
+    squad = next(u for u in data["units"] if u["kind"] == "squad")
+    assert squad["assessment_passed"] is True and "13" in squad["items_owed"].split()
+    xlsx = tmp_path / "r.xlsx"
+    made = run(
+        tmp_path,
+        *cfg,
+        "report",
+        "compliance",
+        "--year",
+        "2023",
+        "--format",
+        "xlsx",
+        "-o",
+        str(xlsx),
+    )
+    assert made.returncode == 0 and xlsx.read_bytes()[:2] == b"PK"
+    no_out = run(tmp_path, *cfg, "report", "compliance", "--year", "2023", "--format", "xlsx")
+    assert no_out.returncode == 2
