@@ -45,6 +45,15 @@ class PlanBook:
             self._cache[year] = (mtime, plan)
         return self._cache[year][1]
 
+    def years(self) -> list[int]:
+        return sorted(int(p.stem) for p in self.plans_dir.glob("*.toml") if p.stem.isdigit())
+
+    def default_year(self, today: date) -> int | None:
+        """This year's plan if there is one, else the latest before it, else the earliest."""
+        years = self.years()
+        past = [y for y in years if y <= today.year]
+        return max(past) if past else (min(years) if years else None)
+
 
 def default_as_of(year: int, tz: ZoneInfo) -> date:
     today = datetime.now(tz).date()

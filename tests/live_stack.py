@@ -93,6 +93,7 @@ def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")},
         "CLASSROOM_DATA_DIR": str(data_dir),
+        "CLASSROOM_PLANS_DIR": str(Path(__file__).resolve().parent.parent / "plans"),
         "CLASSROOM_WEB__PORT": str(port),
         "CLASSROOM_STORAGE__ENDPOINT": s3.endpoint,
         "CLASSROOM_STORAGE__ACCESS_KEY": s3.access_key,

@@ -67,3 +67,48 @@ def test_officer_sees_no_record_button_and_english_on_request(
             ".then(r => r.status)"
         )
         assert status == 403
+
+
+def test_officer_sees_own_progress_with_bars(live: LiveStack, tmp_path: Path) -> None:
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "officer1", "officer-demo-pw")
+        page.goto(f"{live.url}/progress?year=2023")
+        expect(page.locator("#verdict")).to_contain_text("尚未完成")
+        bars = page.locator("section.part[data-part] .bar span")
+        expect(bars).to_have_count(3)
+        online = page.locator("section.part[data-part=online] .bar span").get_attribute("style")
+        assert online is not None and "width: 100" in online  # the seed's 24 online hours
+        expect(page.locator("text=科队学习").first).to_be_visible()
+        page.screenshot(path=str(live.data_dir / "progress.png"), full_page=True)
+        # Another officer's page and the manager's view are refused.
+        page.goto(f"{live.url}/compliance")
+        expect(page.locator("h1")).to_have_text("无权访问")
+
+
+def test_manager_sorts_the_bureau_and_trainer_records_attendance(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "manager", "manager-demo-pw")
+        page.goto(f"{live.url}/compliance?year=2023")
+        expect(page.locator("svg.chart polyline.actual")).to_have_count(1)
+        expect(page.locator("#units tbody tr")).to_have_count(2)
+        page.click("#officers thead a:has-text('姓名')")
+        names = page.locator("#officers tbody tr td:first-child a").all_inner_texts()
+        assert names == sorted(names) and len(names) == 4
+        page.screenshot(path=str(live.data_dir / "compliance.png"), full_page=True)
+        with page.expect_download() as dl:
+            page.click("text=Excel")
+        assert dl.value.suggested_filename == "compliance-2023.xlsx"
+
+    with browser(tmp_path / "profile2") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "trainer", "trainer-demo-pw")
+        page.goto(f"{live.url}/sessions/{live.world.session_id}")
+        before = page.locator("#attendance-rows tbody tr").count()
+        page.select_option("select[name=person_id]", label="刘队员")
+        page.click("#add-attendance")
+        expect(page.locator("#attendance-rows tbody tr td:first-child").last).to_have_text("刘队员")
+        assert page.locator("#attendance-rows tbody tr").count() in (before, before + 1)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from classroom.db.models import Role, Session
+from classroom.attendance import AttendanceError, record_attendance, session_attendance
+from classroom.db.models import Person, PersonRole, Role, Session
+from web.api.attendance import check_writes
 from web.api.recordings import list_recordings_query
 from web.api.sessions import get_session_or_404, start_recording, stop_recording
-from web.deps import DB, CurrentPerson
+from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,6 +41,9 @@ async def session_page(
         person.has_role(Role.TRAINER) and session.trainer_id == person.id
     )
     busy = any(r.state.active or r.state.value == "processing" for r in recordings)
+    may_read = may_record or person.has_role(Role.MANAGER)
+    attendance = await session_attendance(db, session_id) if may_read else []
+    names = {p.id: p.display_name for p in await officers_for(db, session)} if may_read else {}
     return render(
         request,
         "session.html",
@@ -45,7 +53,59 @@ async def session_page(
         may_record=may_record,
         recording_now=any(r.state.active for r in recordings),
         refresh=busy,
+        may_read_attendance=may_read,
+        attendance=attendance,
+        names=names,
+        local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
     )
+
+
+async def officers_for(db: DB, session: Session) -> list[Person]:
+    """The officers who may attend: the organising unit's, or everyone's for district sessions."""
+    q = (
+        select(Person)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == Role.OFFICER, Person.active.is_(True))
+        .order_by(Person.display_name)
+    )
+    if session.unit_id is not None:
+        q = q.where(Person.unit_id == session.unit_id)
+    return list(await db.scalars(q))
+
+
+def _local(request: Request, value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{value!r} is not a date and time") from None
+    return naive.replace(tzinfo=services(request).tz) if naive.tzinfo is None else naive
+
+
+@router.post("/sessions/{session_id}/attendance")
+async def attendance_form(
+    session_id: int,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    person_id: Annotated[int, Form()],
+    check_in: Annotated[str, Form(max_length=40)],
+    check_out: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> RedirectResponse:
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    who = await db.get(Person, person_id)
+    start = _local(request, check_in)
+    if who is None or start is None:
+        raise HTTPException(422, "choose an officer and a check-in time")
+    try:
+        await record_attendance(db, session, who, start, _local(request, check_out), person, reason)
+    except AttendanceError as exc:
+        raise HTTPException(422, str(exc)) from None
+    await db.commit()
+    return RedirectResponse(f"/sessions/{session_id}#attendance", status_code=303)
 
 
 @router.post("/sessions/{session_id}/start")

@@ -1,0 +1,131 @@
+"""Progress and compliance pages: an officer's own year; the manager's bureau view."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from classroom.compliance import (
+    NoPlan,
+    bureau_year,
+    default_as_of,
+    officer_rows,
+    officer_year,
+    unit_rows,
+)
+from classroom.db.models import Person, Role
+from classroom.ledger.compute import OfficerYear, Reason
+from classroom.plan.schema import Plan
+from web.charts import monthly_progress_svg
+from web.deps import DB, CurrentPerson, services
+from web.i18n import request_language, translate
+from web.pages.common import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _plan(request: Request, year: int | None) -> Plan:
+    svc = services(request)
+    chosen = year or svc.plans.default_year(date.today())
+    if chosen is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no training plan on file")
+    try:
+        return svc.plans.get(chosen)
+    except NoPlan as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def reason_text(request: Request, r: Reason, plan: Plan) -> str:
+    lang = request_language(request, services(request).settings.web.default_language)
+    if r.code == "part_short" and r.part:
+        part = plan.part(r.part)
+        name = part.name if lang == "zh-CN" else (part.name_en or part.name)
+        return translate(
+            lang, "reason.part_short", part=name, hours=f"{r.hours:g}", credits=f"{r.credits:g}"
+        )
+    return translate(lang, "reason.practical_short", days=f"{r.days:g}")
+
+
+async def _officer_page(
+    request: Request, db: DB, viewer: Person, person_id: int, year: int | None
+) -> HTMLResponse:
+    plan = _plan(request, year)
+    tz = services(request).tz
+    oy: OfficerYear | None = await officer_year(
+        db, plan, person_id, tz, default_as_of(plan.year, tz)
+    )
+    if oy is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"officer {person_id} not found")
+    items = {i.no: i for i in plan.study_items}
+    return render(
+        request,
+        "progress.html",
+        viewer,
+        plan=plan,
+        oy=oy,
+        items=items,
+        years=services(request).plans.years(),
+        reasons=[reason_text(request, r, plan) for r in oy.reasons],
+    )
+
+
+@router.get("/progress", response_class=HTMLResponse)
+async def my_progress(
+    request: Request, db: DB, person: CurrentPerson, year: int | None = None
+) -> HTMLResponse:
+    return await _officer_page(request, db, person, person.id, year)
+
+
+@router.get("/compliance/officers/{person_id}", response_class=HTMLResponse)
+async def officer_progress(
+    person_id: int, request: Request, db: DB, person: CurrentPerson, year: int | None = None
+) -> HTMLResponse:
+    if person_id != person.id and not person.has_role(Role.MANAGER, Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "officers see only their own ledger")
+    return await _officer_page(request, db, person, person_id, year)
+
+
+@router.get("/compliance", response_class=HTMLResponse)
+async def bureau_page(
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    year: int | None = None,
+    unit: int | None = None,
+    behind: bool = False,
+    sort: Literal["shortfall", "name", "unit", "hours", "credits"] = Query("shortfall"),
+) -> HTMLResponse:
+    if not person.has_role(Role.MANAGER, Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the role manager or admin")
+    plan = _plan(request, year)
+    tz = services(request).tz
+    ledger = await bureau_year(db, plan, tz, default_as_of(plan.year, tz))
+    lang = request_language(request, services(request).settings.web.default_language)
+    n = max(1, len(ledger.officers))
+    average = [sum(o.monthly()[m][1] for o in ledger.officers.values()) / n for m in range(12)]
+    chart = monthly_progress_svg(
+        [round(v, 2) for v in average],
+        plan.quota.hours,
+        translate(lang, "compliance.chart_actual"),
+        translate(lang, "compliance.chart_target"),
+        [translate(lang, "month.short", m=m) for m in range(1, 13)],
+    )
+    return render(
+        request,
+        "compliance.html",
+        person,
+        plan=plan,
+        ledger=ledger,
+        units=unit_rows(ledger),
+        officers=officer_rows(ledger, unit, behind, sort),
+        chart=Markup(chart),
+        sort=sort,
+        unit=unit,
+        behind=behind,
+        years=services(request).plans.years(),
+        eligible=sum(o.eligible for o in ledger.officers.values()),
+    )
