@@ -11,10 +11,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import playback, segment_check
+from bench import compliance, playback, segment_check
 from bench.common import Result, print_table
 
-BENCHES = {"playback": playback.run, "segment_check": segment_check.run}
+BENCHES = {
+    "playback": playback.run,
+    "segment_check": segment_check.run,
+    "compliance": compliance.run,
+}
 
 
 def main() -> int:

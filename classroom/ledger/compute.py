@@ -245,8 +245,14 @@ class _Builder:
             s for s in _dedupe(facts.sessions) if self.local(s.start).year == plan.year
         ]
         self.attendance: dict[tuple[int, int], list[AttendanceFact]] = defaultdict(list)
+        self.attendees: dict[int, set[int]] = defaultdict(set)
         for a in _dedupe(facts.attendance):
             self.attendance[(a.session_id, a.person_id)].append(a)
+            self.attendees[a.session_id].add(a.person_id)
+        self.unit_staff: dict[int | None, list[int]] = defaultdict(list)
+        for o in sorted(self.officers.values(), key=lambda o: o.id):
+            if o.enforcement_staff:
+                self.unit_staff[o.unit_id].append(o.id)
         self.credits = [c for c in _dedupe(facts.credits) if c.on.year == plan.year]
         self.entries: dict[int, list[Entry]] = defaultdict(list)
         self.covered: dict[int, set[int]] = defaultdict(set)
@@ -257,26 +263,17 @@ class _Builder:
     def local(self, when: datetime) -> date:
         return when.astimezone(self.tz).date()
 
-    def staff(self, unit_id: int | None) -> list[int]:
-        return sorted(
-            o.id for o in self.officers.values() if o.unit_id == unit_id and o.enforcement_staff
-        )
-
     def presence(self, session: SessionFact) -> dict[int, Attended]:
-        people = sorted({pid for (sid, pid) in self.attendance if sid == session.id})
         return {
             pid: attended(session, self.attendance[(session.id, pid)], self.plan.presence)
-            for pid in people
+            for pid in sorted(self.attendees.get(session.id, ()))
             if pid in self.officers
         }
 
     def walk_sessions(self) -> None:
-        by_session: dict[int, list[int]] = defaultdict(list)
-        for sid, pid in self.attendance:
-            by_session[sid].append(pid)
         for session in self.sessions:
             task = self.plan.task_for(session.kind)
-            present = self.presence(session) if session.id in by_session else {}
+            present = self.presence(session)
             valid = True
             if task is not None:
                 valid = self.check(session, task, present)
@@ -323,7 +320,7 @@ class _Builder:
             SessionKind.DRILL_ASSESSMENT,
         ):
             return True
-        staff = self.staff(session.unit_id)
+        staff = self.unit_staff.get(session.unit_id, [])
         came = sum(1 for pid in staff if pid in present and present[pid].factor > 0)
         reasons = []
         if task.min_minutes is not None and session.minutes < task.min_minutes - _EPS:

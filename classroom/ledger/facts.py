@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from classroom.db.models import SessionKind, UnitKind
 
@@ -50,8 +51,8 @@ class SessionFact:
         return (self.end - self.start).total_seconds() / 60
 
 
-@dataclass(frozen=True)
-class AttendanceFact:
+class AttendanceFact(NamedTuple):
+    # A NamedTuple, not a dataclass: a bureau's year builds a million of these.
     id: str  # the event's own id (a UUID from the kiosk or agent, or a row id)
     session_id: int
     person_id: int

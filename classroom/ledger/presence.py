@@ -36,20 +36,24 @@ def _covered(
     return merged
 
 
-def attended(session: SessionFact, rows: Iterable[AttendanceFact], rule: Presence) -> Attended:
-    """Fully present within the tolerances; otherwise pro-rated (or nothing) by the plan's rule.
-
-    Several check-in/out pairs (stepping out and back) count as the union of their spans.
-    """
-    length = session.end - session.start
-    spans = _covered(session, rows)
-    if not spans or length <= timedelta(0):
+def _one(session: SessionFact, row: AttendanceFact, rule: Presence) -> Attended:
+    """The common case, one check-in: the same rule as below without building spans."""
+    length = (session.end - session.start).total_seconds()
+    lo = max(row.check_in, session.start)
+    hi = min(row.check_out or session.end, session.end)
+    covered = (hi - lo).total_seconds()
+    if covered <= 0 or length <= 0:
         return Attended(0.0, 0.0, 0.0, 0.0, "absent")
-    covered = sum((hi - lo for lo, hi in spans), timedelta(0))
-    share = covered / length
-    late = (spans[0][0] - session.start).total_seconds() / 60
-    early = (session.end - spans[-1][1]).total_seconds() / 60
-    missed = (length - covered).total_seconds() / 60
+    return _judge(
+        covered / length,
+        (lo - session.start).total_seconds() / 60,
+        (session.end - hi).total_seconds() / 60,
+        (length - covered) / 60,
+        rule,
+    )
+
+
+def _judge(share: float, late: float, early: float, missed: float, rule: Presence) -> Attended:
     if (
         late <= rule.late_tolerance_min
         and early <= rule.early_leave_tolerance_min
@@ -59,3 +63,23 @@ def attended(session: SessionFact, rows: Iterable[AttendanceFact], rule: Presenc
     if share >= rule.min_share and rule.partial == "prorate":
         return Attended(share, late, early, share, f"partial {share:.0%}, pro-rated")
     return Attended(share, late, early, 0.0, f"partial {share:.0%}, below the rule")
+
+
+def attended(session: SessionFact, rows: Iterable[AttendanceFact], rule: Presence) -> Attended:
+    """Fully present within the tolerances; otherwise pro-rated (or nothing) by the plan's rule.
+
+    Several check-in/out pairs (stepping out and back) count as the union of their spans.
+    """
+    rows = list(rows)
+    if len(rows) == 1:
+        return _one(session, rows[0], rule)
+    length = session.end - session.start
+    spans = _covered(session, rows)
+    if not spans or length <= timedelta(0):
+        return Attended(0.0, 0.0, 0.0, 0.0, "absent")
+    covered = sum((hi - lo for lo, hi in spans), timedelta(0))
+    share = covered / length
+    late = (spans[0][0] - session.start).total_seconds() / 60
+    early = (session.end - spans[-1][1]).total_seconds() / 60
+    missed = (length - covered).total_seconds() / 60
+    return _judge(share, late, early, missed, rule)
