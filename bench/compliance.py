@@ -48,7 +48,7 @@ AS_OF = date(2023, 12, 31)
 
 def _rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     rnd = random.Random(seed)
-    units = [
+    units: list[dict[str, Any]] = [
         {
             "id": u + 1,
             "name": f"unit-{u + 1:02d}",
@@ -58,7 +58,8 @@ def _rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
         }
         for u in range(UNITS)
     ]
-    people, roles = [], []
+    people: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
     for i in range(OFFICERS + 1):
         pid = i + 1
         people.append(
@@ -75,7 +76,10 @@ def _rows(seed: int = 7) -> dict[str, list[dict[str, Any]]]:
             }
         )
         roles.append({"person_id": pid, "role": "officer" if i else "trainer"})
-    sessions, items, attendance, credits = [], [], [], []
+    sessions: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    attendance: list[dict[str, Any]] = []
+    credits: list[dict[str, Any]] = []
     sid = 0
 
     def add(kind: str, start: datetime, minutes: int, unit: int | None) -> int:
@@ -194,7 +198,7 @@ async def _load(engine: AsyncEngine, data: dict[str, list[dict[str, Any]]]) -> N
         for name, model in TABLES.items():
             rows = data[name]
             if engine.dialect.name == "postgresql" and len(rows) > 10_000:
-                raw = (await conn.get_raw_connection()).driver_connection
+                raw: Any = (await conn.get_raw_connection()).driver_connection
                 cols = list(rows[0])
                 await raw.copy_records_to_table(
                     name, records=[tuple(r[c] for c in cols) for r in rows], columns=cols
@@ -246,7 +250,7 @@ async def _measure(url: str, label: str, data: dict[str, list[dict[str, Any]]]) 
 
     async def med(fn: Any, runs: int) -> float:
         await fn()  # warm caches
-        times = sorted([await fn() for _ in range(runs)])
+        times: list[float] = sorted([await fn() for _ in range(runs)])
         return times[len(times) // 2]
 
     raw = await med(raw_read, 3)
