@@ -20,10 +20,11 @@ from classroom.ledger.facts import (
     CreditFact,
     Facts,
     OfficerFact,
+    PresenceFact,
     SessionFact,
     UnitFact,
 )
-from classroom.ledger.presence import Attended, attended
+from classroom.ledger.presence import Attended, attended, measured
 from classroom.plan.schema import CreditSource, Plan, QuotaPart, Requirement, Task
 
 ADJUSTMENT = "adjustment"
@@ -249,6 +250,10 @@ class _Builder:
         for a in _dedupe(facts.attendance):
             self.attendance[(a.session_id, a.person_id)].append(a)
             self.attendees[a.session_id].add(a.person_id)
+        self.measured: dict[tuple[int, int], PresenceFact] = {}
+        for p in facts.presence:
+            self.measured[(p.session_id, p.person_id)] = p
+            self.attendees[p.session_id].add(p.person_id)
         self.unit_staff: dict[int | None, list[int]] = defaultdict(list)
         for o in sorted(self.officers.values(), key=lambda o: o.id):
             if o.enforcement_staff:
@@ -264,11 +269,18 @@ class _Builder:
         return when.astimezone(self.tz).date()
 
     def presence(self, session: SessionFact) -> dict[int, Attended]:
-        return {
-            pid: attended(session, self.attendance[(session.id, pid)], self.plan.presence)
-            for pid in sorted(self.attendees.get(session.id, ()))
-            if pid in self.officers
-        }
+        rule = self.plan.presence
+        out = {}
+        for pid in sorted(self.attendees.get(session.id, ())):
+            if pid not in self.officers:
+                continue
+            m = self.measured.get((session.id, pid))
+            out[pid] = (
+                measured(session, m, rule)
+                if m is not None
+                else attended(session, self.attendance[(session.id, pid)], rule)
+            )
+        return out
 
     def walk_sessions(self) -> None:
         for session in self.sessions:

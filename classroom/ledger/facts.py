@@ -60,6 +60,17 @@ class AttendanceFact(NamedTuple):
     check_out: datetime | None = None  # None: stayed to the session's end
 
 
+class PresenceFact(NamedTuple):
+    """One check-in at a session, already measured against it (by the database, for a whole
+    year at once): seconds late, seconds left early, seconds present within the session."""
+
+    session_id: int
+    person_id: int
+    late_s: float
+    early_s: float
+    covered_s: float
+
+
 @dataclass(frozen=True)
 class CreditFact:
     """Credit that arrives already measured: the city platform's online training, watched
@@ -82,4 +93,6 @@ class Facts:
     sessions: tuple[SessionFact, ...] = ()
     attendance: tuple[AttendanceFact, ...] = ()
     credits: tuple[CreditFact, ...] = ()
+    # Single check-ins measured in SQL; a (session, person) appears here or in ``attendance``.
+    presence: tuple[PresenceFact, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import and_, false, func, literal_column, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
@@ -29,6 +29,7 @@ from classroom.ledger.facts import (
     CreditFact,
     Facts,
     OfficerFact,
+    PresenceFact,
     SessionFact,
     StudyTag,
     UnitFact,
@@ -53,7 +54,11 @@ def year_window(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 async def load_facts(
-    db: AsyncSession, year: int, tz: ZoneInfo, person_id: int | None = None
+    db: AsyncSession,
+    year: int,
+    tz: ZoneInfo,
+    person_id: int | None = None,
+    measure_in_sql: bool = True,
 ) -> Facts:
     lo, hi = year_window(year, tz)
     # A session's time is what happened, else what was planned.
@@ -126,6 +131,15 @@ async def load_facts(
         )
         for r in session_rows
     )
+    presence: tuple[PresenceFact, ...] = ()
+    if person_id is None and measure_in_sql:
+        # A whole year: the database measures each single check-in against its session, so a
+        # million rows arrive as numbers; only people with several check-ins at one session (a
+        # break) come as rows, for the union of their spans.
+        presence, multi = await _measured(db, lo - timedelta(days=1), hi + timedelta(days=1))
+        attendance_q = attendance_q.where(
+            tuple_(Attendance.session_id, Attendance.person_id).in_(multi) if multi else false()
+        )
     attendance = tuple(
         AttendanceFact(
             r.event_uid,
@@ -156,4 +170,48 @@ async def load_facts(
         )
         for r in await db.execute(credit_q)
     )
-    return Facts(units, officers, sessions, attendance, credits)
+    return Facts(units, officers, sessions, attendance, credits, presence)
+
+
+# Seconds since the epoch of a stored UTC time: PostgreSQL natively; SQLite keeps
+# 'YYYY-MM-DD HH:MM:SS.ffffff' text, read exactly (whole seconds + the fraction), not through
+# julianday(), whose floating-point days would put 10 minutes late a hair over 10 minutes.
+_EPOCH = {
+    "postgresql": "EXTRACT(EPOCH FROM {0})",
+    "sqlite": "(CAST(strftime('%s', {0}) AS INTEGER) + COALESCE(CAST(substr({0}, 20) AS REAL), 0))",
+}
+_BOUNDS = {"postgresql": ("GREATEST", "LEAST"), "sqlite": ("max", "min")}
+
+
+async def _measured(
+    db: AsyncSession, lo: datetime, hi: datetime
+) -> tuple[tuple[PresenceFact, ...], list[tuple[int, int]]]:
+    dialect = db.get_bind().dialect.name
+    ep = _EPOCH[dialect].format
+    greatest, least = _BOUNDS[dialect]
+    st = "COALESCE(s.actual_start, s.planned_start)"
+    en = "COALESCE(s.actual_end, s.planned_end)"
+    lo_t = f"{greatest}(a.check_in, {st})"
+    hi_t = f"{least}(COALESCE(a.check_out, {en}), {en})"
+    sql = text(
+        f"SELECT a.session_id, a.person_id, {ep(lo_t)} - {ep(st)}, {ep(en)} - {ep(hi_t)}, "
+        f"{ep(hi_t)} - {ep(lo_t)} FROM attendance a JOIN sessions s ON s.id = a.session_id "
+        "WHERE s.planned_start >= :lo AND s.planned_start < :hi"
+    )
+    bounds: dict[str, object] = {"lo": lo.astimezone(UTC), "hi": hi.astimezone(UTC)}
+    if dialect == "sqlite":  # stored as naive UTC text
+        bounds = {
+            k: lo_hi.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+            for k, lo_hi in (("lo", lo), ("hi", hi))
+        }
+    seen: dict[tuple[int, int], PresenceFact] = {}
+    multi: set[tuple[int, int]] = set()
+    rows = (await (await db.connection()).execute(sql, bounds)).all()
+    for sid, pid, late, early, covered in rows:
+        key = (sid, pid)
+        if key in seen:
+            multi.add(key)
+        seen[key] = PresenceFact(sid, pid, float(late), float(early), float(covered))
+    for key in multi:
+        del seen[key]
+    return tuple(seen.values()), sorted(multi)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from classroom.ledger.facts import AttendanceFact, SessionFact
+from classroom.ledger.facts import AttendanceFact, PresenceFact, SessionFact
 from classroom.plan.schema import Presence
 
 
-@dataclass(frozen=True)
-class Attended:
+class Attended(NamedTuple):
     share: float  # of the session's length, 0..1
     late_min: float
     early_min: float
@@ -37,19 +36,31 @@ def _covered(
 
 
 def _one(session: SessionFact, row: AttendanceFact, rule: Presence) -> Attended:
-    """The common case, one check-in: the same rule as below without building spans."""
-    length = (session.end - session.start).total_seconds()
+    """The common case, one check-in: measured here the way load.py measures it in SQL."""
     lo = max(row.check_in, session.start)
     hi = min(row.check_out or session.end, session.end)
-    covered = (hi - lo).total_seconds()
-    if covered <= 0 or length <= 0:
+    return judge_seconds(
+        (session.end - session.start).total_seconds(),
+        (lo - session.start).total_seconds(),
+        (session.end - hi).total_seconds(),
+        (hi - lo).total_seconds(),
+        rule,
+    )
+
+
+def measured(session: SessionFact, p: PresenceFact, rule: Presence) -> Attended:
+    return judge_seconds(
+        (session.end - session.start).total_seconds(), p.late_s, p.early_s, p.covered_s, rule
+    )
+
+
+def judge_seconds(
+    length_s: float, late_s: float, early_s: float, covered_s: float, rule: Presence
+) -> Attended:
+    if covered_s <= 0 or length_s <= 0:
         return Attended(0.0, 0.0, 0.0, 0.0, "absent")
     return _judge(
-        covered / length,
-        (lo - session.start).total_seconds() / 60,
-        (session.end - hi).total_seconds() / 60,
-        (length - covered) / 60,
-        rule,
+        covered_s / length_s, late_s / 60, early_s / 60, (length_s - covered_s) / 60, rule
     )
 
 

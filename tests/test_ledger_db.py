@@ -1,0 +1,131 @@
+"""The ledger read from SQLite and PostgreSQL: measuring check-ins in SQL gives exactly the
+ledger that measuring them in Python does, boundaries included."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from classroom.db.engine import create_engine, session_factory
+from classroom.db.migrate import upgrade
+from classroom.db.models import (
+    Attendance,
+    AttendanceSource,
+    Classroom,
+    Course,
+    Person,
+    PersonRole,
+    Role,
+    Session,
+    SessionKind,
+    Unit,
+    UnitKind,
+)
+from classroom.ledger.compute import compute_year
+from classroom.ledger.load import load_facts
+from tests.ledger_helpers import PLAN
+
+pytestmark = pytest.mark.anyio
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[AsyncSession]:
+    engine: AsyncEngine = create_engine(db_url)
+    await upgrade(engine)
+    async with session_factory(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+async def _world(db: AsyncSession, seed: int) -> None:
+    rnd = random.Random(seed)
+    db.add_all(
+        [
+            Unit(id=1, name="一中队", kind=UnitKind.SQUAD, adjacent_district=False),
+            Classroom(id=1, name="r"),
+            Course(id=1, code="c", title="c"),
+        ]
+    )
+    for pid in range(1, 13):
+        db.add(
+            Person(
+                id=pid,
+                username=f"p{pid}",
+                display_name=f"p{pid}",
+                unit_id=1,
+                role_rows=[PersonRole(role=Role.OFFICER)],
+            )
+        )
+    await db.flush()
+    kinds = [SessionKind.TRAINING_DAY, SessionKind.UNIT_STUDY, SessionKind.DRILL_TRAINING]
+    n = 0
+    for sid in range(1, 25):
+        start = datetime(2023, rnd.randint(1, 12), rnd.randint(1, 28), 9, tzinfo=TZ)
+        minutes = rnd.choice([20, 39, 40, 45, 480])
+        end = start + timedelta(minutes=minutes)
+        db.add(
+            Session(
+                id=sid,
+                course_id=1,
+                classroom_id=1,
+                trainer_id=1,
+                unit_id=1,
+                kind=rnd.choice(kinds),
+                title=f"s{sid}",
+                planned_start=start,
+                planned_end=end,
+            )
+        )
+        await db.flush()
+        for pid in rnd.sample(range(1, 13), rnd.randint(0, 12)):
+            # Boundaries on purpose: exactly 10 min late, 10 min early, breaks, no check-out.
+            late = rnd.choice([0, 10, 10.5, 11, 30, minutes * 0.25, -5])
+            early = rnd.choice([0, 10, 11, 60])
+            rows = (
+                [(late, early)]
+                if rnd.random() > 0.2
+                else [(late, minutes / 2), (minutes / 2 + 5, early)]
+            )
+            for a, b in rows:
+                n += 1
+                check_out = None if rnd.random() < 0.1 else end - timedelta(minutes=b)
+                db.add(
+                    Attendance(
+                        event_uid=f"e{n}",
+                        session_id=sid,
+                        person_id=pid,
+                        check_in=start + timedelta(minutes=a),
+                        check_out=check_out,
+                        source=AttendanceSource.IMPORT,
+                    )
+                )
+    await db.commit()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_sql_measured_presence_gives_the_same_ledger(db: AsyncSession, seed: int) -> None:
+    await _world(db, seed)
+    as_of = datetime(2023, 12, 31).date()
+    fast = await load_facts(db, 2023, TZ)
+    slow = await load_facts(db, 2023, TZ, measure_in_sql=False)
+    assert fast.presence and not slow.presence  # the two paths really differ
+    assert len(fast.presence) + len({(a.session_id, a.person_id) for a in fast.attendance}) == len(
+        {(a.session_id, a.person_id) for a in slow.attendance}
+    )
+    assert compute_year(PLAN, fast, as_of, TZ) == compute_year(PLAN, slow, as_of, TZ)
+
+
+async def test_one_officer_is_the_same_as_in_the_bureau_report(db: AsyncSession) -> None:
+    await _world(db, 4)
+    as_of = datetime(2023, 12, 31).date()
+    bureau = compute_year(PLAN, await load_facts(db, 2023, TZ), as_of, TZ)
+    for pid in (1, 5, 12):
+        one = compute_year(PLAN, await load_facts(db, 2023, TZ, person_id=pid), as_of, TZ)
+        assert one.officers[pid].parts == bureau.officers[pid].parts
+        assert one.officers[pid].entries == bureau.officers[pid].entries
