@@ -31,7 +31,15 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    # asyncpg prepares every statement; after five runs PostgreSQL may switch a prepared statement
+    # to a generic plan, which for "this officer's attendance" scans the whole year (20× slower,
+    # measured by bench/compliance.py). Planning each run costs well under a millisecond.
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -177,7 +177,7 @@ async def load_facts(
 # 'YYYY-MM-DD HH:MM:SS.ffffff' text, read exactly (whole seconds + the fraction), not through
 # julianday(), whose floating-point days would put 10 minutes late a hair over 10 minutes.
 _EPOCH = {
-    "postgresql": "EXTRACT(EPOCH FROM {0})",
+    "postgresql": "EXTRACT(EPOCH FROM {0})::float8",
     "sqlite": "(CAST(strftime('%s', {0}) AS INTEGER) + COALESCE(CAST(substr({0}, 20) AS REAL), 0))",
 }
 _BOUNDS = {"postgresql": ("GREATEST", "LEAST"), "sqlite": ("max", "min")}
