@@ -71,9 +71,11 @@ def read_connection(root: Path) -> S3Connection | None:
 class EmbeddedSeaweed:
     """Start, wait for and stop one ``weed mini`` on ``root``."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, root: Path, host: str = "127.0.0.1", s3_port: int | None = None) -> None:
         self.root = root.resolve()
         self.host = host
+        # Fixed when clients must find it again after a restart; else a free port each start.
+        self.s3_port = s3_port
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
         self.connection: S3Connection | None = None
@@ -111,6 +113,7 @@ class EmbeddedSeaweed:
         self._lock = lock
         access, secret = self._credentials()
         (s3, master, master_g, volume, volume_g, filer, filer_g) = free_ports(7, self.host)
+        s3 = self.s3_port or s3
         cmd = [
             weed_binary(),
             "mini",

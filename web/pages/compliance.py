@@ -61,10 +61,15 @@ async def _officer_page(
     if oy is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"officer {person_id} not found")
     items = {i.no: i for i in plan.study_items}
+    lang = request_language(request, services(request).settings.web.default_language)
+    part_names = {
+        p.id: p.name if lang == "zh-CN" else (p.name_en or p.name) for p in plan.quota.parts
+    }
     return render(
         request,
         "progress.html",
         viewer,
+        part_names=part_names,
         plan=plan,
         oy=oy,
         items=items,

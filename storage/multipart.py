@@ -1,0 +1,202 @@
+"""Resumable, verified uploads of large files: S3 multipart, one part in memory at a time.
+
+- The file's SHA-256 is computed first and stored in the object's metadata; the upload hashes the
+  bytes again as it reads them, and the object is accepted only if both agree with what the store
+  reports afterwards. A mismatch (the file changed, or the store lost something) starts over.
+- The upload id and every finished part are journaled (``UploadJournal``) before moving on, so an
+  agent restarted mid-upload sends only the parts that are missing.
+- Network faults and 5xx answers are retried forever with capped exponential back-off and jitter:
+  an outage delays an upload, it never drops it.
+- ``abort_orphans`` aborts incomplete multipart uploads that no journal job will ever finish, so no
+  orphan parts stay in the bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+from minio.datatypes import Part
+from minio.error import S3Error, ServerError
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from storage.object_store import SHA256_META, IntegrityError, ObjectInfo, ObjectStore, sha256_file
+from storage.upload_journal import UploadJob, UploadJournal
+
+log = structlog.get_logger(__name__)
+
+MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
+DEFAULT_PART = 16 * 1024 * 1024
+
+
+class FileChanged(IntegrityError):
+    """The local file no longer has the hash it was queued with."""
+
+
+class UploadCancelled(Exception):
+    """Raised by a progress callback to stop an upload where it is (the journal keeps it)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        # "Full jitter": spreads the retries of many agents after a shared outage.
+        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, Urllib3Error | ConnectionError | TimeoutError | ServerError):
+        return True
+    return isinstance(exc, S3Error) and exc.code in (
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+    )
+
+
+PartCallback = Callable[[UploadJob, int, int], None]  # job, part number, bytes
+
+
+class ResumableUploader:
+    def __init__(
+        self,
+        store: ObjectStore,
+        journal: UploadJournal,
+        part_size: int = DEFAULT_PART,
+        backoff: Backoff = Backoff(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if part_size < MIN_PART:
+            raise ValueError(f"part_size must be at least {MIN_PART} bytes")
+        self.store = store
+        self.journal = journal
+        self.part_size = part_size
+        self.backoff = backoff
+        self.sleep = sleep
+
+    def enqueue(self, key: str, path: Path, content_type: str) -> UploadJob:
+        size = path.stat().st_size
+        return self.journal.add(
+            key, path.resolve(), content_type, size, sha256_file(path), self.part_size
+        )
+
+    def upload(self, key: str, on_part: PartCallback | None = None) -> ObjectInfo:
+        """Finish the job for ``key``; retries until it is in the store and verified."""
+        attempt = 0
+        while True:
+            job = self.journal.get(key)
+            if job is None:
+                raise KeyError(f"no upload job for {key}")
+            try:
+                return self._attempt(job, on_part)
+            except UploadCancelled:
+                raise
+            except IntegrityError as exc:
+                log.warning("upload.integrity_retry", key=key, error=str(exc))
+                self._restart(job)
+                if isinstance(exc, FileChanged):
+                    # What is on disk now is what there is: queue it again under its new hash.
+                    self.enqueue(key, job.path, job.content_type)
+                self.journal.failed_attempt(key, str(exc))
+            except Exception as exc:
+                if not _transient(exc) and not self._lost_upload(exc):
+                    self.journal.failed_attempt(key, f"{type(exc).__name__}: {exc}")
+                    raise
+                if self._lost_upload(exc):
+                    self._restart(job)  # the store forgot the upload id: start a new one
+                self.journal.failed_attempt(key, f"{type(exc).__name__}: {exc}")
+                wait = self.backoff.delay(attempt)
+                log.warning(
+                    "upload.retry",
+                    key=key,
+                    attempt=attempt,
+                    wait_s=round(wait, 2),
+                    error=str(exc)[:200],
+                )
+                attempt += 1
+                self.sleep(wait)
+
+    @staticmethod
+    def _lost_upload(exc: BaseException) -> bool:
+        return isinstance(exc, S3Error) and exc.code == "NoSuchUpload"
+
+    def _restart(self, job: UploadJob) -> None:
+        if job.upload_id:
+            try:
+                self.store.client._abort_multipart_upload(self.store.bucket, job.key, job.upload_id)
+            except Exception as exc:  # it may be gone already; abort_orphans will find it if not
+                log.info("upload.abort_failed", key=job.key, error=str(exc)[:200])
+        self.journal.set_upload_id(job.key, None)
+
+    def _attempt(self, job: UploadJob, on_part: PartCallback | None) -> ObjectInfo:
+        client, bucket = self.store.client, self.store.bucket
+        if job.state == "done":
+            return self._verify(job)
+        upload_id = job.upload_id
+        if upload_id is None:
+            upload_id = client._create_multipart_upload(
+                bucket,
+                job.key,
+                {"Content-Type": job.content_type, f"x-amz-meta-{SHA256_META}": job.sha256},
+            )
+            self.journal.set_upload_id(job.key, upload_id)
+            log.info("upload.started", key=job.key, parts=job.parts_total, size=job.size)
+        done = self.journal.parts(job.key)
+        digest = hashlib.sha256()
+        parts: list[Part] = []
+        with job.path.open("rb") as f:
+            for number in range(1, job.parts_total + 1):
+                data = f.read(job.part_size)
+                digest.update(data)  # finished parts are re-read locally, never re-sent
+                if number in done and done[number][1] == len(data):
+                    parts.append(Part(number, done[number][0]))
+                    continue
+                etag = client._upload_part(bucket, job.key, data, None, upload_id, number)
+                self.journal.part_done(job.key, number, etag, len(data))
+                parts.append(Part(number, etag))
+                if on_part is not None:
+                    on_part(job, number, len(data))
+        if digest.hexdigest() != job.sha256:
+            raise FileChanged(f"{job.path} changed during its upload")
+        client._complete_multipart_upload(bucket, job.key, upload_id, parts)
+        info = self._verify(job)
+        self.journal.done(job.key)
+        log.info("upload.done", key=job.key, size=info.size, sha256=info.sha256)
+        return info
+
+    def _verify(self, job: UploadJob) -> ObjectInfo:
+        info = self.store.stat(job.key)
+        if info.size != job.size or info.sha256 != job.sha256:
+            raise IntegrityError(
+                f"{job.key}: store has {info.size} bytes sha256 {info.sha256}, "
+                f"expected {job.size} {job.sha256}"
+            )
+        return info
+
+    def abort_orphans(self, prefix: str = "", older_than: timedelta = timedelta(hours=1)) -> int:
+        """Abort incomplete uploads under ``prefix`` that no pending job owns and that are older
+        than ``older_than`` (younger ones may belong to another agent just starting)."""
+        client, bucket = self.store.client, self.store.bucket
+        mine = self.journal.upload_ids()
+        cutoff = datetime.now(UTC) - older_than
+        aborted = 0
+        result = client._list_multipart_uploads(bucket, prefix=prefix)
+        for up in result.uploads:
+            if up.upload_id is None or up.upload_id in mine:
+                continue
+            if up.initiated_time is not None and up.initiated_time > cutoff:
+                continue
+            client._abort_multipart_upload(bucket, up.object_name, up.upload_id)
+            aborted += 1
+            log.info("upload.orphan_aborted", key=up.object_name, upload_id=up.upload_id)
+        return aborted

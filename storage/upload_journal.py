@@ -1,0 +1,148 @@
+"""The uploader's journal: which files are to go up, their multipart upload ids and finished
+parts. A local SQLite file, written before and after each step, so a restarted agent resumes
+exactly where it stopped (only missing parts are sent)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    key TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    part_size INTEGER NOT NULL,
+    upload_id TEXT,
+    state TEXT NOT NULL,          -- pending | done
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    key TEXT NOT NULL REFERENCES uploads(key) ON DELETE CASCADE,
+    part_no INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (key, part_no)
+);
+"""
+
+
+@dataclass(frozen=True)
+class UploadJob:
+    key: str
+    path: Path
+    content_type: str
+    size: int
+    sha256: str
+    part_size: int
+    upload_id: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: float
+
+    @property
+    def parts_total(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+
+class UploadJournal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per journal; the uploader runs its steps in one worker thread at a time.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a finished part survives a power cut
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def _job(row: Any) -> UploadJob | None:
+        if row is None:
+            return None
+        key, path, ct, size, sha, part_size, upload_id, state, attempts, err, created = row
+        return UploadJob(
+            key, Path(path), ct, size, sha, part_size, upload_id, state, attempts, err, created
+        )
+
+    _COLS = (
+        "key, path, content_type, size, sha256, part_size, upload_id, state, attempts, "
+        "last_error, created_at"
+    )
+
+    def get(self, key: str) -> UploadJob | None:
+        row = self._db.execute(f"SELECT {self._COLS} FROM uploads WHERE key = ?", (key,)).fetchone()
+        return self._job(row)
+
+    def add(
+        self, key: str, path: Path, content_type: str, size: int, sha256: str, part_size: int
+    ) -> UploadJob:
+        """A new job, or the same job again; a different file under the same key starts over."""
+        now = time.time()
+        old = self.get(key)
+        if old is not None and (old.sha256, old.size, old.path) == (sha256, size, path):
+            return old
+        with self._db:
+            self._db.execute("DELETE FROM uploads WHERE key = ?", (key,))
+            self._db.execute(
+                "INSERT INTO uploads (key, path, content_type, size, sha256, part_size, state, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (key, str(path), content_type, size, sha256, part_size, now, now),
+            )
+        job = self.get(key)
+        assert job is not None
+        return job
+
+    def pending(self) -> list[UploadJob]:
+        rows = self._db.execute(
+            f"SELECT {self._COLS} FROM uploads WHERE state = 'pending' ORDER BY created_at"
+        ).fetchall()
+        return [j for j in map(self._job, rows) if j is not None]
+
+    def set_upload_id(self, key: str, upload_id: str | None) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM parts WHERE key = ?", (key,))
+            self._db.execute(
+                "UPDATE uploads SET upload_id = ?, updated_at = ? WHERE key = ?",
+                (upload_id, time.time(), key),
+            )
+
+    def part_done(self, key: str, part_no: int, etag: str, size: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?)", (key, part_no, etag, size)
+        )
+
+    def parts(self, key: str) -> dict[int, tuple[str, int]]:
+        rows = self._db.execute("SELECT part_no, etag, size FROM parts WHERE key = ?", (key,))
+        return {int(n): (str(e), int(s)) for n, e, s in rows}
+
+    def failed_attempt(self, key: str, error: str) -> None:
+        self._db.execute(
+            "UPDATE uploads SET attempts = attempts + 1, last_error = ?, updated_at = ? "
+            "WHERE key = ?",
+            (error[:2000], time.time(), key),
+        )
+
+    def done(self, key: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM parts WHERE key = ?", (key,))
+            self._db.execute(
+                "UPDATE uploads SET state = 'done', upload_id = NULL, "
+                "last_error = NULL, updated_at = ? WHERE key = ?",
+                (time.time(), key),
+            )
+
+    def upload_ids(self) -> set[str]:
+        rows = self._db.execute("SELECT upload_id FROM uploads WHERE upload_id IS NOT NULL")
+        return {str(r[0]) for r in rows}
