@@ -131,6 +131,7 @@ class ResumableUploader:
         return isinstance(exc, S3Error) and exc.code == "NoSuchUpload"
 
     def _restart(self, job: UploadJob) -> None:
+        job = self.journal.get(job.key) or job  # the attempt may have started an upload since
         if job.upload_id:
             try:
                 self.store.client._abort_multipart_upload(self.store.bucket, job.key, job.upload_id)
