@@ -85,11 +85,13 @@ def _command(rec: Recording, session: Session, kind: CommandKind) -> AgentComman
     )
 
 
-async def recordings_in_progress(db: AsyncSession, classroom_id: int) -> list[Recording]:
+async def recordings_in_state(
+    db: AsyncSession, classroom_id: int, state: RecordingState
+) -> list[Recording]:
     rows = await db.scalars(
         select(Recording)
         .join(Session, Session.id == Recording.session_id)
-        .where(Session.classroom_id == classroom_id, Recording.state == RecordingState.RECORDING)
+        .where(Session.classroom_id == classroom_id, Recording.state == state)
         .order_by(Recording.id)
     )
     return list(rows)

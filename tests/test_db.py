@@ -40,7 +40,7 @@ from classroom.recordings import (
     complete_command,
     object_prefix,
     pending_commands,
-    recordings_in_progress,
+    recordings_in_state,
     report_upload,
     request_start,
     request_stop,
@@ -190,7 +190,9 @@ async def test_recording_life_cycle(db: AsyncSession, store: ObjectStore, tmp_pa
     await complete_command(db, cmds[0], ok=True)
     await complete_command(db, cmds[0], ok=True)  # a repeated ack changes nothing
     assert rec.state == RecordingState.RECORDING
-    assert [r.id for r in await recordings_in_progress(db, world.classroom_id)] == [rec.id]
+    assert [
+        r.id for r in await recordings_in_state(db, world.classroom_id, RecordingState.RECORDING)
+    ] == [rec.id]
 
     await request_stop(db, session)
     await request_stop(db, session)  # a second stop adds no second command

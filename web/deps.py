@@ -52,6 +52,9 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Person]]:
     return check
 
 
+ManagerOrAdmin = Annotated[Person, Depends(require_role(Role.MANAGER, Role.ADMIN))]
+Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
+
 _bearer = HTTPBearer(auto_error=False)
 
 

@@ -99,6 +99,8 @@ class ActiveRecordingOut(BaseModel):
 class AgentHelloOut(DeviceOut):
     # Recordings the portal believes are running here: a restarted agent resumes them.
     active_recordings: list[ActiveRecordingOut]
+    # Stopped here but not yet uploaded: a restarted agent finishes them.
+    finishing_recordings: list[ActiveRecordingOut]
 
 
 class AgentCommandOut(BaseModel):

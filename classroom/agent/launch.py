@@ -9,7 +9,9 @@ from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
 from classroom.settings import Settings
 from hardware.synthetic import SyntheticCamera, SyntheticMic
+from storage.multipart import Backoff, ResumableUploader
 from storage.object_store import ObjectStore
+from storage.upload_journal import UploadJournal
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.recorder import EncodeSettings
 
@@ -40,7 +42,11 @@ async def build_agent(settings: Settings, classroom_id: int, portal_url: str, to
     # Step 1 has the synthetic devices only; real cameras and microphones plug in here.
     camera = SyntheticCamera(size=settings.media.video_size, fps=settings.media.fps)
     portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s)
-    return Agent(config, portal, store, camera, SyntheticMic())
+    journal = UploadJournal(config.workdir / "uploads.db")
+    uploader = ResumableUploader(
+        store, journal, backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s)
+    )
+    return Agent(config, portal, store, camera, SyntheticMic(), uploader)
 
 
 async def run_until_stopped(agent: Agent, stop: asyncio.Event) -> None:

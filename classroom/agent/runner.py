@@ -2,27 +2,34 @@
 
 Local layout, per recording: ``<data_dir>/agent/classroom-<id>/recording-<id>/`` with the
 recorder's ``cache/``, ``segments/`` (accepted), ``rejected/`` and the final ``recording.mp4``.
-Local files are kept after upload (retention comes with the durable upload queue, step 3).
+Uploads go through the resumable uploader and its journal (``uploads.db``): an outage of the
+store or a restart of the agent delays them, never drops them. Local files are kept after upload
+(retention by policy comes later in step 3).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from classroom.agent.client import Command, PortalClient
 from hardware.sources import CameraSource, MicSource
+from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectNotFound, ObjectStore, sha256_file
 from streaming.finalize import join_segments
+from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
 
 log = structlog.get_logger(__name__)
 
-UPLOAD_ATTEMPTS = 5
+# On shutdown, uploads in flight get this long to finish; the rest resume at the next start.
+SHUTDOWN_GRACE_S = 20.0
 
 
 @dataclass
@@ -42,15 +49,30 @@ class Agent:
         store: ObjectStore,
         camera: CameraSource,
         mic: MicSource | None,
+        uploader: ResumableUploader,
     ) -> None:
         self.config = config
         self.portal = portal
         self.store = store
+        self.uploader = uploader
+        self.stop_uploads = threading.Event()
+        uploader.sleep = self._sleep_unless_stopping
         self.camera = camera
         self.mic = mic
         self.recorders: dict[int, SegmentRecorder] = {}
         self._prefixes: dict[int, str] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        """The uploader's back-off: cut short, and the upload left to the journal, on shutdown."""
+        if self.stop_uploads.wait(seconds):
+            raise UploadCancelled
+
+    def _spawn(self, coro: Any, into: set[asyncio.Task[None]]) -> None:
+        task = asyncio.create_task(coro)
+        into.add(task)
+        task.add_done_callback(into.discard)
 
     def _workdir(self, recording_id: int) -> Path:
         return self.config.workdir / f"recording-{recording_id}"
@@ -72,6 +94,12 @@ class Agent:
                     active["object_prefix"],
                 )
             )
+        for finishing in info.get("finishing_recordings", []):
+            # Stopped, but not yet uploaded when the agent went down: finish from the journal.
+            rid = finishing["recording_id"]
+            log.warning("agent.finishing_after_restart", recording=rid)
+            self._prefixes[rid] = finishing["object_prefix"]
+            self._spawn(self._finish(rid), self._finishing)
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
                 await self.handle(cmd)
@@ -97,11 +125,15 @@ class Agent:
             return
         prefix = cmd.object_prefix
 
-        async def upload_segment(seg: Segment) -> None:
+        async def put_segment(seg: Segment) -> None:
             key = f"{prefix}segments/{seg.path.name}"
-            # Best effort while recording; anything missed is sent again at the end.
+            # Best effort while recording; the end of the recording sends anything missed.
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.store.put_file, key, seg.path, "video/mp2t")
+
+        async def upload_segment(seg: Segment) -> None:
+            # Not awaited by the recorder: a slow store must not hold up accepting segments.
+            self._spawn(put_segment(seg), self._background)
 
         recorder = SegmentRecorder(
             self.config.ffmpeg,
@@ -119,9 +151,7 @@ class Agent:
         recorder = self.recorders.pop(cmd.recording_id, None)
         if recorder is not None:
             await recorder.stop()
-        task = asyncio.create_task(self._finish(cmd.recording_id))
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+        self._spawn(self._finish(cmd.recording_id), self._finishing)
 
     async def _finish(self, recording_id: int) -> None:
         """Join, upload (segments and MP4, each verified by SHA-256) and report."""
@@ -132,7 +162,7 @@ class Agent:
             if not segments:
                 raise RuntimeError("no valid segment was recorded")
             final = workdir / "recording.mp4"
-            info = await join_segments(self.config.ffmpeg, segments, final)
+            info = await self._joined(segments, final)
             seg_keys = []
             for seg in segments:
                 key = f"{prefix}segments/{seg.name}"
@@ -140,6 +170,9 @@ class Agent:
                 seg_keys.append(key)
             key = f"{prefix}recording.mp4"
             stored = await self._upload(key, final, "video/mp4")
+        except UploadCancelled:
+            log.warning("agent.upload_deferred", recording=recording_id)
+            return
         except Exception as exc:
             log.exception("agent.finish_failed", recording=recording_id)
             await self.portal.failed(recording_id, f"{type(exc).__name__}: {exc}")
@@ -156,24 +189,22 @@ class Agent:
         )
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
 
+    async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
+        """The joined MP4: the one already made (before a restart) if it is whole, else anew."""
+        if final.exists():
+            with contextlib.suppress(InvalidMedia):
+                return await asyncio.to_thread(check_media, final, need_audio=False)
+        return await join_segments(self.config.ffmpeg, segments, final)
+
     async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
-        """Skip what the store already holds intact; retry the rest with back-off."""
+        """Skip what the store already holds intact; else upload resumably, retrying until done."""
         digest = await asyncio.to_thread(sha256_file, path)
         with contextlib.suppress(ObjectNotFound):
             held: ObjectInfo = await asyncio.to_thread(self.store.stat, key)
             if held.sha256 == digest and held.size == path.stat().st_size:
                 return held
-        delay = 1.0
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-            try:
-                return await asyncio.to_thread(self.store.put_file, key, path, content_type)
-            except Exception as exc:
-                if attempt == UPLOAD_ATTEMPTS:
-                    raise
-                log.warning("agent.upload_retry", key=key, attempt=attempt, error=str(exc))
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)
+        return await asyncio.to_thread(self.uploader.upload, key)
 
     async def shutdown(self) -> None:
         """Stop every recording gracefully and finish its upload before returning."""
@@ -181,5 +212,10 @@ class Agent:
             log.info("agent.stopping_recording", recording=recording_id)
             await recorder.stop()
             self.recorders.pop(recording_id, None)
-        if self._finishing:
-            await asyncio.gather(*self._finishing, return_exceptions=True)
+        pending = self._finishing | self._background
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+            if late:
+                log.warning("agent.uploads_deferred", count=len(late))
+                self.stop_uploads.set()  # their back-off ends; the journal keeps them
+                await asyncio.gather(*late, return_exceptions=True)

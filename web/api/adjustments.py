@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from classroom.adjustments import AdjustmentError, adjust
-from classroom.db.models import AuditEntry, Person, Role
+from classroom.db.models import AuditEntry, Person
 from web.api.compliance import plan_for
-from web.deps import DB, require_role
+from web.deps import DB, ManagerOrAdmin
 
 router = APIRouter(tags=["adjustments"])
-
-Manager = Annotated[Person, Depends(require_role(Role.MANAGER, Role.ADMIN))]
 
 
 class AdjustmentIn(BaseModel):
@@ -44,7 +42,7 @@ class AuditOut(BaseModel):
 
 @router.post("/adjustments", status_code=status.HTTP_201_CREATED)
 async def create_adjustment(
-    body: AdjustmentIn, request: Request, db: DB, actor: Manager
+    body: AdjustmentIn, request: Request, db: DB, actor: ManagerOrAdmin
 ) -> dict[str, Any]:
     officer = await db.get(Person, body.person_id)
     if officer is None:
@@ -69,6 +67,6 @@ async def create_adjustment(
 
 @router.get("/audit", response_model=list[AuditOut])
 async def audit_log(
-    db: DB, _: Manager, limit: int = Query(default=100, ge=1, le=1000)
+    db: DB, _: ManagerOrAdmin, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[AuditEntry]:
     return list(await db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))

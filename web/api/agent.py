@@ -13,14 +13,14 @@ import contextlib
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from classroom.db.models import AgentCommand, Device, Recording
+from classroom.db.models import AgentCommand, Device, Recording, RecordingState
 from classroom.recordings import (
     RecordingConflict,
     UploadReport,
     complete_command,
     object_prefix,
     pending_commands,
-    recordings_in_progress,
+    recordings_in_state,
     report_failure,
     report_upload,
 )
@@ -49,13 +49,21 @@ async def hello(body: AgentHelloIn, db: DB, device: CurrentAgent) -> AgentHelloO
             status.HTTP_403_FORBIDDEN,
             f"this token belongs to classroom {device.classroom_id}, not {body.classroom_id}",
         )
-    active = [
-        ActiveRecordingOut(
-            recording_id=r.id, session_id=r.session_id, object_prefix=object_prefix(r)
-        )
-        for r in await recordings_in_progress(db, device.classroom_id)
-    ]
-    out = AgentHelloOut(**DeviceOut.model_validate(device).model_dump(), active_recordings=active)
+
+    def listed(recs: list[Recording]) -> list[ActiveRecordingOut]:
+        return [
+            ActiveRecordingOut(
+                recording_id=r.id, session_id=r.session_id, object_prefix=object_prefix(r)
+            )
+            for r in recs
+        ]
+
+    room = device.classroom_id
+    out = AgentHelloOut(
+        **DeviceOut.model_validate(device).model_dump(),
+        active_recordings=listed(await recordings_in_state(db, room, RecordingState.RECORDING)),
+        finishing_recordings=listed(await recordings_in_state(db, room, RecordingState.PROCESSING)),
+    )
     await db.commit()
     return out
 

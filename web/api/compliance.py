@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from classroom.compliance import (
@@ -20,13 +20,12 @@ from classroom.compliance import (
     unit_dict,
     unit_rows,
 )
-from classroom.db.models import Person, Role
+from classroom.db.models import Role
 from classroom.plan.schema import Plan
-from web.deps import DB, CurrentPerson, require_role, services
+from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
 
-Manager = Annotated[Person, Depends(require_role(Role.MANAGER, Role.ADMIN))]
 Year = Annotated[int, Query(ge=2000, le=2100, description="the plan's year")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -78,7 +77,7 @@ async def officer(
 
 @router.get("/units/{unit_id}")
 async def unit(
-    unit_id: int, request: Request, db: DB, _: Manager, year: Year, as_of: date | None = None
+    unit_id: int, request: Request, db: DB, _: ManagerOrAdmin, year: Year, as_of: date | None = None
 ) -> dict[str, Any]:
     plan = plan_for(request, year)
     ledger = await bureau_year(db, plan, services(request).tz, as_of_for(request, year, as_of))
@@ -92,7 +91,7 @@ async def unit(
 async def bureau(
     request: Request,
     db: DB,
-    _: Manager,
+    _: ManagerOrAdmin,
     year: Year,
     as_of: date | None = None,
     unit_id: int | None = None,

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
-from classroom.db.models import Device, Person, Role
+from classroom.db.models import Device
 from classroom.devices import revoke_device
-from web.deps import DB, require_role
+from web.deps import DB, Admin
 from web.schemas import DeviceOut
 
 router = APIRouter(prefix="/devices", tags=["devices"])
-
-Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
 
 
 @router.get("", response_model=list[DeviceOut])

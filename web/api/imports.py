@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, UploadFile, status
+from fastapi import APIRouter, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from classroom.db.models import Person, Role
 from classroom.online_import import MAX_BYTES, ImportRejected, import_online
-from web.deps import DB, require_role
+from web.deps import DB, ManagerOrAdmin
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
-Manager = Annotated[Person, Depends(require_role(Role.MANAGER, Role.ADMIN))]
-
 
 @router.post("/online", status_code=status.HTTP_201_CREATED, response_model=None)
-async def online(file: UploadFile, db: DB, actor: Manager) -> dict[str, Any] | JSONResponse:
+async def online(file: UploadFile, db: DB, actor: ManagerOrAdmin) -> dict[str, Any] | JSONResponse:
     """Validate every row, then apply all of them or none; bad rows come back with line numbers."""
     data = await file.read(MAX_BYTES + 1)
     try:
