@@ -53,7 +53,7 @@ class Backoff:
         return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
 
 
-def _transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, Urllib3Error | ConnectionError | TimeoutError | ServerError):
         return True
     return isinstance(exc, S3Error) and exc.code in (
@@ -109,7 +109,7 @@ class ResumableUploader:
                     self.enqueue(key, job.path, job.content_type)
                 self.journal.failed_attempt(key, str(exc))
             except Exception as exc:
-                if not _transient(exc) and not self._lost_upload(exc):
+                if not is_transient(exc) and not self._lost_upload(exc):
                     self.journal.failed_attempt(key, f"{type(exc).__name__}: {exc}")
                     raise
                 if self._lost_upload(exc):

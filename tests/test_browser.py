@@ -99,6 +99,13 @@ def test_manager_sorts_the_bureau_and_trainer_records_attendance(
         names = page.locator("#officers tbody tr td:first-child a").all_inner_texts()
         assert names == sorted(names) and len(names) == 4
         page.screenshot(path=str(live.data_dir / "compliance.png"), full_page=True)
+        page.click("#units tbody a:has-text('第一街镇中队')")
+        months = page.locator("#unit-months tbody tr")
+        expect(months).to_have_count(12)
+        # February's study was 35 minutes: it did not count, and the page says why.
+        expect(months.nth(1)).to_contain_text("35 min < 40 min")
+        page.screenshot(path=str(live.data_dir / "unit.png"), full_page=True)
+        page.goto(f"{live.url}/compliance?year=2023")
         with page.expect_download() as dl:
             page.click("text=Excel")
         assert dl.value.suggested_filename == "compliance-2023.xlsx"
@@ -112,3 +119,13 @@ def test_manager_sorts_the_bureau_and_trainer_records_attendance(
         page.click("#add-attendance")
         expect(page.locator("#attendance-rows tbody tr td:first-child").last).to_have_text("刘队员")
         assert page.locator("#attendance-rows tbody tr").count() in (before, before + 1)
+        # A 2023 unit study: tag the study-list items it covered (checked against the 2023 plan).
+        sessions = page.request.get(f"{live.url}/api/v1/sessions").json()
+        march = next(x for x in sessions if x["title"] == "2023年3月科队学习")
+        page.goto(f"{live.url}/sessions/{march['id']}")
+        expect(page.locator("input[name=item]")).to_have_count(15)
+        page.check("input[name=item][value='11']")
+        page.fill("input[name=articles_15]", "4")
+        page.click("#save-study")
+        expect(page.locator("input[name=item][value='11']")).to_be_checked()
+        expect(page.locator("input[name=articles_15]")).to_have_value("4")

@@ -20,7 +20,7 @@ import structlog
 
 from classroom.agent.client import Command, PortalClient
 from hardware.sources import CameraSource, MicSource
-from storage.multipart import ResumableUploader, UploadCancelled
+from storage.multipart import ResumableUploader, UploadCancelled, is_transient
 from storage.object_store import ObjectInfo, ObjectNotFound, ObjectStore, sha256_file
 from streaming.finalize import join_segments
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
@@ -199,10 +199,15 @@ class Agent:
     async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
         """Skip what the store already holds intact; else upload resumably, retrying until done."""
         digest = await asyncio.to_thread(sha256_file, path)
-        with contextlib.suppress(ObjectNotFound):
+        try:
             held: ObjectInfo = await asyncio.to_thread(self.store.stat, key)
             if held.sha256 == digest and held.size == path.stat().st_size:
                 return held
+        except ObjectNotFound:
+            pass
+        except Exception as exc:
+            if not is_transient(exc):
+                raise  # the store is unreachable now: the uploader below waits for it
         await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)
         return await asyncio.to_thread(self.uploader.upload, key)
 

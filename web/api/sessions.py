@@ -9,7 +9,7 @@ from sqlalchemy import select
 from classroom.audit import audit
 from classroom.compliance import NoPlan
 from classroom.db.models import Person, Role, Session, SessionStudyItem
-from classroom.plan.schema import Requirement
+from classroom.plan.schema import Plan, Requirement
 from classroom.recordings import RecordingConflict, request_start, request_stop
 from web.deps import DB, CurrentPerson, services
 from web.schemas import RecordingOut, SessionOut
@@ -75,37 +75,35 @@ class StudyItemIn(BaseModel):
     articles: int = Field(default=0, ge=0, le=100)
 
 
-@router.put("/{session_id}/study-items", response_model=list[StudyItemIn])
-async def set_study_items(
-    session_id: int, body: list[StudyItemIn], request: Request, db: DB, person: CurrentPerson
-) -> list[StudyItemIn]:
+def session_plan(request: Request, session: Session) -> Plan:
+    year = session.planned_start.astimezone(services(request).tz).year
+    try:
+        return services(request).plans.get(year)
+    except NoPlan as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+async def replace_study_items(
+    request: Request, db: DB, person: Person, session_id: int, body: list[StudyItemIn]
+) -> None:
     """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
     session = await get_session_or_404(db, session_id)
     if not person.has_role(Role.MANAGER):
         check_may_record(person, session)
-    year = session.planned_start.astimezone(services(request).tz).year
-    try:
-        plan = services(request).plans.get(year)
-    except NoPlan as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    plan = session_plan(request, session)
     items = {i.no: i for i in plan.study_items}
     seen: set[int] = set()
     for it in body:
+        problem = None
         if it.item_no not in items:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"study item {it.item_no} is not in the {year} plan",
-            )
-        if it.item_no in seen:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, f"study item {it.item_no} given twice"
-            )
+            problem = f"study item {it.item_no} is not in the {plan.year} plan"
+        elif it.item_no in seen:
+            problem = f"study item {it.item_no} given twice"
+        elif it.articles and items[it.item_no].requirement != Requirement.MONTHLY_ARTICLES:
+            problem = f"study item {it.item_no} is not studied by articles"
+        if problem:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
         seen.add(it.item_no)
-        if it.articles and items[it.item_no].requirement != Requirement.MONTHLY_ARTICLES:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"study item {it.item_no} is not studied by articles",
-            )
     session.study_items = [SessionStudyItem(item_no=i.item_no, articles=i.articles) for i in body]
     await audit(
         db,
@@ -115,6 +113,14 @@ async def set_study_items(
         items=[i.model_dump() for i in body],
     )
     await db.commit()
+
+
+@router.put("/{session_id}/study-items", response_model=list[StudyItemIn])
+async def set_study_items(
+    session_id: int, body: list[StudyItemIn], request: Request, db: DB, person: CurrentPerson
+) -> list[StudyItemIn]:
+    """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
+    await replace_study_items(request, db, person, session_id, body)
     return body
 
 

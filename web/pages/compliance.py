@@ -133,4 +133,5 @@ async def bureau_page(
         behind=behind,
         years=services(request).plans.years(),
         eligible=sum(o.eligible for o in ledger.officers.values()),
+        unit_year=ledger.units.get(unit) if unit is not None else None,
     )

@@ -13,7 +13,14 @@ from classroom.attendance import AttendanceError, record_attendance, session_att
 from classroom.db.models import Person, PersonRole, Role, Session
 from web.api.attendance import check_writes
 from web.api.recordings import list_recordings_query
-from web.api.sessions import get_session_or_404, start_recording, stop_recording
+from web.api.sessions import (
+    StudyItemIn,
+    get_session_or_404,
+    replace_study_items,
+    session_plan,
+    start_recording,
+    stop_recording,
+)
 from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
 
@@ -42,6 +49,10 @@ async def session_page(
     )
     busy = any(r.state.active or r.state.value == "processing" for r in recordings)
     may_read = may_record or person.has_role(Role.MANAGER)
+    try:
+        plan = session_plan(request, session) if may_read else None
+    except HTTPException:
+        plan = None  # no plan for that year: nothing to tag
     attendance = await session_attendance(db, session_id) if may_read else []
     names = {p.id: p.display_name for p in await officers_for(db, session)} if may_read else {}
     return render(
@@ -54,6 +65,8 @@ async def session_page(
         recording_now=any(r.state.active for r in recordings),
         refresh=busy,
         may_read_attendance=may_read,
+        plan=plan,
+        tagged={t.item_no: t.articles for t in session.study_items},
         attendance=attendance,
         names=names,
         local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
@@ -126,3 +139,17 @@ async def stop_form(
         if exc.status_code != 409:  # already stopped: the page shows the state anyway
             raise
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/study-items")
+async def study_items_form(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> RedirectResponse:
+    form = await request.form()
+    items = []
+    for value in form.getlist("item"):
+        no = int(str(value)) if str(value).isdigit() else 0
+        articles = str(form.get(f"articles_{no}", "") or "0")
+        items.append(StudyItemIn(item_no=no, articles=int(articles) if articles.isdigit() else 0))
+    await replace_study_items(request, db, person, session_id, items)
+    return RedirectResponse(f"/sessions/{session_id}#study", status_code=303)
