@@ -103,7 +103,8 @@ def test_manager_sorts_the_bureau_and_trainer_records_attendance(
         months = page.locator("#unit-months tbody tr")
         expect(months).to_have_count(12)
         # February's study was 35 minutes: it did not count, and the page says why.
-        expect(months.nth(1)).to_contain_text("35 min < 40 min")
+        expect(months.nth(1)).to_contain_text("时长 35 分钟，不足 40 分钟")
+        expect(months.nth(2)).to_contain_text("参加 2/3 人，不足 90%")
         page.screenshot(path=str(live.data_dir / "unit.png"), full_page=True)
         page.goto(f"{live.url}/compliance?year=2023")
         with page.expect_download() as dl:

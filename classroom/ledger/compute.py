@@ -151,6 +151,9 @@ class SessionCheck:
     staff: int
     valid: bool
     reason: str
+    # What the session fell short of, for people to read in their language.
+    needed_minutes: float | None = None
+    needed_share: float | None = None
 
     @property
     def share(self) -> float:
@@ -335,11 +338,14 @@ class _Builder:
         staff = self.unit_staff.get(session.unit_id, [])
         came = sum(1 for pid in staff if pid in present and present[pid].factor > 0)
         reasons = []
+        short_minutes = short_share = None
         if task.min_minutes is not None and session.minutes < task.min_minutes - _EPS:
+            short_minutes = task.min_minutes
             reasons.append(f"{session.minutes:.0f} min < {task.min_minutes:.0f} min")
         share = came / len(staff) if staff else 0.0
         need = task.min_attendance_share
         if need is not None and share < need - _EPS:
+            short_share = need
             reasons.append(f"attendance {came}/{len(staff)} < {need:.0%}")
         check = SessionCheck(
             session.id,
@@ -349,6 +355,8 @@ class _Builder:
             len(staff),
             not reasons,
             "; ".join(reasons) or "ok",
+            short_minutes,
+            short_share,
         )
         if session.unit_id is not None:
             self.unit_checks[(session.unit_id, kind)].append(check)

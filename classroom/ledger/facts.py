@@ -3,7 +3,7 @@ tests). Every event carries its own id; the ledger counts each id once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -95,4 +95,3 @@ class Facts:
     credits: tuple[CreditFact, ...] = ()
     # Single check-ins measured in SQL; a (session, person) appears here or in ``attendance``.
     presence: tuple[PresenceFact, ...] = ()
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
