@@ -57,6 +57,8 @@ import_app = typer.Typer(help="Imports of outside records.", no_args_is_help=Tru
 app.add_typer(plan_app, name="plan")
 app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
+devices_app = typer.Typer(help="Capture hardware on this machine.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
 
 _T = TypeVar("_T")
 
@@ -373,6 +375,58 @@ def import_online_cmd(
         for line, message in exc.problems:
             typer.echo(f"{file}:{line}: {message}", err=True)
         raise typer.Exit(1) from None
+
+
+@devices_app.command("list")
+def devices_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Video devices (V4L2: webcams, HDMI capture) and audio cards (ALSA) on this machine."""
+    from dataclasses import asdict
+
+    from hardware.discovery import audio_cards, video_devices
+
+    videos, cards = video_devices(), audio_cards()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"video": [asdict(v) for v in videos], "audio": [asdict(a) for a in cards]},
+                ensure_ascii=False,
+            )
+        )
+        return
+    typer.echo("video devices:" if videos else "video devices: none")
+    for v in videos:
+        typer.echo(f"  {v.path}  {v.name}")
+    typer.echo("audio cards:" if cards else "audio cards: none")
+    for a in cards:
+        typer.echo(f"  {a.alsa}  {a.id}  {a.name}")
+
+
+@devices_app.command("probe")
+def devices_probe(
+    source: str,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="Input format (v4l2, lavfi, …).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Open a device, file or stream URL and report its codec, size and rate."""
+    from hardware.discovery import ProbeError, probe
+
+    try:
+        result = probe(source, fmt)
+    except ProbeError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    typer.echo(f"{result.url} ({result.format})")
+    for st in result.streams:
+        if st.kind == "video":
+            typer.echo(f"  video {st.codec} {st.width}x{st.height} {st.fps} fps")
+        else:
+            typer.echo(f"  audio {st.codec} {st.sample_rate} Hz {st.channels} ch")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,6 +89,13 @@ class MediaSettings(_Section):
     x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = (
         "veryfast"
     )
+    # The classroom's devices: "synthetic", "v4l2:/dev/video0", "screen::0.0", or an IP
+    # camera's "rtsp://…" / "udp://…" URL (recorded by stream copy); mic: "synthetic",
+    # "alsa:hw:1,0", "pulse:default" or "none".
+    camera: str = Field(
+        default="synthetic", pattern=r"^(synthetic|v4l2:/dev/\S+|screen:\S*|(rtsp|udp)://\S+)$"
+    )
+    mic: str = Field(default="synthetic", pattern=r"^(synthetic|none|alsa:\S+|pulse:\S+)$")
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
 

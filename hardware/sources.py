@@ -18,6 +18,9 @@ class FfmpegInput:
     options: dict[str, str | int | float] = field(default_factory=dict)
     # True when ffmpeg must pace the input itself (-re): generated sources, files.
     realtime: bool = False
+    # True when the source already delivers H.264 the recording can keep as it is (an IP
+    # camera's own stream): copied, not re-encoded.
+    copy_video: bool = False
 
 
 class CameraSource(Protocol):

@@ -72,7 +72,8 @@ def build_command(
     run_dir: Path,
     enc: EncodeSettings,
 ) -> list[str]:
-    video = _input(camera.ffmpeg_input()).video
+    cam = camera.ffmpeg_input()
+    video = _input(cam).video
     streams = [video]
     if mic is not None:
         streams.append(_input(mic.ffmpeg_input()).audio)
@@ -83,8 +84,7 @@ def build_command(
         f":segment_list={run_dir / 'list.csv'}:segment_list_type=csv:onfail=abort]"
         f"{run_dir / 'seg_%05d.ts'}"
     )
-    out_opts: dict[str, object] = {
-        "format": "tee",
+    encode: dict[str, object] = {
         "c:v": "libx264",
         "preset": enc.x264_preset,
         "tune": "zerolatency",
@@ -98,6 +98,10 @@ def build_command(
         "bufsize": enc.video_bitrate,
         "bsf:v": "dump_extra=freq=keyframe",
     }
+    # An IP camera's H.264 is kept as it is: no encoder, a fraction of the CPU. Segments then cut
+    # at the camera's own keyframes; SPS/PPS are still repeated for the live branch.
+    copy = {"c:v": "copy", "bsf:v": "dump_extra=freq=keyframe"}
+    out_opts: dict[str, object] = {"format": "tee", **(copy if cam.copy_video else encode)}
     if mic is not None:
         out_opts.update({"c:a": "aac", "b:a": "96k", "ar": 48000})
     out = ffmpeg.output(*streams, seg_branch, **out_opts)

@@ -8,6 +8,9 @@ from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
 from classroom.settings import Settings
+from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
+from hardware.mics import AlsaMic, PulseMic
+from hardware.sources import CameraSource, MicSource
 from hardware.synthetic import SyntheticCamera, SyntheticMic
 from storage.multipart import Backoff, ResumableUploader
 from storage.object_store import ObjectStore
@@ -39,14 +42,35 @@ async def build_agent(settings: Settings, classroom_id: int, portal_url: str, to
         encode=encode_settings(settings),
         poll_wait_s=settings.agent.poll_wait_s,
     )
-    # Step 1 has the synthetic devices only; real cameras and microphones plug in here.
-    camera = SyntheticCamera(size=settings.media.video_size, fps=settings.media.fps)
+    camera = camera_from_setting(
+        settings.media.camera, settings.media.video_size, settings.media.fps
+    )
     portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s)
     journal = UploadJournal(config.workdir / "uploads.db")
     uploader = ResumableUploader(
         store, journal, backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s)
     )
-    return Agent(config, portal, store, camera, SyntheticMic(), uploader)
+    return Agent(config, portal, store, camera, mic_from_setting(settings.media.mic), uploader)
+
+
+def camera_from_setting(value: str, size: str, fps: int) -> CameraSource:
+    if value.startswith("v4l2:"):
+        return V4L2Camera(value.removeprefix("v4l2:"), size, fps)
+    if value.startswith("screen:"):
+        return ScreenCamera(value.removeprefix("screen:") or ":0.0", size, fps)
+    if value.startswith(("rtsp://", "udp://")):
+        return NetworkCamera(value)
+    return SyntheticCamera(size=size, fps=fps)
+
+
+def mic_from_setting(value: str) -> MicSource | None:
+    if value == "none":
+        return None
+    if value.startswith("alsa:"):
+        return AlsaMic(value.removeprefix("alsa:"))
+    if value.startswith("pulse:"):
+        return PulseMic(value.removeprefix("pulse:"))
+    return SyntheticMic()
 
 
 async def run_until_stopped(agent: Agent, stop: asyncio.Event) -> None:
