@@ -26,7 +26,14 @@ from minio.datatypes import Part
 from minio.error import S3Error, ServerError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from storage.object_store import SHA256_META, IntegrityError, ObjectInfo, ObjectStore, sha256_file
+from storage.object_store import (
+    SHA256_META,
+    IntegrityError,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    sha256_file,
+)
 from storage.upload_journal import UploadJob, UploadJournal
 
 log = structlog.get_logger(__name__)
@@ -145,6 +152,13 @@ class ResumableUploader:
             return self._verify(job)
         upload_id = job.upload_id
         if upload_id is None:
+            try:  # already there, whole (sent before a restart, or by another path)?
+                held = self.store.stat(job.key)
+                if held.size == job.size and held.sha256 == job.sha256:
+                    self.journal.done(job.key)
+                    return held
+            except ObjectNotFound:
+                pass
             upload_id = client._create_multipart_upload(
                 bucket,
                 job.key,

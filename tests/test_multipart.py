@@ -148,3 +148,16 @@ def test_s3_down_for_a_minute_mid_upload(tmp_path: Path) -> None:
         )
     finally:
         weed.stop()
+
+
+def test_what_the_store_already_holds_whole_is_not_sent_again(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    src = tmp_path / "seg.ts"
+    digest = big_file(src, 6)
+    store.put_file("r/seg.ts", src, "video/mp2t")  # sent while recording
+    sent: list[int] = []
+    up = ResumableUploader(store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST)
+    up.enqueue("r/seg.ts", src, "video/mp2t")
+    assert up.upload("r/seg.ts", lambda job, n, size: sent.append(n)).sha256 == digest
+    assert sent == [] and up.journal.pending() == [] and incomplete(store) == []

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import structlog
 
 from classroom.agent.client import Command, PortalClient
 from hardware.sources import CameraSource, MicSource
-from storage.multipart import ResumableUploader, UploadCancelled, is_transient
-from storage.object_store import ObjectInfo, ObjectNotFound, ObjectStore, sha256_file
+from storage.multipart import ResumableUploader, UploadCancelled
+from storage.object_store import ObjectInfo, ObjectStore
 from streaming.finalize import join_segments
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 
 # On shutdown, uploads in flight get this long to finish; the rest resume at the next start.
 SHUTDOWN_GRACE_S = 20.0
+ORPHAN_AGE = timedelta(days=1)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Agent:
                     active["object_prefix"],
                 )
             )
+        self._spawn(self._abort_orphans(), self._background)
         for finishing in info.get("finishing_recordings", []):
             # Stopped, but not yet uploaded when the agent went down: finish from the journal.
             rid = finishing["recording_id"]
@@ -103,6 +106,17 @@ class Agent:
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
                 await self.handle(cmd)
+
+    async def _abort_orphans(self) -> None:
+        """Incomplete uploads nobody will finish cost storage: abort those a day old. (An agent
+        offline longer that comes back finds its upload gone and simply starts it again.)"""
+        try:
+            n = await asyncio.to_thread(self.uploader.abort_orphans, "recordings/", ORPHAN_AGE)
+        except Exception as exc:  # the store may be down now; the next start tries again
+            log.warning("agent.orphan_check_failed", error=str(exc)[:200])
+        else:
+            if n:
+                log.info("agent.orphans_aborted", count=n)
 
     async def handle(self, cmd: Command) -> None:
         log.info("agent.command", id=cmd.id, kind=cmd.kind, recording=cmd.recording_id)
@@ -197,17 +211,7 @@ class Agent:
         return await join_segments(self.config.ffmpeg, segments, final)
 
     async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
-        """Skip what the store already holds intact; else upload resumably, retrying until done."""
-        digest = await asyncio.to_thread(sha256_file, path)
-        try:
-            held: ObjectInfo = await asyncio.to_thread(self.store.stat, key)
-            if held.sha256 == digest and held.size == path.stat().st_size:
-                return held
-        except ObjectNotFound:
-            pass
-        except Exception as exc:
-            if not is_transient(exc):
-                raise  # the store is unreachable now: the uploader below waits for it
+        """Queue the file in the journal and upload it (resumably; until the store has it whole)."""
         await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)
         return await asyncio.to_thread(self.uploader.upload, key)
 
