@@ -19,6 +19,15 @@ class AttendanceError(ValueError):
     pass
 
 
+def check_times(session: Session, check_in: datetime, check_out: datetime | None) -> None:
+    if check_out is not None and check_out <= check_in:
+        raise AttendanceError("check_out must be after check_in")
+    lo, hi = session.planned_start - SLACK, session.planned_end + SLACK
+    for label, value in (("check_in", check_in), ("check_out", check_out)):
+        if value is not None and not lo <= value <= hi:
+            raise AttendanceError(f"{label} {value.isoformat()} is far from the session's times")
+
+
 async def record_attendance(
     db: AsyncSession,
     session: Session,
@@ -37,12 +46,7 @@ async def record_attendance(
             return existing, False
     if not person.has_role(Role.OFFICER):
         raise AttendanceError(f"person {person.id} is not an officer")
-    if check_out is not None and check_out <= check_in:
-        raise AttendanceError("check_out must be after check_in")
-    lo, hi = session.planned_start - SLACK, session.planned_end + SLACK
-    for label, value in (("check_in", check_in), ("check_out", check_out)):
-        if value is not None and not lo <= value <= hi:
-            raise AttendanceError(f"{label} {value.isoformat()} is far from the session's times")
+    check_times(session, check_in, check_out)
     row = Attendance(
         event_uid=event_uid or str(uuid.uuid4()),
         session_id=session.id,

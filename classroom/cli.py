@@ -377,6 +377,37 @@ def import_online_cmd(
         raise typer.Exit(1) from None
 
 
+@import_app.command("attendance")
+def import_attendance_cmd(
+    file: Path,
+    as_user: Annotated[str, typer.Option("--as", help="The manager doing the import (audit).")],
+) -> None:
+    """Import check-ins (session_id, badge_no, check_in, check_out): all rows or none."""
+    from classroom.attendance_import import import_attendance
+
+    settings = _settings()
+
+    async def _import() -> str:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            actor = await db.scalar(select(Person).where(Person.username == as_user))
+            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
+                raise _fail(f"{as_user!r} is not a manager or admin")
+            tz = ZoneInfo(settings.web.timezone)
+            result = await import_attendance(db, file.read_bytes(), file.name, actor, tz)
+            await db.commit()
+            return (
+                f"{file}: {result.rows} rows, {result.imported} imported, "
+                f"{result.already} already imported"
+            )
+
+    try:
+        typer.echo(_run(_import()))
+    except ImportRejected as exc:
+        for line, message in exc.problems:
+            typer.echo(f"{file}:{line}: {message}", err=True)
+        raise typer.Exit(1) from None
+
+
 @devices_app.command("list")
 def devices_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,

@@ -7,9 +7,7 @@ officer, course and date) is skipped, so importing the same file twice changes n
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,29 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.audit import audit
-from classroom.db.models import (
-    CreditEvent,
-    CreditSourceKind,
-    ImportBatch,
-    Person,
-    PersonRole,
-    Role,
-)
+from classroom.csv_import import MAX_BYTES, ImportRejected, officer_badges, rows
+from classroom.db.models import CreditEvent, CreditSourceKind, ImportBatch, Person
 
-MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 200_000
 ALIASES = {"警号": "badge_no", "课程": "course", "学时": "hours", "学分": "credits", "日期": "date"}
 COLUMNS = ("badge_no", "course", "hours", "credits", "date")
-
-
-class ImportRejected(ValueError):
-    """The file is refused; ``problems`` lists every bad row as (line number, message)."""
-
-    def __init__(self, problems: list[tuple[int, str]]) -> None:
-        self.problems = problems
-        first = "; ".join(f"line {n}: {m}" for n, m in problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(f"{len(problems)} bad row(s), nothing imported: {first}{more}")
 
 
 @dataclass(frozen=True)
@@ -48,17 +28,6 @@ class ImportResult:
     rows: int
     imported: int
     already: int
-
-
-def _text(data: bytes) -> str:
-    if len(data) > MAX_BYTES:
-        raise ImportRejected([(0, f"file larger than {MAX_BYTES} bytes")])
-    if b"\x00" in data:
-        raise ImportRejected([(0, "not a text file (it contains NUL bytes)")])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected([(0, f"not UTF-8 text (byte {exc.start})")]) from None
 
 
 def _number(value: str, name: str, top: float) -> float:
@@ -74,47 +43,26 @@ def _number(value: str, name: str, top: float) -> float:
 async def import_online(
     db: AsyncSession, data: bytes, filename: str, actor: Person
 ) -> ImportResult:
-    reader = csv.reader(io.StringIO(_text(data)))
-    try:
-        header = [ALIASES.get(h.strip(), h.strip().lower()) for h in next(reader)]
-    except StopIteration:
-        raise ImportRejected([(1, "empty file")]) from None
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ImportRejected([(1, f"missing column(s): {', '.join(missing)}")])
-    col = {c: header.index(c) for c in COLUMNS}
-    badges = {
-        b: pid
-        for b, pid in await db.execute(
-            select(Person.badge_no, Person.id)
-            .join(PersonRole, PersonRole.person_id == Person.id)
-            .where(PersonRole.role == Role.OFFICER, Person.badge_no.is_not(None))
-        )
-    }
+    badges = await officer_badges(db)
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     parsed: list[tuple[int, str, int, str, float, float, date]] = []
-    for line, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(parsed) + len(problems) >= MAX_ROWS:
-            problems.append((line, f"more than {MAX_ROWS} rows"))
-            break
+    for line, row in rows(data, COLUMNS, ALIASES):
         try:
-            if len(row) < len(header):
-                raise ValueError(f"{len(row)} columns, expected {len(header)}")
-            badge = row[col["badge_no"]].strip()
+            if isinstance(row, str):
+                raise ValueError(row)
+            badge = row["badge_no"]
             if badge not in badges:
                 raise ValueError(f"unknown officer badge number {badge!r}")
-            course = row[col["course"]].strip()
+            course = row["course"]
             if not course or len(course) > 200:
                 raise ValueError("course must be 1–200 characters")
-            hours = _number(row[col["hours"]].strip(), "hours", 24)
-            credits = _number(row[col["credits"]].strip(), "credits", 12)
+            hours = _number(row["hours"], "hours", 24)
+            credits = _number(row["credits"], "credits", 12)
             try:
-                on = date.fromisoformat(row[col["date"]].strip())
+                on = date.fromisoformat(row["date"])
             except ValueError:
-                raise ValueError(f"date {row[col['date']]!r} is not YYYY-MM-DD") from None
+                raise ValueError(f"date {row['date']!r} is not YYYY-MM-DD") from None
         except ValueError as exc:
             problems.append((line, str(exc)))
             continue
@@ -165,3 +113,6 @@ async def import_online(
     )
     await db.flush()
     return ImportResult(batch.id, len(parsed), len(fresh), len(parsed) - len(fresh))
+
+
+__all__ = ["MAX_BYTES", "ImportRejected", "ImportResult", "import_online"]

@@ -300,3 +300,41 @@ async def test_study_items_are_checked_against_the_plan(portal: Portal) -> None:
         assert (
             await officer.put(f"/api/v1/sessions/{s.id}/study-items", json=[{"item_no": 2}])
         ).status_code == 403
+
+
+async def test_attendance_import_is_validated_applied_once_and_credited(portal: Portal) -> None:
+    s = await _session(portal)  # a 2023 training day, 09:00–17:00 Shanghai time
+    ids = await _ids(portal)
+    good = (
+        f"场次,警号,签到,签退\n{s.id},D0005,2023-05-08 09:00,2023-05-08 17:00\n"
+        f"{s.id},D0006,2023-05-08T01:05:00+00:00,\n"
+    ).encode()
+    async with portal.as_user("officer2") as officer:
+        was = (await officer.get("/api/v1/compliance/me?year=2023")).json()
+        refused = await officer.post("/api/v1/imports/attendance", files={"file": ("a.csv", good)})
+        assert refused.status_code == 403
+    async with portal.as_user("manager") as manager:
+        first = await manager.post("/api/v1/imports/attendance", files={"file": ("a.csv", good)})
+        assert first.status_code == 201, first.text
+        assert (first.json()["imported"], first.json()["already_imported"]) == (2, 0)
+        again = await manager.post("/api/v1/imports/attendance", files={"file": ("a.csv", good)})
+        assert (again.json()["imported"], again.json()["already_imported"]) == (0, 2)
+        bad = (
+            f"session_id,badge_no,check_in,check_out\n{s.id},D0004,2023-05-08 09:00,\n"
+            f"9999,D0004,2023-05-08 09:00,\n{s.id},NOPE,2023-05-08 09:00,\n"
+            f"{s.id},D0004,yesterday,\n{s.id},D0004,2023-06-30 09:00,\n"
+            f"{s.id},D0004,2023-05-08 12:00,2023-05-08 10:00\n"
+        ).encode()
+        r = await manager.post("/api/v1/imports/attendance", files={"file": ("b.csv", bad)})
+        assert r.status_code == 422
+        lines = {e["line"]: e["message"] for e in r.json()["errors"]}
+        assert sorted(lines) == [3, 4, 5, 6, 7]
+        assert "session 9999 not found" in lines[3] and "far from" in lines[6]
+        listed = (await manager.get(f"/api/v1/sessions/{s.id}/attendance")).json()
+    assert sorted(a["person_id"] for a in listed) == sorted([ids["officer2"], ids["officer3"]])
+    assert all(a["source"] == "import" for a in listed)  # nothing of b.csv
+    async with portal.as_user("officer2") as officer:
+        now = (await officer.get("/api/v1/compliance/me?year=2023")).json()
+    part = next(p for p in now["parts"] if p["id"] == "all_staff")
+    before = next(p for p in was["parts"] if p["id"] == "all_staff")
+    assert part["hours"] == before["hours"] + 8

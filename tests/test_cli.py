@@ -155,6 +155,14 @@ def test_import_and_compliance_report_formats(tmp_path: Path) -> None:
     r = run(tmp_path, *cfg, "import", "online", str(bad), "--as", "manager")
     assert r.returncode == 1 and f"{bad}:2: unknown officer badge number" in r.stderr
 
+    sheet = tmp_path / "signin.csv"
+    sheet.write_text("session_id,badge_no,check_in,check_out\n2,D0005,2023-05-08 09:02,\n")
+    signed = run(tmp_path, *cfg, "import", "attendance", str(sheet), "--as", "manager")
+    assert signed.returncode == 0 and "1 imported" in signed.stdout, signed.stderr
+    sheet.write_text("session_id,badge_no,check_in,check_out\n2,D0005,2023-07-08 09:02,\n")
+    far = run(tmp_path, *cfg, "import", "attendance", str(sheet), "--as", "manager")
+    assert far.returncode == 1 and f"{sheet}:2: check_in" in far.stderr
+
     table = run(tmp_path, *cfg, "report", "compliance", "--year", "2023")
     assert table.returncode == 0 and "刘队员" in table.stdout
     as_json = run(tmp_path, *cfg, "report", "compliance", "--year", "2023", "--format", "json")

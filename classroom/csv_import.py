@@ -1,0 +1,71 @@
+"""What every CSV import shares: content checks, the header, rows with their line numbers, and
+all-or-nothing refusal with every bad line listed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import Person, PersonRole, Role
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 200_000
+
+
+class ImportRejected(ValueError):
+    """The file is refused; ``problems`` lists every bad row as (line number, message)."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        first = "; ".join(f"line {n}: {m}" for n, m in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{len(problems)} bad row(s), nothing imported: {first}{more}")
+
+
+def _text(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise ImportRejected([(0, f"file larger than {MAX_BYTES} bytes")])
+    if b"\x00" in data:
+        raise ImportRejected([(0, "not a text file (it contains NUL bytes)")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected([(0, f"not UTF-8 text (byte {exc.start})")]) from None
+
+
+def rows(
+    data: bytes, columns: Sequence[str], aliases: Mapping[str, str]
+) -> Iterator[tuple[int, dict[str, str] | str]]:
+    """(line, row by column name) for each non-empty line, or (line, problem) for a short one."""
+    reader = csv.reader(io.StringIO(_text(data)))
+    try:
+        header = [aliases.get(h.strip(), h.strip().lower()) for h in next(reader)]
+    except StopIteration:
+        raise ImportRejected([(1, "empty file")]) from None
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ImportRejected([(1, f"missing column(s): {', '.join(missing)}")])
+    count = 0
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            raise ImportRejected([(line, f"more than {MAX_ROWS} rows")])
+        if len(row) < len(header):
+            yield line, f"{len(row)} columns, expected {len(header)}"
+            continue
+        yield line, {name: row[i].strip() for i, name in enumerate(header)}
+
+
+async def officer_badges(db: AsyncSession) -> dict[str, int]:
+    found = await db.execute(
+        select(Person.badge_no, Person.id)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == Role.OFFICER, Person.badge_no.is_not(None))
+    )
+    return {str(b): int(pid) for b, pid in found}
