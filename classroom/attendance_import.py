@@ -8,28 +8,25 @@ offset they are the bureau's local time. Chinese headers: 场次, 警号, 签到
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.attendance import AttendanceError, check_times
-from classroom.audit import audit
-from classroom.csv_import import ImportRejected, officer_badges, rows
-from classroom.db.models import Attendance, AttendanceSource, ImportBatch, Person, Session
+from classroom.csv_import import (
+    ImportRejected,
+    ImportResult,
+    already_imported,
+    close_batch,
+    officer_badges,
+    open_batch,
+    rows,
+)
+from classroom.db.models import Attendance, AttendanceSource, Person, Session
 
 ALIASES = {"场次": "session_id", "警号": "badge_no", "签到": "check_in", "签退": "check_out"}
 COLUMNS = ("session_id", "badge_no", "check_in")
-
-
-@dataclass(frozen=True)
-class AttendanceImportResult:
-    batch_id: int
-    rows: int
-    imported: int
-    already: int
 
 
 def _time(value: str, name: str, tz: ZoneInfo) -> datetime:
@@ -42,7 +39,7 @@ def _time(value: str, name: str, tz: ZoneInfo) -> datetime:
 
 async def import_attendance(
     db: AsyncSession, data: bytes, filename: str, actor: Person, tz: ZoneInfo
-) -> AttendanceImportResult:
+) -> ImportResult:
     badges = await officer_badges(db)
     sessions: dict[int, Session | None] = {}
     problems: list[tuple[int, str]] = []
@@ -79,19 +76,9 @@ async def import_attendance(
         parsed.append((line, uid, sid, badges[badge], check_in, check_out))
     if problems:
         raise ImportRejected(problems)
-    known = set(
-        await db.scalars(select(Attendance.event_uid).where(Attendance.event_uid.in_(seen)))
-    )
+    known = await already_imported(db, Attendance.event_uid, seen)
     fresh = [p for p in parsed if p[1] not in known]
-    batch = ImportBatch(
-        kind="attendance",
-        filename=filename[:255],
-        sha256=hashlib.sha256(data).hexdigest(),
-        rows=len(parsed),
-        created_by_id=actor.id,
-    )
-    db.add(batch)
-    await db.flush()
+    batch = await open_batch(db, "attendance", data, filename, len(parsed), actor)
     db.add_all(
         Attendance(
             event_uid=uid,
@@ -105,14 +92,4 @@ async def import_attendance(
         )
         for line, uid, sid, pid, ci, co in fresh
     )
-    await audit(
-        db,
-        actor,
-        "import.attendance",
-        f"import:{batch.id}",
-        filename=filename,
-        rows=len(parsed),
-        imported=len(fresh),
-    )
-    await db.flush()
-    return AttendanceImportResult(batch.id, len(parsed), len(fresh), len(parsed) - len(fresh))
+    return await close_batch(db, batch, actor, len(fresh))

@@ -7,14 +7,16 @@ import enum
 import getpass
 import json
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from classroom.attendance_import import import_attendance
 from classroom.compliance import (
     NoPlan,
     PlanBook,
@@ -25,13 +27,14 @@ from classroom.compliance import (
     to_xlsx,
     unit_rows,
 )
+from classroom.csv_import import ImportRejected, ImportResult
 from classroom.db.engine import session_factory
 from classroom.db.migrate import current_revision, head_revision
 from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
 from classroom.devices import create_device, revoke_device
 from classroom.ledger.compute import YearLedger
 from classroom.logs import configure_logging
-from classroom.online_import import ImportRejected, import_online
+from classroom.online_import import import_online
 from classroom.people import PersonError, create_person
 from classroom.plan.loader import PlanError, load_plan
 from classroom.plan.show import describe_plan, table
@@ -349,63 +352,52 @@ def report_compliance(
         output.write_text(text, encoding="utf-8")
 
 
-@import_app.command("online")
-def import_online_cmd(
-    file: Path,
-    as_user: Annotated[str, typer.Option("--as", help="The manager doing the import (audit).")],
-) -> None:
-    """Import the city platform's online-training CSV: all rows or none."""
+ImportFn = Callable[[AsyncSession, bytes, str, Person, Settings], Awaitable[ImportResult]]
+
+
+def _import_file(file: Path, as_user: str, do_import: ImportFn) -> None:
+    """Run one CSV import as ``as_user`` (who must be a manager or admin; the audit names them)."""
     settings = _settings()
 
-    async def _import() -> str:
+    async def _import() -> ImportResult:
         async with open_database(settings) as engine, session_factory(engine)() as db:
             actor = await db.scalar(select(Person).where(Person.username == as_user))
             if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
                 raise _fail(f"{as_user!r} is not a manager or admin")
-            result = await import_online(db, file.read_bytes(), file.name, actor)
+            result = await do_import(db, file.read_bytes(), file.name, actor, settings)
             await db.commit()
-            return (
-                f"{file}: {result.rows} rows, {result.imported} imported, "
-                f"{result.already} already imported"
-            )
+            return result
 
     try:
-        typer.echo(_run(_import()))
+        r = _run(_import())
     except ImportRejected as exc:
         for line, message in exc.problems:
             typer.echo(f"{file}:{line}: {message}", err=True)
         raise typer.Exit(1) from None
+    typer.echo(f"{file}: {r.rows} rows, {r.imported} imported, {r.already} already imported")
+
+
+AS_MANAGER = typer.Option("--as", help="The manager doing the import (audit).")
+
+
+@import_app.command("online")
+def import_online_cmd(file: Path, as_user: Annotated[str, AS_MANAGER]) -> None:
+    """Import the city platform's online-training CSV: all rows or none."""
+    _import_file(
+        file, as_user, lambda db, data, name, actor, _: import_online(db, data, name, actor)
+    )
 
 
 @import_app.command("attendance")
-def import_attendance_cmd(
-    file: Path,
-    as_user: Annotated[str, typer.Option("--as", help="The manager doing the import (audit).")],
-) -> None:
+def import_attendance_cmd(file: Path, as_user: Annotated[str, AS_MANAGER]) -> None:
     """Import check-ins (session_id, badge_no, check_in, check_out): all rows or none."""
-    from classroom.attendance_import import import_attendance
-
-    settings = _settings()
-
-    async def _import() -> str:
-        async with open_database(settings) as engine, session_factory(engine)() as db:
-            actor = await db.scalar(select(Person).where(Person.username == as_user))
-            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
-                raise _fail(f"{as_user!r} is not a manager or admin")
-            tz = ZoneInfo(settings.web.timezone)
-            result = await import_attendance(db, file.read_bytes(), file.name, actor, tz)
-            await db.commit()
-            return (
-                f"{file}: {result.rows} rows, {result.imported} imported, "
-                f"{result.already} already imported"
-            )
-
-    try:
-        typer.echo(_run(_import()))
-    except ImportRejected as exc:
-        for line, message in exc.problems:
-            typer.echo(f"{file}:{line}: {message}", err=True)
-        raise typer.Exit(1) from None
+    _import_file(
+        file,
+        as_user,
+        lambda db, data, name, actor, settings: import_attendance(
+            db, data, name, actor, ZoneInfo(settings.web.timezone)
+        ),
+    )
 
 
 @devices_app.command("list")

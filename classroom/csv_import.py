@@ -4,13 +4,18 @@ all-or-nothing refusal with every bad line listed."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from classroom.db.models import Person, PersonRole, Role
+from classroom.audit import audit
+from classroom.db.models import ImportBatch, Person, PersonRole, Role
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -24,6 +29,22 @@ class ImportRejected(ValueError):
         first = "; ".join(f"line {n}: {m}" for n, m in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"{len(problems)} bad row(s), nothing imported: {first}{more}")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    batch_id: int
+    rows: int
+    imported: int
+    already: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "batch_id": self.batch_id,
+            "rows": self.rows,
+            "imported": self.imported,
+            "already_imported": self.already,
+        }
 
 
 def _text(data: bytes) -> str:
@@ -69,3 +90,42 @@ async def officer_badges(db: AsyncSession) -> dict[str, int]:
         .where(PersonRole.role == Role.OFFICER, Person.badge_no.is_not(None))
     )
     return {str(b): int(pid) for b, pid in found}
+
+
+async def already_imported(
+    db: AsyncSession, uid_column: InstrumentedAttribute[str], uids: Iterable[str]
+) -> set[str]:
+    """The event ids of this file that an earlier import stored: they are skipped."""
+    return set(await db.scalars(select(uid_column).where(uid_column.in_(list(uids)))))
+
+
+async def open_batch(
+    db: AsyncSession, kind: str, data: bytes, filename: str, rows: int, actor: Person
+) -> ImportBatch:
+    batch = ImportBatch(
+        kind=kind,
+        filename=filename[:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        rows=rows,
+        created_by_id=actor.id,
+    )
+    db.add(batch)
+    await db.flush()
+    return batch
+
+
+async def close_batch(
+    db: AsyncSession, batch: ImportBatch, actor: Person, imported: int, **detail: Any
+) -> ImportResult:
+    await audit(
+        db,
+        actor,
+        f"import.{batch.kind}",
+        f"import:{batch.id}",
+        filename=batch.filename,
+        rows=batch.rows,
+        imported=imported,
+        **detail,
+    )
+    await db.flush()
+    return ImportResult(batch.id, batch.rows, imported, batch.rows - imported)

@@ -8,26 +8,24 @@ officer, course and date) is skipped, so importing the same file twice changes n
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from classroom.audit import audit
-from classroom.csv_import import MAX_BYTES, ImportRejected, officer_badges, rows
-from classroom.db.models import CreditEvent, CreditSourceKind, ImportBatch, Person
+from classroom.csv_import import (
+    MAX_BYTES,
+    ImportRejected,
+    ImportResult,
+    already_imported,
+    close_batch,
+    officer_badges,
+    open_batch,
+    rows,
+)
+from classroom.db.models import CreditEvent, CreditSourceKind, Person
 
 ALIASES = {"警号": "badge_no", "课程": "course", "学时": "hours", "学分": "credits", "日期": "date"}
 COLUMNS = ("badge_no", "course", "hours", "credits", "date")
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    batch_id: int | None
-    rows: int
-    imported: int
-    already: int
 
 
 def _number(value: str, name: str, top: float) -> float:
@@ -74,19 +72,9 @@ async def import_online(
         parsed.append((line, uid, badges[badge], course, hours, credits, on))
     if problems:
         raise ImportRejected(problems)
-    known = set(
-        await db.scalars(select(CreditEvent.event_uid).where(CreditEvent.event_uid.in_(seen)))
-    )
+    known = await already_imported(db, CreditEvent.event_uid, seen)
     fresh = [p for p in parsed if p[1] not in known]
-    batch = ImportBatch(
-        kind="online",
-        filename=filename[:255],
-        sha256=hashlib.sha256(data).hexdigest(),
-        rows=len(parsed),
-        created_by_id=actor.id,
-    )
-    db.add(batch)
-    await db.flush()
+    batch = await open_batch(db, "online", data, filename, len(parsed), actor)
     db.add_all(
         CreditEvent(
             event_uid=uid,
@@ -102,17 +90,7 @@ async def import_online(
         )
         for line, uid, pid, course, hours, credits, on in fresh
     )
-    await audit(
-        db,
-        actor,
-        "import.online",
-        f"import:{batch.id}",
-        filename=filename,
-        rows=len(parsed),
-        imported=len(fresh),
-    )
-    await db.flush()
-    return ImportResult(batch.id, len(parsed), len(fresh), len(parsed) - len(fresh))
+    return await close_batch(db, batch, actor, len(fresh))
 
 
 __all__ = ["MAX_BYTES", "ImportRejected", "ImportResult", "import_online"]
