@@ -14,6 +14,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classroom.db.models import SessionKind
+from classroom.ledger.bulk import gc_paused
 from classroom.ledger.compute import OfficerYear, Reason, UnitYear, YearLedger, compute_year
 from classroom.ledger.load import load_facts
 from classroom.plan.loader import PlanError, load_plan, plan_path
@@ -62,14 +64,20 @@ def default_as_of(year: int, tz: ZoneInfo) -> date:
     return date(year, 12, 31) if today.year > year else date(year, 1, 1)
 
 
+def _task_kinds(plan: Plan) -> list[SessionKind]:
+    return [t.session_kind for t in plan.tasks]
+
+
 async def bureau_year(db: AsyncSession, plan: Plan, tz: ZoneInfo, as_of: date) -> YearLedger:
-    return compute_year(plan, await load_facts(db, plan.year, tz), as_of, tz)
+    with gc_paused():
+        facts = await load_facts(db, plan.year, tz, kinds=_task_kinds(plan))
+        return compute_year(plan, facts, as_of, tz)
 
 
 async def officer_year(
     db: AsyncSession, plan: Plan, person_id: int, tz: ZoneInfo, as_of: date
 ) -> OfficerYear | None:
-    facts = await load_facts(db, plan.year, tz, person_id=person_id)
+    facts = await load_facts(db, plan.year, tz, person_id=person_id, kinds=_task_kinds(plan))
     return compute_year(plan, facts, as_of, tz).officers.get(person_id)
 
 

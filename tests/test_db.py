@@ -8,12 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from classroom.db.engine import create_engine, session_factory
-from classroom.db.migrate import current_revision, head_revision, upgrade
+from classroom.db.migrate import current_revision, downgrade, head_revision, upgrade
 from classroom.db.models import (
     AgentCommand,
     CommandKind,
@@ -66,7 +66,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0002"
+    assert await current_revision(engine) == head_revision() == "0003"
     await upgrade(engine)  # a second run changes nothing and does not fail
 
     def tables(conn: object) -> set[str]:
@@ -86,6 +86,47 @@ async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> 
         "agent_commands",
         "login_sessions",
     } <= names
+
+
+async def test_command_kinds_migrate_both_ways(engine: AsyncEngine) -> None:
+    """0003 widens the CHECK on command kinds (and drops one-command-per-kind); both directions
+    run on SQLite and PostgreSQL, and the CHECK still refuses what it does not know."""
+    insert = (
+        "INSERT INTO agent_commands (classroom_id, kind, recording_id, state, created_at) "
+        "VALUES (1, '{}', 1, 'pending', '2026-11-26 00:00:00')"
+    )
+    await downgrade(engine, "0002")
+    await upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO classrooms (id, name, location) VALUES (1, 'r', '')"))
+        await conn.execute(
+            text("INSERT INTO courses (id, code, title, description) VALUES (1, 'c', 'c', '')")
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO people (id, username, display_name, active, enforcement_staff, created_at) VALUES (1, 'u', 'u', true, true, '2026-11-26 00:00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO sessions (id, course_id, classroom_id, trainer_id, kind, title, planned_start, planned_end) VALUES (1, 1, 1, 1, 'other', 't', '2026-11-26 00:00:00', '2026-11-26 01:00:00')"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO recordings (id, session_id, state, segment_keys, created_at) VALUES (1, 1, 'recording', '[]', '2026-11-26 00:00:00')"
+            )
+        )
+        for kind in ("pause_recording", "resume_recording", "pause_recording"):
+            await conn.execute(text(insert.format(kind)))
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text(insert.format("explode")))
+    await downgrade(engine, "0002")  # pause/resume rows go; the old CHECK comes back
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text(insert.format("pause_recording")))
+    await upgrade(engine)
 
 
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:

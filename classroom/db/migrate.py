@@ -31,6 +31,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(_upgrade)
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    def _downgrade(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade)
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     def _current(conn: Connection) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()

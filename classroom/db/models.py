@@ -16,10 +16,9 @@ from sqlalchemy import (
     Index,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import false, true
 
 from classroom.db.types import UTCDateTime, utcnow
 
@@ -89,6 +88,8 @@ class RecordingState(enum.StrEnum):
 class CommandKind(enum.StrEnum):
     START_RECORDING = "start_recording"
     STOP_RECORDING = "stop_recording"
+    PAUSE_RECORDING = "pause_recording"
+    RESUME_RECORDING = "resume_recording"
 
 
 class CommandState(enum.StrEnum):
@@ -216,6 +217,11 @@ class Session(Base):
     planned_end: Mapped[datetime] = mapped_column(UTCDateTime)
     actual_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Recorded on schedule by the classroom's agent (with its pre- and post-roll), even when the
+    # portal is unreachable at the time.
+    auto_record: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A camera preset (VISCA/ONVIF) recalled when the recording starts.
+    ptz_preset: Mapped[int | None] = mapped_column()
 
     course: Mapped[Course] = relationship(lazy="joined")
     classroom: Mapped[Classroom] = relationship(lazy="joined")
@@ -256,6 +262,7 @@ class Recording(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     session: Mapped[Session] = relationship(lazy="joined")
 
@@ -266,7 +273,6 @@ class AgentCommand(Base):
     __tablename__ = "agent_commands"
     __table_args__ = (
         Index("ix_agent_commands_pending", "classroom_id", "state"),
-        UniqueConstraint("recording_id", "kind", name="uq_agent_commands_recording_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from classroom.db.models import SessionKind, UnitKind
@@ -35,9 +35,9 @@ def _r(x: float) -> float:
     return round(x + 0.0, 4)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One line of an officer's ledger, with the event that produced it."""
+class Entry(NamedTuple):
+    """One line of an officer's ledger, with the event that produced it (a NamedTuple: a
+    bureau's year builds a hundred thousand of these)."""
 
     person_id: int
     part: str

@@ -6,11 +6,12 @@ Core selects, not ORM objects: a bureau's year is a million attendance rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, false, func, literal_column, select, text, tuple_
+from sqlalchemy import and_, bindparam, false, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
@@ -21,6 +22,7 @@ from classroom.db.models import (
     PersonRole,
     Role,
     Session,
+    SessionKind,
     SessionStudyItem,
     Unit,
 )
@@ -59,7 +61,11 @@ async def load_facts(
     tz: ZoneInfo,
     person_id: int | None = None,
     measure_in_sql: bool = True,
+    kinds: Collection[SessionKind] | None = None,
 ) -> Facts:
+    """The year's facts; with ``kinds`` (the plan's task kinds) only the sessions that can count:
+    those of a task's kind or tagged with study items. The rest (briefings and the like) earn
+    nothing and cover nothing, yet carry most of a year's attendance rows."""
     lo, hi = year_window(year, tz)
     # A session's time is what happened, else what was planned.
     start = func.coalesce(Session.actual_start, Session.planned_start)
@@ -67,6 +73,9 @@ async def load_facts(
         Session.planned_start >= lo - timedelta(days=1),
         Session.planned_start < hi + timedelta(days=1),
     )
+    if kinds is not None:
+        tagged = Session.id.in_(select(SessionStudyItem.session_id).scalar_subquery())
+        in_year = and_(in_year, or_(Session.kind.in_(list(kinds)), tagged))
 
     units = tuple(
         UnitFact(r.id, r.name, r.kind, r.adjacent_district)
@@ -136,7 +145,7 @@ async def load_facts(
         # A whole year: the database measures each single check-in against its session, so a
         # million rows arrive as numbers; only people with several check-ins at one session (a
         # break) come as rows, for the union of their spans.
-        presence, multi = await _measured(db, lo - timedelta(days=1), hi + timedelta(days=1))
+        presence, multi = await _measured(db, lo - timedelta(days=1), hi + timedelta(days=1), kinds)
         attendance_q = attendance_q.where(
             tuple_(Attendance.session_id, Attendance.person_id).in_(multi) if multi else false()
         )
@@ -184,7 +193,7 @@ _BOUNDS = {"postgresql": ("GREATEST", "LEAST"), "sqlite": ("max", "min")}
 
 
 async def _measured(
-    db: AsyncSession, lo: datetime, hi: datetime
+    db: AsyncSession, lo: datetime, hi: datetime, kinds: Collection[SessionKind] | None
 ) -> tuple[tuple[PresenceFact, ...], list[tuple[int, int]]]:
     dialect = db.get_bind().dialect.name
     ep = _EPOCH[dialect].format
@@ -197,7 +206,15 @@ async def _measured(
         f"SELECT a.session_id, a.person_id, {ep(lo_t)} - {ep(st)}, {ep(en)} - {ep(hi_t)}, "
         f"{ep(hi_t)} - {ep(lo_t)} FROM attendance a JOIN sessions s ON s.id = a.session_id "
         "WHERE s.planned_start >= :lo AND s.planned_start < :hi"
+        + (
+            " AND (s.kind IN :kinds OR EXISTS "
+            "(SELECT 1 FROM session_study_items t WHERE t.session_id = s.id))"
+            if kinds is not None
+            else ""
+        )
     )
+    if kinds is not None:
+        sql = sql.bindparams(bindparam("kinds", [k.value for k in kinds], expanding=True))
     bounds: dict[str, object] = {"lo": lo.astimezone(UTC), "hi": hi.astimezone(UTC)}
     if dialect == "sqlite":  # stored as naive UTC text
         bounds = {
