@@ -5,12 +5,16 @@ pending ──agent starts──▶ recording ──agent stops──▶ process
 
 Trainers ask; the portal writes commands for the classroom's agent (kept until acknowledged); the
 agent reports; the portal believes an upload only after it has checked the object in the store.
+A session recorded on schedule has its recording made (pending) when the schedule is served; the
+agent starts and stops it on its own clock and reports both, late if the portal was down.
+States only move forward: a late or repeated report never takes a recording back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,14 +50,29 @@ async def active_recording(db: AsyncSession, session_id: int) -> Recording | Non
     )
 
 
+async def _has_command(db: AsyncSession, rec: Recording, kind: CommandKind) -> bool:
+    found = await db.scalar(
+        select(AgentCommand.id).where(
+            AgentCommand.recording_id == rec.id, AgentCommand.kind == kind
+        )
+    )
+    return found is not None
+
+
 async def request_start(db: AsyncSession, session: Session, actor: Person) -> Recording:
-    """Idempotent: pressing Start twice gives the one recording in progress."""
+    """Idempotent: pressing Start twice gives the one recording in progress. On a session
+    recorded on schedule, Start before the schedule's time starts its recording early."""
     rec = await active_recording(db, session.id)
-    if rec is not None:
+    if rec is None:
+        rec = Recording(
+            session_id=session.id, state=RecordingState.PENDING, requested_by_id=actor.id
+        )
+        db.add(rec)
+        await db.flush()
+    elif rec.state != RecordingState.PENDING or await _has_command(
+        db, rec, CommandKind.START_RECORDING
+    ):
         return rec
-    rec = Recording(session_id=session.id, state=RecordingState.PENDING, requested_by_id=actor.id)
-    db.add(rec)
-    await db.flush()
     db.add(_command(rec, session, CommandKind.START_RECORDING))
     session.actual_start = session.actual_start or utcnow()
     await db.flush()
@@ -64,14 +83,68 @@ async def request_stop(db: AsyncSession, session: Session) -> Recording:
     rec = await active_recording(db, session.id)
     if rec is None:
         raise RecordingConflict(f"session {session.id} has no recording in progress")
-    already = await db.scalar(
-        select(AgentCommand.id).where(
-            AgentCommand.recording_id == rec.id, AgentCommand.kind == CommandKind.STOP_RECORDING
-        )
-    )
-    if already is None:
+    if not await _has_command(db, rec, CommandKind.STOP_RECORDING):
         db.add(_command(rec, session, CommandKind.STOP_RECORDING))
         session.actual_end = utcnow()
+        await db.flush()
+    return rec
+
+
+async def request_pause(db: AsyncSession, session: Session, paused: bool) -> Recording:
+    """Pause (or resume) the recording in progress; asking for the state it is in changes
+    nothing. The parts on either side of a pause are joined with the pause cut out."""
+    rec = await active_recording(db, session.id)
+    if rec is None or rec.state != RecordingState.RECORDING:
+        raise RecordingConflict(f"session {session.id} is not being recorded now")
+    if rec.paused != paused:
+        rec.paused = paused
+        kind = CommandKind.PAUSE_RECORDING if paused else CommandKind.RESUME_RECORDING
+        db.add(_command(rec, session, kind))
+        await db.flush()
+    return rec
+
+
+async def extend_session(db: AsyncSession, session: Session, minutes: int) -> Session:
+    """Move the planned end later; the agent learns it with its next schedule refresh."""
+    if session.actual_end is not None:
+        raise RecordingConflict(f"session {session.id} has already ended")
+    session.planned_end = session.planned_end + timedelta(minutes=minutes)
+    await db.flush()
+    return session
+
+
+async def scheduled_recording(db: AsyncSession, session: Session) -> Recording:
+    """The recording of a session recorded on schedule, made on first asking: the agent needs its
+    id and object prefix in its cached schedule, to record even if the portal is down then."""
+    rec = await db.scalar(
+        select(Recording)
+        .where(Recording.session_id == session.id)
+        .order_by(Recording.id.desc())
+        .limit(1)
+    )
+    if rec is None:
+        rec = Recording(session_id=session.id, state=RecordingState.PENDING)
+        db.add(rec)
+        await db.flush()
+    return rec
+
+
+async def agent_started(db: AsyncSession, rec: Recording, at: datetime) -> Recording:
+    """The agent says it started (on schedule, or resuming); ``at`` is its own clock's time."""
+    if rec.state == RecordingState.PENDING:
+        rec.state = RecordingState.RECORDING
+        rec.started_at = at
+        rec.session.actual_start = rec.session.actual_start or at
+        await db.flush()
+    return rec
+
+
+async def agent_stopped(db: AsyncSession, rec: Recording, at: datetime) -> Recording:
+    if rec.state in (RecordingState.PENDING, RecordingState.RECORDING):
+        rec.started_at = rec.started_at or at
+        rec.state = RecordingState.PROCESSING
+        rec.stopped_at = at
+        rec.session.actual_end = rec.session.actual_end or at
         await db.flush()
     return rec
 
@@ -122,16 +195,17 @@ async def complete_command(
     assert rec is not None
     if rec.state in (RecordingState.AVAILABLE, RecordingState.FAILED):
         return
+    if cmd.kind in (CommandKind.PAUSE_RECORDING, CommandKind.RESUME_RECORDING):
+        await db.flush()  # a failed pause leaves the recording running: the error is kept
+        return
     if not ok:
         rec.state = RecordingState.FAILED
         rec.error = error or f"{cmd.kind.value} failed"
+        await db.flush()
     elif cmd.kind == CommandKind.START_RECORDING:
-        rec.state = RecordingState.RECORDING
-        rec.started_at = utcnow()
+        await agent_started(db, rec, utcnow())
     else:
-        rec.state = RecordingState.PROCESSING
-        rec.stopped_at = utcnow()
-    await db.flush()
+        await agent_stopped(db, rec, utcnow())
 
 
 @dataclass(frozen=True)

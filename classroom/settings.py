@@ -98,11 +98,20 @@ class MediaSettings(_Section):
     mic: str = Field(default="synthetic", pattern=r"^(synthetic|none|alsa:\S+|pulse:\S+)$")
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
+    # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]", or empty for none.
+    ptz: str = Field(default="", pattern=r"^(|visca://[A-Za-z0-9.-]+(:\d{1,5})?)$")
 
 
 class AgentSettings(_Section):
     poll_wait_s: float = Field(default=20, ge=0, le=60)
     retry_backoff_max_s: float = Field(default=30, gt=0)
+    # Sessions recorded on schedule start this early and stop this late (trainers start a
+    # little early and overrun; a trimmed end is what officers complain about).
+    preroll_s: float = Field(default=60, ge=0, le=3600)
+    postroll_s: float = Field(default=120, ge=0, le=3600)
+    # How often the schedule is fetched (and cached); between fetches, and while the portal is
+    # unreachable, the cached copy rules.
+    schedule_refresh_s: float = Field(default=30, ge=1, le=3600)
 
 
 class Settings(BaseSettings):

@@ -104,6 +104,11 @@ def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:
         "CLASSROOM_MEDIA__X264_PRESET": "ultrafast",
         "CLASSROOM_MEDIA__SEGMENT_SECONDS": "2",
         "CLASSROOM_LOG_FORMAT": "json",
+        # Scheduled sessions in tests last seconds, and the portal comes back within seconds.
+        "CLASSROOM_AGENT__PREROLL_S": "0",
+        "CLASSROOM_AGENT__POSTROLL_S": "2",
+        "CLASSROOM_AGENT__SCHEDULE_REFRESH_S": "1",
+        "CLASSROOM_AGENT__RETRY_BACKOFF_MAX_S": "2",
     }
     settings = load_settings(data_dir=data_dir)
 

@@ -98,25 +98,18 @@ async def test_command_kinds_migrate_both_ways(engine: AsyncEngine) -> None:
     await downgrade(engine, "0002")
     await upgrade(engine)
     async with engine.begin() as conn:
-        await conn.execute(text("INSERT INTO classrooms (id, name, location) VALUES (1, 'r', '')"))
-        await conn.execute(
-            text("INSERT INTO courses (id, code, title, description) VALUES (1, 'c', 'c', '')")
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO people (id, username, display_name, active, enforcement_staff, created_at) VALUES (1, 'u', 'u', true, true, '2026-11-26 00:00:00')"
-            )
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO sessions (id, course_id, classroom_id, trainer_id, kind, title, planned_start, planned_end) VALUES (1, 1, 1, 1, 'other', 't', '2026-11-26 00:00:00', '2026-11-26 01:00:00')"
-            )
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO recordings (id, session_id, state, segment_keys, created_at) VALUES (1, 1, 'recording', '[]', '2026-11-26 00:00:00')"
-            )
-        )
+        for sql in (
+            "INSERT INTO classrooms (id, name, location) VALUES (1, 'r', '')",
+            "INSERT INTO courses (id, code, title, description) VALUES (1, 'c', 'c', '')",
+            "INSERT INTO people (id, username, display_name, active, enforcement_staff, "
+            "created_at) VALUES (1, 'u', 'u', true, true, '2026-11-26 00:00:00')",
+            "INSERT INTO sessions (id, course_id, classroom_id, trainer_id, kind, title, "
+            "planned_start, planned_end) VALUES (1, 1, 1, 1, 'other', 't', "
+            "'2026-11-26 00:00:00', '2026-11-26 01:00:00')",
+            "INSERT INTO recordings (id, session_id, state, segment_keys, created_at) "
+            "VALUES (1, 1, 'recording', '[]', '2026-11-26 00:00:00')",
+        ):
+            await conn.execute(text(sql))
         for kind in ("pause_recording", "resume_recording", "pause_recording"):
             await conn.execute(text(insert.format(kind)))
     with pytest.raises(IntegrityError):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 
 import av
 import httpx
@@ -92,6 +94,51 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
     runs = {k.rsplit("/", 1)[1].split("-")[0] for k in seg_keys}
     assert runs == {"r0001", "r0002"}  # both parts, joined in order
     assert rec["duration_s"] >= 8.0
+
+
+def test_portal_down_during_a_scheduled_session(live: LiveStack) -> None:
+    """The agent records on schedule from its cached copy while the portal is stopped, uploads
+    to the store meanwhile, and reports it all (with the real times) when the portal is back."""
+    trainer = live.login("trainer")
+    start = datetime.now(UTC) + timedelta(seconds=6)
+    r = trainer.post(
+        "/api/v1/sessions",
+        json={
+            "title": "scheduled, portal down",
+            "kind": "other",
+            "course_id": 1,
+            "classroom_id": live.world.classroom_id,
+            "planned_start": start.isoformat(),
+            "planned_end": (start + timedelta(seconds=8)).isoformat(),
+            "auto_record": True,
+        },
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    cache = live.data_dir / "agent" / f"classroom-{live.world.classroom_id}" / "schedule.json"
+    deadline = time.monotonic() + 10
+    while f'"session_id": {sid}' not in (cache.read_text() if cache.exists() else ""):
+        assert time.monotonic() < deadline, live.tail()
+        time.sleep(0.2)
+    rec_id = json.loads(cache.read_text())["entries"][-1]["recording_id"]
+    live.stop(live.portal)
+    try:
+        # Session: 8 s, then the post-roll (2 s), the join and the upload: all without a portal.
+        final = f"recordings/session-{sid}/recording-{rec_id}/recording.mp4"
+        deadline = time.monotonic() + 45
+        while not any(True for _ in live.store.client.list_objects(live.store.bucket, final)):
+            assert time.monotonic() < deadline, live.tail()
+            time.sleep(0.5)
+        assert live.portal is not None and live.portal.poll() is not None  # really down
+    finally:
+        live.start_portal()
+    trainer = live.login("trainer")
+    rec = wait_state(trainer, rec_id, {"available", "failed"}, timeout=30)
+    assert rec["state"] == "available", (rec, live.tail())
+    assert 7.0 <= rec["duration_s"] <= 13.0  # 8 s and the 2 s post-roll, give or take a segment
+    session = trainer.get(f"/api/v1/sessions/{sid}").json()
+    started = datetime.fromisoformat(session["actual_start"])
+    assert abs((started - start).total_seconds()) < 3  # the agent's time, not the report's
 
 
 def test_portal_healthz_and_openapi(live: LiveStack) -> None:

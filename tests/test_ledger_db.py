@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from classroom.compliance import bureau_year
 from classroom.db.engine import create_engine, session_factory
 from classroom.db.migrate import upgrade
 from classroom.db.models import (
@@ -28,7 +29,6 @@ from classroom.db.models import (
     Unit,
     UnitKind,
 )
-from classroom.compliance import bureau_year
 from classroom.ledger.compute import compute_year
 from classroom.ledger.load import load_facts
 from tests.ledger_helpers import PLAN

@@ -19,6 +19,7 @@ from web.api import (
     agent,
     attendance,
     auth,
+    classrooms,
     compliance,
     devices,
     health,
@@ -108,6 +109,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         compliance,
         imports,
         adjustments,
+        classrooms,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

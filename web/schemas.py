@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from classroom.db.models import (
     CommandKind,
@@ -58,6 +58,55 @@ class SessionOut(BaseModel):
     planned_end: datetime
     actual_start: datetime | None
     actual_end: datetime | None
+    auto_record: bool
+    ptz_preset: int | None
+
+
+class SessionIn(Strict):
+    """A session to hold (and, with ``auto_record``, to record on schedule)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    kind: SessionKind
+    course_id: int
+    classroom_id: int
+    trainer_id: int | None = None  # default: the person creating it, if a trainer
+    unit_id: int | None = None
+    planned_start: AwareDatetime
+    planned_end: AwareDatetime
+    auto_record: bool = False
+    ptz_preset: int | None = Field(default=None, ge=0, le=127)  # VISCA presets: 0–127
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SessionIn:
+        if self.planned_end <= self.planned_start:
+            raise ValueError("planned_end must be after planned_start")
+        if self.planned_end - self.planned_start > timedelta(hours=24):
+            raise ValueError("a session lasts at most 24 hours")
+        return self
+
+
+class ExtendIn(Strict):
+    minutes: int = Field(ge=1, le=240)
+
+
+class ScheduleEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    session_id: int
+    title: str
+    start: datetime
+    end: datetime
+    recording_id: int
+    object_prefix: str
+    state: RecordingState
+    paused: bool
+    ptz_preset: int | None
+
+
+class AgentEventIn(Strict):
+    """What the agent did on its own clock (on schedule); sent late if the portal was down."""
+
+    at: AwareDatetime
 
 
 class RecordingOut(BaseModel):
@@ -66,6 +115,7 @@ class RecordingOut(BaseModel):
     id: int
     session_id: int
     state: RecordingState
+    paused: bool
     duration_s: float | None
     size_bytes: int | None
     sha256: str | None

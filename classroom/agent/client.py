@@ -16,6 +16,14 @@ class PortalRefused(RuntimeError):
     """The portal answered and said no (bad token, wrong classroom): retrying will not help."""
 
 
+class PortalRejected(RuntimeError):
+    """The portal answered 4xx to a report (it no longer fits): sending it again will not help."""
+
+
+class PortalUnavailable(RuntimeError):
+    """No answer (network, 5xx): try again later."""
+
+
 @dataclass(frozen=True)
 class Command:
     id: int
@@ -37,21 +45,29 @@ class PortalClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def once(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One attempt: PortalUnavailable for network faults and 5xx, PortalRefused for 401/403,
+        PortalRejected for any other 4xx."""
+        try:
+            resp = await self._http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            raise PortalUnavailable(str(exc) or type(exc).__name__) from exc
+        if resp.status_code >= 500:
+            raise PortalUnavailable(f"{resp.status_code} from the portal")
+        if resp.status_code in (401, 403):
+            raise PortalRefused(f"{resp.status_code} {_detail(resp)}")
+        if resp.status_code >= 400:
+            raise PortalRejected(f"{resp.status_code} {_detail(resp)}")
+        return resp
+
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """Retry network faults and 5xx with back-off until the portal answers; 4xx is final."""
         delay = 0.5
         while True:
             try:
-                resp = await self._http.request(method, path, **kw)
-            except httpx.TransportError as exc:
-                log.warning("portal.unreachable", path=path, error=str(exc) or type(exc).__name__)
-            else:
-                if resp.status_code < 500:
-                    if resp.status_code in (401, 403):
-                        raise PortalRefused(f"{resp.status_code} {resp.json().get('detail')}")
-                    resp.raise_for_status()
-                    return resp
-                log.warning("portal.error", path=path, status=resp.status_code)
+                return await self.once(method, path, **kw)
+            except PortalUnavailable as exc:
+                log.warning("portal.unreachable", path=path, error=str(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff_max_s)
 
@@ -64,13 +80,14 @@ class PortalClient:
         resp = await self._call("GET", "/agent/commands", params={"wait": wait_s})
         return [Command(**c) for c in resp.json()]
 
-    async def ack(self, command_id: int, ok: bool, error: str | None = None) -> None:
-        await self._call(
-            "POST", f"/agent/commands/{command_id}/ack", json={"ok": ok, "error": error}
-        )
+    async def schedule(self) -> list[dict[str, Any]]:
+        """One attempt: when the portal does not answer, the agent goes on from its cache."""
+        data: list[dict[str, Any]] = (await self.once("GET", "/agent/schedule")).json()
+        return data
 
-    async def uploaded(self, recording_id: int, report: dict[str, Any]) -> None:
-        await self._call("POST", f"/agent/recordings/{recording_id}/upload", json=report)
 
-    async def failed(self, recording_id: int, error: str) -> None:
-        await self._call("POST", f"/agent/recordings/{recording_id}/failure", json={"error": error})
+def _detail(resp: httpx.Response) -> str:
+    try:
+        return str(resp.json().get("detail"))
+    except ValueError:
+        return resp.text[:200]

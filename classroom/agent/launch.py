@@ -10,6 +10,7 @@ from classroom.runtime import agent_connection
 from classroom.settings import Settings
 from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.mics import AlsaMic, PulseMic
+from hardware.ptz import ptz_from_url
 from hardware.sources import CameraSource, MicSource
 from hardware.synthetic import SyntheticCamera, SyntheticMic
 from storage.multipart import Backoff, ResumableUploader
@@ -41,6 +42,10 @@ async def build_agent(settings: Settings, classroom_id: int, portal_url: str, to
         ffmpeg=resolve_ffmpeg(settings.media.ffmpeg),
         encode=encode_settings(settings),
         poll_wait_s=settings.agent.poll_wait_s,
+        preroll_s=settings.agent.preroll_s,
+        postroll_s=settings.agent.postroll_s,
+        schedule_refresh_s=settings.agent.schedule_refresh_s,
+        report_retry_max_s=settings.agent.retry_backoff_max_s,
     )
     camera = camera_from_setting(
         settings.media.camera, settings.media.video_size, settings.media.fps
@@ -50,7 +55,15 @@ async def build_agent(settings: Settings, classroom_id: int, portal_url: str, to
     uploader = ResumableUploader(
         store, journal, backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s)
     )
-    return Agent(config, portal, store, camera, mic_from_setting(settings.media.mic), uploader)
+    return Agent(
+        config,
+        portal,
+        store,
+        camera,
+        mic_from_setting(settings.media.mic),
+        uploader,
+        ptz_from_url(settings.media.ptz),
+    )
 
 
 def camera_from_setting(value: str, size: str, fps: int) -> CameraSource:

@@ -1,10 +1,13 @@
 """The on-site agent: takes the portal's commands, records, uploads, reports.
 
 Local layout, per recording: ``<data_dir>/agent/classroom-<id>/recording-<id>/`` with the
-recorder's ``cache/``, ``segments/`` (accepted), ``rejected/`` and the final ``recording.mp4``.
+recorder's ``cache/``, ``segments/`` (accepted), ``rejected/``, the final ``recording.mp4``, and
+two markers: ``stopped`` (never start it again) and ``paused`` (the trainer paused it).
 Uploads go through the resumable uploader and its journal (``uploads.db``): an outage of the
-store or a restart of the agent delays them, never drops them. Local files are kept after upload
-(retention by policy comes later in step 3).
+store or a restart of the agent delays them, never drops them. Reports to the portal go through
+the outbox (``outbox.db``), in order, whenever the portal answers. The schedule is cached in
+``schedule.json``: sessions recorded on schedule start and stop on this machine's clock, with
+or without the portal. Local files are kept after upload (retention by policy comes later).
 """
 
 from __future__ import annotations
@@ -13,13 +16,22 @@ import asyncio
 import contextlib
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from classroom.agent.client import Command, PortalClient
+from classroom.agent.client import (
+    Command,
+    PortalClient,
+    PortalRefused,
+    PortalRejected,
+    PortalUnavailable,
+)
+from classroom.agent.outbox import Outbox
+from classroom.agent.schedule import Planned, ScheduleCache, decide
+from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectStore
@@ -41,6 +53,14 @@ class AgentConfig:
     ffmpeg: str
     encode: EncodeSettings
     poll_wait_s: float = 20.0
+    preroll_s: float = 60.0
+    postroll_s: float = 120.0
+    schedule_refresh_s: float = 30.0
+    report_retry_max_s: float = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Agent:
@@ -52,8 +72,15 @@ class Agent:
         camera: CameraSource,
         mic: MicSource | None,
         uploader: ResumableUploader,
+        ptz: PtzControl | None = None,
     ) -> None:
         self.config = config
+        self.ptz = ptz
+        self.outbox = Outbox(config.workdir / "outbox.db")
+        self.schedule_cache = ScheduleCache(config.workdir / "schedule.json")
+        self.schedule, _ = self.schedule_cache.load()
+        self.portal_reachable: bool | None = None
+        self._handled: set[int] = set()
         self.portal = portal
         self.store = store
         self.uploader = uploader
@@ -64,7 +91,9 @@ class Agent:
         self.recorders: dict[int, SegmentRecorder] = {}
         self._prefixes: dict[int, str] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self._finishing_ids: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
+        self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """The uploader's back-off: cut short, and the upload left to the journal, on shutdown."""
@@ -79,33 +108,127 @@ class Agent:
     def _workdir(self, recording_id: int) -> Path:
         return self.config.workdir / f"recording-{recording_id}"
 
+    def _marker(self, recording_id: int, name: str) -> Path:
+        return self._workdir(recording_id) / name
+
+    def _mark(self, recording_id: int, name: str, on: bool) -> None:
+        marker = self._marker(recording_id, name)
+        if on:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    def _marked(self, ids: set[int], name: str) -> set[int]:
+        return {rid for rid in ids if self._marker(rid, name).exists()}
+
+    def report(self, method: str, path: str, body: dict[str, Any]) -> None:
+        """Tell the portal, through the outbox: in order, and whenever it answers."""
+        self.outbox.put(method, path, body)
+
     async def run(self) -> None:
-        """Until cancelled: say hello, then take commands."""
+        """Until cancelled: follow the schedule (from the cache if need be) and deliver reports
+        at once; say hello when the portal answers, then take its commands."""
+        self._spawn(self._deliver_reports(), self._loops)
+        self._spawn(self._follow_schedule(), self._loops)
         info = await self.portal.hello(self.config.classroom_id)
         log.info("agent.registered", device=info.get("name"), classroom=self.config.classroom_id)
         for active in info.get("active_recordings", []):
             # pyCA's rule: restarted mid-recording, record the rest and keep the earlier part.
             # The recorder continues in a new run directory; the runs are joined at the end.
-            log.warning("agent.resuming", recording=active["recording_id"])
-            await self._start(
-                Command(
-                    0,
-                    "start_recording",
-                    active["recording_id"],
-                    active["session_id"],
-                    active["object_prefix"],
-                )
-            )
+            rid = active["recording_id"]
+            if self._marker(rid, "stopped").exists() or self._marker(rid, "paused").exists():
+                continue  # stopped or paused here; the portal hears it from the outbox
+            log.warning("agent.resuming", recording=rid)
+            await self._start(rid, active["object_prefix"])
         self._spawn(self._abort_orphans(), self._background)
         for finishing in info.get("finishing_recordings", []):
             # Stopped, but not yet uploaded when the agent went down: finish from the journal.
             rid = finishing["recording_id"]
             log.warning("agent.finishing_after_restart", recording=rid)
             self._prefixes[rid] = finishing["object_prefix"]
-            self._spawn(self._finish(rid), self._finishing)
+            self._begin_finish(rid)
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
+                if cmd.id in self._handled:
+                    continue  # handled; its acknowledgement waits in the outbox
+                self._handled.add(cmd.id)
                 await self.handle(cmd)
+
+    async def _deliver_reports(self) -> None:
+        delay = 0.5
+        while True:
+            if not await self._deliver_pending():
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.report_retry_max_s)
+            else:
+                delay = 0.5
+                await self.outbox.wait(5.0)
+
+    async def _deliver_pending(self) -> bool:
+        """Send what waits, in order; False when the portal did not answer."""
+        for rep in self.outbox.pending():
+            try:
+                await self.portal.once(rep.method, rep.path, json=rep.body)
+            except PortalUnavailable as exc:
+                if self.portal_reachable is not False:
+                    log.warning("agent.portal_unreachable", error=str(exc)[:200])
+                self.portal_reachable = False
+                return False
+            except (PortalRejected, PortalRefused) as exc:
+                # It no longer fits the portal's state (or this device was revoked): keep it
+                # in the log, since sending it again cannot succeed.
+                log.error("agent.report_rejected", path=rep.path, error=str(exc)[:300])
+            else:
+                if self.portal_reachable is False:
+                    log.info("agent.portal_back", waited=len(self.outbox.pending()))
+                self.portal_reachable = True
+            self.outbox.done(rep.id)
+        return True
+
+    async def _refresh_schedule(self) -> None:
+        try:
+            rows = await self.portal.schedule()
+        except (PortalUnavailable, PortalRejected, PortalRefused) as exc:
+            log.info("agent.schedule_from_cache", error=str(exc)[:200], entries=len(self.schedule))
+            return
+        self.schedule = [Planned.of(r) for r in rows]
+        await asyncio.to_thread(self.schedule_cache.save, self.schedule, _now())
+
+    async def _follow_schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_fetch = 0.0
+        while True:
+            if loop.time() >= next_fetch:
+                await self._refresh_schedule()
+                next_fetch = loop.time() + self.config.schedule_refresh_s
+            await self.apply_schedule(_now())
+            await asyncio.sleep(1.0)
+
+    async def apply_schedule(self, now: datetime) -> None:
+        ids = {e.recording_id for e in self.schedule}
+        decision = decide(
+            self.schedule,
+            now,
+            running=set(self.recorders),
+            finished=self._marked(ids, "stopped"),
+            paused=self._marked(ids, "paused"),
+            preroll=timedelta(seconds=self.config.preroll_s),
+            postroll=timedelta(seconds=self.config.postroll_s),
+        )
+        for e in decision.start:
+            log.info("agent.schedule_start", recording=e.recording_id, session=e.session_id)
+            try:
+                await self._start(e.recording_id, e.object_prefix, e.ptz_preset)
+            except Exception:
+                log.exception("agent.schedule_start_failed", recording=e.recording_id)
+                continue
+            self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": _iso(now)})
+        for e in decision.stop:
+            log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
+            self._prefixes.setdefault(e.recording_id, e.object_prefix)
+            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": _iso(now)})
+            await self._stop(e.recording_id)
 
     async def _abort_orphans(self) -> None:
         """Incomplete uploads nobody will finish cost storage: abort those a day old. (An agent
@@ -120,24 +243,47 @@ class Agent:
 
     async def handle(self, cmd: Command) -> None:
         log.info("agent.command", id=cmd.id, kind=cmd.kind, recording=cmd.recording_id)
+        rid = cmd.recording_id
+        self._prefixes.setdefault(rid, cmd.object_prefix)
         try:
             if cmd.kind == "start_recording":
-                await self._start(cmd)
+                await self._start(rid, cmd.object_prefix, self._preset_of(rid))
             elif cmd.kind == "stop_recording":
-                await self._stop(cmd)
+                await self._stop(rid)
+            elif cmd.kind == "pause_recording":
+                await self._pause(rid)
+            elif cmd.kind == "resume_recording":
+                self._mark(rid, "paused", False)
+                await self._start(rid, cmd.object_prefix)
             else:
                 raise ValueError(f"unknown command {cmd.kind!r}")
         except Exception as exc:
             log.exception("agent.command_failed", id=cmd.id)
-            await self.portal.ack(cmd.id, ok=False, error=f"{type(exc).__name__}: {exc}")
-            return
-        await self.portal.ack(cmd.id, ok=True)
+            ack = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        else:
+            ack = {"ok": True, "error": None}
+        self.report("POST", f"/agent/commands/{cmd.id}/ack", ack)
 
-    async def _start(self, cmd: Command) -> None:
-        self._prefixes[cmd.recording_id] = cmd.object_prefix
-        if cmd.recording_id in self.recorders:  # a repeated command: already recording
+    def _preset_of(self, recording_id: int) -> int | None:
+        return next((e.ptz_preset for e in self.schedule if e.recording_id == recording_id), None)
+
+    async def _recall(self, preset: int) -> None:
+        assert self.ptz is not None
+        try:
+            await asyncio.wait_for(self.ptz.recall(preset), 15)
+        except Exception as exc:  # a camera that does not answer must not stop the recording
+            log.warning("agent.ptz_preset_failed", preset=preset, error=str(exc)[:200])
+        else:
+            log.info("agent.ptz_preset", preset=preset)
+
+    async def _start(self, recording_id: int, prefix: str, ptz_preset: int | None = None) -> None:
+        self._prefixes[recording_id] = prefix
+        if recording_id in self.recorders:  # a repeated command: already recording
             return
-        prefix = cmd.object_prefix
+        if ptz_preset is not None and self.ptz is not None:
+            self._spawn(self._recall(ptz_preset), self._background)
+        # Recording again (resumed, restarted): a join made earlier no longer covers it all.
+        (self._workdir(recording_id) / "recording.mp4").unlink(missing_ok=True)
 
         async def put_segment(seg: Segment) -> None:
             key = f"{prefix}segments/{seg.path.name}"
@@ -153,19 +299,39 @@ class Agent:
             self.config.ffmpeg,
             self.camera,
             self.mic,
-            self._workdir(cmd.recording_id),
+            self._workdir(recording_id),
             self.config.encode,
             on_segment=upload_segment,
         )
         await recorder.start()
-        self.recorders[cmd.recording_id] = recorder
+        self.recorders[recording_id] = recorder
 
-    async def _stop(self, cmd: Command) -> None:
-        self._prefixes.setdefault(cmd.recording_id, cmd.object_prefix)
-        recorder = self.recorders.pop(cmd.recording_id, None)
+    async def _pause(self, recording_id: int) -> None:
+        self._mark(recording_id, "paused", True)
+        recorder = self.recorders.pop(recording_id, None)
         if recorder is not None:
             await recorder.stop()
-        self._spawn(self._finish(cmd.recording_id), self._finishing)
+
+    async def _stop(self, recording_id: int) -> None:
+        self._mark(recording_id, "stopped", True)
+        self._mark(recording_id, "paused", False)
+        recorder = self.recorders.pop(recording_id, None)
+        if recorder is not None:
+            await recorder.stop()
+        self._begin_finish(recording_id)
+
+    def _begin_finish(self, recording_id: int) -> None:
+        if recording_id in self._finishing_ids:
+            return
+        self._finishing_ids.add(recording_id)
+
+        async def finish() -> None:
+            try:
+                await self._finish(recording_id)
+            finally:
+                self._finishing_ids.discard(recording_id)
+
+        self._spawn(finish(), self._finishing)
 
     async def _finish(self, recording_id: int) -> None:
         """Join, upload (segments and MP4, each verified by SHA-256) and report."""
@@ -189,10 +355,15 @@ class Agent:
             return
         except Exception as exc:
             log.exception("agent.finish_failed", recording=recording_id)
-            await self.portal.failed(recording_id, f"{type(exc).__name__}: {exc}")
+            self.report(
+                "POST",
+                f"/agent/recordings/{recording_id}/failure",
+                {"error": f"{type(exc).__name__}: {exc}"[:4000]},
+            )
             return
-        await self.portal.uploaded(
-            recording_id,
+        self.report(
+            "POST",
+            f"/agent/recordings/{recording_id}/upload",
             {
                 "object_key": key,
                 "segment_keys": seg_keys,
@@ -216,7 +387,12 @@ class Agent:
         return await asyncio.to_thread(self.uploader.upload, key)
 
     async def shutdown(self) -> None:
-        """Stop every recording gracefully and finish its upload before returning."""
+        """Stop every recording gracefully and finish its upload before returning. Recordings
+        are not marked stopped: a restarted agent records the rest of their sessions."""
+        loops = list(self._loops)
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
         for recording_id, recorder in list(self.recorders.items()):
             log.info("agent.stopping_recording", recording=recording_id)
             await recorder.stop()
@@ -228,3 +404,10 @@ class Agent:
                 log.warning("agent.uploads_deferred", count=len(late))
                 self.stop_uploads.set()  # their back-off ends; the journal keeps them
                 await asyncio.gather(*late, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):  # what is not sent now is sent at the next start
+            await asyncio.wait_for(self._deliver_pending(), 5)
+        self.outbox.close()
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat()

@@ -271,9 +271,7 @@ class AgentCommand(Base):
     """A command for a classroom's agent; kept until acknowledged, so none is lost in transit."""
 
     __tablename__ = "agent_commands"
-    __table_args__ = (
-        Index("ix_agent_commands_pending", "classroom_id", "state"),
-    )
+    __table_args__ = (Index("ix_agent_commands_pending", "classroom_id", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))

@@ -14,9 +14,12 @@ import contextlib
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from classroom.db.models import AgentCommand, Device, Recording, RecordingState
+from classroom.db.types import utcnow
 from classroom.recordings import (
     RecordingConflict,
     UploadReport,
+    agent_started,
+    agent_stopped,
     complete_command,
     object_prefix,
     pending_commands,
@@ -24,16 +27,19 @@ from classroom.recordings import (
     report_failure,
     report_upload,
 )
+from classroom.schedule import agent_schedule
 from web.deps import DB, CurrentAgent, services
 from web.schemas import (
     AckIn,
     ActiveRecordingOut,
     AgentCommandOut,
+    AgentEventIn,
     AgentHelloIn,
     AgentHelloOut,
     DeviceOut,
     FailureIn,
     RecordingOut,
+    ScheduleEntryOut,
     UploadIn,
 )
 
@@ -147,5 +153,30 @@ async def uploaded(
 async def failed(recording_id: int, body: FailureIn, db: DB, device: CurrentAgent) -> Recording:
     rec = await _own_recording(db, device, recording_id)
     await report_failure(db, rec, body.error)
+    await db.commit()
+    return rec
+
+
+@router.get("/schedule", response_model=list[ScheduleEntryOut])
+async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntryOut]:
+    """This classroom's sessions recorded on schedule, from 12 hours ago to a week ahead. The
+    agent caches the answer and records from the cache when the portal is unreachable."""
+    entries = await agent_schedule(db, device.classroom_id, utcnow())
+    await db.commit()  # the recordings made for new entries
+    return [ScheduleEntryOut.model_validate(e) for e in entries]
+
+
+@router.post("/recordings/{recording_id}/started", response_model=RecordingOut)
+async def started(recording_id: int, body: AgentEventIn, db: DB, device: CurrentAgent) -> Recording:
+    rec = await _own_recording(db, device, recording_id)
+    await agent_started(db, rec, body.at)
+    await db.commit()
+    return rec
+
+
+@router.post("/recordings/{recording_id}/stopped", response_model=RecordingOut)
+async def stopped(recording_id: int, body: AgentEventIn, db: DB, device: CurrentAgent) -> Recording:
+    rec = await _own_recording(db, device, recording_id)
+    await agent_stopped(db, rec, body.at)
     await db.commit()
     return rec

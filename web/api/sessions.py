@@ -8,11 +8,17 @@ from sqlalchemy import select
 
 from classroom.audit import audit
 from classroom.compliance import NoPlan
-from classroom.db.models import Person, Role, Session, SessionStudyItem
+from classroom.db.models import Classroom, Course, Person, Role, Session, SessionStudyItem, Unit
 from classroom.plan.schema import Plan, Requirement
-from classroom.recordings import RecordingConflict, request_start, request_stop
+from classroom.recordings import (
+    RecordingConflict,
+    extend_session,
+    request_pause,
+    request_start,
+    request_stop,
+)
 from web.deps import DB, CurrentPerson, services
-from web.schemas import RecordingOut, SessionOut
+from web.schemas import ExtendIn, RecordingOut, SessionIn, SessionOut
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -56,6 +62,47 @@ async def stop_recording(request: Request, db: DB, person: Person, session_id: i
     await db.commit()
     services(request).commands.notify(session.classroom_id)
     return RecordingOut.model_validate(rec)
+
+
+async def pause_recording(
+    request: Request, db: DB, person: Person, session_id: int, paused: bool
+) -> RecordingOut:
+    session = await get_session_or_404(db, session_id)
+    check_may_record(person, session)
+    try:
+        rec = await request_pause(db, session, paused)
+    except RecordingConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await db.commit()
+    services(request).commands.notify(session.classroom_id)
+    return RecordingOut.model_validate(rec)
+
+
+@router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
+async def create_session(body: SessionIn, db: DB, person: CurrentPerson) -> Session:
+    """Managers and admins schedule any session; a trainer schedules their own."""
+    trainer_id = body.trainer_id if body.trainer_id is not None else person.id
+    own = person.has_role(Role.TRAINER) and trainer_id == person.id
+    if not (own or person.has_role(Role.MANAGER, Role.ADMIN)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "only managers and admins schedule sessions, or trainers their own",
+        )
+    trainer = await db.get(Person, trainer_id)
+    for label, found in (
+        ("course", await db.get(Course, body.course_id)),
+        ("classroom", await db.get(Classroom, body.classroom_id)),
+        ("trainer", trainer if trainer and trainer.has_role(Role.TRAINER) else None),
+        ("unit", await db.get(Unit, body.unit_id) if body.unit_id is not None else True),
+    ):
+        if found is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such {label}")
+    session = Session(**body.model_dump(exclude={"trainer_id"}), trainer_id=trainer_id)
+    db.add(session)
+    await db.flush()
+    await audit(db, person, "session.create", f"session:{session.id}", title=body.title)
+    await db.commit()
+    return await get_session_or_404(db, session.id)
 
 
 @router.get("", response_model=list[SessionOut])
@@ -144,3 +191,31 @@ async def api_stop_recording(
     session_id: int, request: Request, db: DB, person: CurrentPerson
 ) -> RecordingOut:
     return await stop_recording(request, db, person, session_id)
+
+
+@router.post("/{session_id}/recording/pause", response_model=RecordingOut)
+async def api_pause_recording(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> RecordingOut:
+    return await pause_recording(request, db, person, session_id, paused=True)
+
+
+@router.post("/{session_id}/recording/resume", response_model=RecordingOut)
+async def api_resume_recording(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> RecordingOut:
+    return await pause_recording(request, db, person, session_id, paused=False)
+
+
+@router.post("/{session_id}/extend", response_model=SessionOut)
+async def extend(session_id: int, body: ExtendIn, db: DB, person: CurrentPerson) -> Session:
+    """Run longer than planned: the agent records on to the new end (plus its post-roll)."""
+    session = await get_session_or_404(db, session_id)
+    check_may_record(person, session)
+    try:
+        await extend_session(db, session, body.minutes)
+    except RecordingConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await audit(db, person, "session.extend", f"session:{session.id}", minutes=body.minutes)
+    await db.commit()
+    return session

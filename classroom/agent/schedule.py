@@ -1,0 +1,112 @@
+"""The agent's side of the schedule: a local copy that outlives the portal, and the decision
+of what to start and stop now.
+
+The decision is a pure function of the schedule, the clock and what is running here, so it is
+tested without processes; the runner applies it once a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+# Recordings in these portal states may still be (re)started by the schedule; the others are
+# finished (processing, available) or given up (failed).
+STARTABLE = ("pending", "recording")
+
+
+@dataclass(frozen=True)
+class Planned:
+    session_id: int
+    title: str
+    start: datetime
+    end: datetime
+    recording_id: int
+    object_prefix: str
+    state: str
+    paused: bool
+    ptz_preset: int | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Planned:
+        return cls(
+            session_id=int(row["session_id"]),
+            title=str(row["title"]),
+            start=datetime.fromisoformat(row["start"]),
+            end=datetime.fromisoformat(row["end"]),
+            recording_id=int(row["recording_id"]),
+            object_prefix=str(row["object_prefix"]),
+            state=str(row["state"]),
+            paused=bool(row["paused"]),
+            ptz_preset=row.get("ptz_preset"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
+        return d
+
+
+class ScheduleCache:
+    """The last schedule the portal gave, in one JSON file replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, entries: Iterable[Planned], fetched_at: datetime) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        data = {"fetched_at": fetched_at.isoformat(), "entries": [e.to_json() for e in entries]}
+        with tmp.open("w") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self.path)
+
+    def load(self) -> tuple[list[Planned], datetime | None]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return [], None
+        return [Planned.of(r) for r in data["entries"]], datetime.fromisoformat(data["fetched_at"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    start: tuple[Planned, ...]
+    stop: tuple[Planned, ...]
+
+
+def decide(
+    entries: Iterable[Planned],
+    now: datetime,
+    running: set[int],
+    finished: set[int],
+    paused: set[int],
+    preroll: timedelta,
+    postroll: timedelta,
+) -> Decision:
+    """What to start and stop at ``now``.
+
+    ``running``: recordings whose ffmpeg runs here; ``finished``: stopped here (by the schedule or
+    a trainer's Stop) — never started again; ``paused``: paused by the trainer — neither started
+    nor counted as done. A recording started by hand before its window keeps running into it;
+    one still running after its window (plus post-roll) is stopped, paused ones too.
+    """
+    start, stop = [], []
+    for e in entries:
+        rid = e.recording_id
+        if rid in finished:
+            continue
+        in_window = e.start - preroll <= now < e.end + postroll
+        if in_window:
+            if rid not in running and rid not in paused and not e.paused and e.state in STARTABLE:
+                start.append(e)
+        elif now >= e.end + postroll and (rid in running or rid in paused):
+            stop.append(e)
+    return Decision(tuple(start), tuple(stop))
