@@ -34,12 +34,19 @@ class Command:
 
 
 class PortalClient:
-    def __init__(self, base_url: str, token: str, backoff_max_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        backoff_max_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,  # an in-process portal, in tests
+    ) -> None:
         self.backoff_max_s = backoff_max_s
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/api/v1",
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(10.0, read=75.0),
+            transport=transport,
         )
 
     async def aclose(self) -> None:

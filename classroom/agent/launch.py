@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
@@ -31,7 +33,13 @@ def encode_settings(settings: Settings) -> EncodeSettings:
     )
 
 
-async def build_agent(settings: Settings, classroom_id: int, portal_url: str, token: str) -> Agent:
+async def build_agent(
+    settings: Settings,
+    classroom_id: int,
+    portal_url: str,
+    token: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Agent:
     store = ObjectStore(
         agent_connection(settings), settings.storage.bucket, settings.storage.region
     )
@@ -50,7 +58,7 @@ async def build_agent(settings: Settings, classroom_id: int, portal_url: str, to
     camera = camera_from_setting(
         settings.media.camera, settings.media.video_size, settings.media.fps
     )
-    portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s)
+    portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s, transport)
     journal = UploadJournal(config.workdir / "uploads.db")
     uploader = ResumableUploader(
         store, journal, backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s)

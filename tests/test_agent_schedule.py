@@ -1,0 +1,127 @@
+"""The agent on schedule, in process against an in-process portal, with real ffmpeg, a real S3
+server and a simulated VISCA camera: the session's preset is recalled at its start, the trainer
+pauses and resumes, and the parts on either side of the pause become one recording."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from classroom.agent.launch import build_agent
+from classroom.runtime import Services
+from storage.seaweed import S3Connection
+from tests.api_helpers import make_portal
+from tests.conftest import make_settings
+from tests.visca_sim import SimulatedCamera, camera
+
+__all__ = ["camera"]
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+RECALL_4 = b"\x81\x01\x04\x3f\x02\x04\xff"
+
+
+async def until(check: Callable[[], object], within_s: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_scheduled_recording_with_preset_pause_and_resume(
+    services: Services,
+    s3: S3Connection,
+    bucket: str,
+    tmp_path: Path,
+    camera: tuple[SimulatedCamera, int],
+) -> None:
+    cam, port = camera
+    cam.presets[4] = (70, 20)
+    portal = await make_portal(services)
+    settings = make_settings(
+        tmp_path / "agent",
+        s3,
+        bucket,
+        media={
+            "video_size": "320x240",
+            "x264_preset": "ultrafast",
+            "segment_seconds": 1,
+            "ptz": f"visca://127.0.0.1:{port}",
+        },
+        agent={"poll_wait_s": 1, "preroll_s": 0, "postroll_s": 1, "schedule_refresh_s": 1},
+    )
+    agent = await build_agent(
+        settings,
+        portal.world.classroom_id,
+        "http://testserver",
+        portal.world.agent_token,
+        transport=portal.transport,
+    )
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    async with portal.as_user("trainer") as trainer:
+        r = await trainer.post(
+            "/api/v1/sessions",
+            json={
+                "title": "PTZ + pause",
+                "kind": "other",
+                "course_id": 1,
+                "classroom_id": portal.world.classroom_id,
+                "planned_start": start.isoformat(),
+                "planned_end": (start + timedelta(minutes=10)).isoformat(),
+                "auto_record": True,
+                "ptz_preset": 4,
+            },
+        )
+        sid = r.json()["id"]
+        runner = asyncio.create_task(agent.run())
+        try:
+            await until(lambda: RECALL_4 in cam.executed, what="the preset recall")
+            assert cam.pos == (70, 20) and cam.problems == []
+
+            async def state() -> dict[str, object]:
+                recs = (await trainer.get(f"/api/v1/recordings?session_id={sid}")).json()
+                return dict(recs[0]) if recs else {}
+
+            rec: dict[str, object] = {}
+
+            async def poll(states: set[str]) -> None:
+                nonlocal rec
+                deadline = time.monotonic() + 40
+                while (rec := await state()).get("state") not in states:
+                    assert time.monotonic() < deadline, rec
+                    await asyncio.sleep(0.3)
+
+            await poll({"recording"})  # the agent's "started" report arrived
+            rid = int(rec["id"])  # type: ignore[call-overload]
+            await asyncio.sleep(3)
+            r = await trainer.post(f"/api/v1/sessions/{sid}/recording/pause")
+            assert r.status_code == 200, r.text
+            await until(lambda: rid not in agent.recorders, what="the pause")
+            await asyncio.sleep(3)  # paused: nothing is recorded, and the schedule waits
+            assert rid not in agent.recorders
+            r = await trainer.post(f"/api/v1/sessions/{sid}/recording/resume")
+            await until(lambda: rid in agent.recorders, what="the resume")
+            await asyncio.sleep(3)
+            r = await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
+            assert r.status_code == 202
+            await poll({"available", "failed"})
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            await agent.shutdown()
+            await agent.portal.aclose()
+    assert rec["state"] == "available", rec
+    store = services.store
+    keys = [
+        str(o.object_name)
+        for o in store.client.list_objects(store.bucket, f"recordings/session-{sid}/", True)
+    ]
+    runs = {k.rsplit("/", 1)[1].split("-")[0] for k in keys if "/segments/" in k}
+    assert runs == {"r0001", "r0002"}  # before and after the pause
+    # About 3 s + 3 s recorded; the 3 s pause is cut out, not filled.
+    assert 4.0 <= float(rec["duration_s"]) <= 9.5, rec  # type: ignore[arg-type]
