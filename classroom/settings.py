@@ -98,6 +98,8 @@ class MediaSettings(_Section):
     mic: str = Field(default="synthetic", pattern=r"^(synthetic|none|alsa:\S+|pulse:\S+)$")
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
+    # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
     # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]", or empty for none.
     ptz: str = Field(default="", pattern=r"^(|visca://[A-Za-z0-9.-]+(:\d{1,5})?)$")
 

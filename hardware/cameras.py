@@ -55,19 +55,21 @@ class ScreenCamera:
 class NetworkCamera:
     """An IP camera's own H.264 stream, kept as it is (stream copy: no encoder at all).
 
-    RTSP over TCP by default (no lost packets on a busy classroom LAN); an MPEG-TS URL
-    (``udp://…``) works the same way.
+    RTSP over TCP by default (no lost packets on a busy classroom LAN; ``rtsp_transport="udp"``
+    for cameras and relays that only offer RTP over UDP); an MPEG-TS URL (``udp://…``) works the
+    same way.
     """
 
     url: str
     copy: bool = True
     timeout_s: float = 5.0
     name: str = "ip-camera"
+    rtsp_transport: str = "tcp"
 
     def ffmpeg_input(self) -> FfmpegInput:
         opts: dict[str, str | int | float] = {}
         if self.url.startswith("rtsp://"):
-            opts["rtsp_transport"] = "tcp"
+            opts["rtsp_transport"] = self.rtsp_transport
             opts["timeout"] = int(self.timeout_s * 1_000_000)
         elif self.url.startswith("udp://"):
             opts["f"] = "mpegts"

@@ -6,6 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import av
@@ -136,13 +138,9 @@ def test_device_inputs_name_the_right_ffmpeg_demuxers(tmp_path: Path) -> None:
     assert "libx264" in build_command("ffmpeg", V4L2Camera(), None, tmp_path, EncodeSettings())
 
 
-@pytest.mark.slow
-@pytest.mark.anyio
-async def test_ip_camera_is_recorded_by_stream_copy(tmp_path: Path) -> None:
-    """A stand-in IP camera (H.264 with SPS/PPS in-band, as FIELD_NOTES describes) sends
-    MPEG-TS; the recorder keeps its H.264 as it is and the segments decode."""
-    port = free_port()
-    camera = await asyncio.create_subprocess_exec(
+def _stand_in_camera(out: list[str]) -> list[str]:
+    """FIELD_NOTES' stand-in IP camera: H.264 baseline with SPS/PPS in-band, 1 s GOP."""
+    return [
         resolve_ffmpeg(),
         "-v",
         "error",
@@ -163,25 +161,83 @@ async def test_ip_camera_is_recorded_by_stream_copy(tmp_path: Path) -> None:
         "25",
         "-bsf:v",
         "dump_extra=freq=keyframe",
-        "-f",
-        "mpegts",
-        f"udp://127.0.0.1:{port}?pkt_size=1316",
+        *out,
+    ]
+
+
+@asynccontextmanager
+async def _rtsp_camera() -> AsyncIterator[str]:
+    """An RTSP server (Debian's rtsp-server-perl) with the stand-in camera publishing to it, as
+    an IP camera serves its stream; yields the URL readers use."""
+    clients, sources = free_port(), free_port()
+    server = await asyncio.create_subprocess_exec(
+        "rtsp-server-perl",
+        "-c",
+        str(clients),
+        "-s",
+        str(sources),
+        "--rtp_start_port",
+        str(20000 + clients % 20000),
+        "--client_listen_address",
+        "127.0.0.1",
+        "--source_listen_address",
+        "127.0.0.1",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    camera = None
+    try:
+        for _ in range(50):  # until it listens for sources
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", sources)
+            except OSError:
+                await asyncio.sleep(0.1)
+            else:
+                w.close()
+                break
+        camera = await asyncio.create_subprocess_exec(
+            *_stand_in_camera(["-f", "rtsp", f"rtsp://127.0.0.1:{sources}/cam"])
+        )
+        await asyncio.sleep(1.5)  # announced and playing
+        yield f"rtsp://127.0.0.1:{clients}/cam"
+    finally:
+        for proc in (camera, server):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+@asynccontextmanager
+async def _udp_camera() -> AsyncIterator[str]:
+    port = free_port()
+    camera = await asyncio.create_subprocess_exec(
+        *_stand_in_camera(["-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"])
     )
     try:
+        yield f"udp://127.0.0.1:{port}"
+    finally:
+        camera.terminate()
+        await camera.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["rtsp", "udp"])
+async def test_ip_camera_is_recorded_by_stream_copy(tmp_path: Path, kind: str) -> None:
+    """A stand-in IP camera serves RTSP (through an RTSP server, RTP over UDP) or sends MPEG-TS;
+    the recorder keeps its H.264 as it is (no encoder runs) and the segments decode."""
+    source = _rtsp_camera() if kind == "rtsp" else _udp_camera()
+    async with source as url:
+        cam = NetworkCamera(url, rtsp_transport="udp")
         rec = SegmentRecorder(
-            resolve_ffmpeg(),
-            NetworkCamera(f"udp://127.0.0.1:{port}"),
-            None,
-            tmp_path,
-            EncodeSettings(segment_seconds=1),
+            resolve_ffmpeg(), cam, None, tmp_path, EncodeSettings(segment_seconds=1)
         )
         await rec.start()
         await asyncio.sleep(4)
         segments = await rec.stop()
-    finally:
-        camera.terminate()
-        await camera.wait()
-    assert len(segments) >= 2 and not rec.faults
+    assert len(segments) >= 2 and not rec.faults, rec.faults
+    run_log = " ".join(build_command(resolve_ffmpeg(), cam, None, tmp_path, EncodeSettings()))
+    assert "-c:v copy" in run_log or "-vcodec copy" in run_log, run_log
     with av.open(str(segments[1].path)) as c:
         v = c.streams.video[0]
         assert (v.codec_context.name, v.codec_context.width, v.codec_context.height) == (

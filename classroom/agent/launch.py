@@ -56,7 +56,10 @@ async def build_agent(
         report_retry_max_s=settings.agent.retry_backoff_max_s,
     )
     camera = camera_from_setting(
-        settings.media.camera, settings.media.video_size, settings.media.fps
+        settings.media.camera,
+        settings.media.video_size,
+        settings.media.fps,
+        settings.media.rtsp_transport,
     )
     portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s, transport)
     journal = UploadJournal(config.workdir / "uploads.db")
@@ -74,13 +77,15 @@ async def build_agent(
     )
 
 
-def camera_from_setting(value: str, size: str, fps: int) -> CameraSource:
+def camera_from_setting(
+    value: str, size: str, fps: int, rtsp_transport: str = "tcp"
+) -> CameraSource:
     if value.startswith("v4l2:"):
         return V4L2Camera(value.removeprefix("v4l2:"), size, fps)
     if value.startswith("screen:"):
         return ScreenCamera(value.removeprefix("screen:") or ":0.0", size, fps)
     if value.startswith(("rtsp://", "udp://")):
-        return NetworkCamera(value)
+        return NetworkCamera(value, rtsp_transport=rtsp_transport)
     return SyntheticCamera(size=size, fps=fps)
 
 
