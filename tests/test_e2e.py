@@ -12,6 +12,7 @@ import av
 import httpx
 import pytest
 
+from streaming.media_check import check_media
 from tests.live_stack import LiveStack
 
 pytestmark = pytest.mark.slow
@@ -83,8 +84,10 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
     sid = live.world.session_id
     rec_id = trainer.post(f"/api/v1/sessions/{sid}/recording/start").json()["id"]
     wait_state(trainer, rec_id, {"recording"}, timeout=20)
-    time.sleep(5)
+    recording_since = time.monotonic()
+    time.sleep(7)
     live.stop(live.agent, signal.SIGKILL)  # no chance to clean up
+    killed_after = time.monotonic() - recording_since
     live.start_agent()  # it learns from the portal that it was recording, and goes on
     time.sleep(6)
     assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
@@ -94,6 +97,15 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
     runs = {k.rsplit("/", 1)[1].split("-")[0] for k in seg_keys}
     assert runs == {"r0001", "r0002"}  # both parts, joined in order
     assert rec["duration_s"] >= 8.0
+    # Before the kill, everything but the segment open at that moment was kept: at most one
+    # segment (2 s here) lost, plus ffmpeg's first second to open its inputs.
+    before = 0.0
+    for key in seg_keys:
+        if "/r0001-" in key:
+            local = live.data_dir / "check.ts"
+            live.store.client.fget_object(live.store.bucket, key, str(local))
+            before += check_media(local, need_audio=True).duration_s
+    assert before >= killed_after - 2.0 - 1.0, (before, killed_after)
 
 
 def test_portal_down_during_a_scheduled_session(live: LiveStack) -> None:
