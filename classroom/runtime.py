@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,9 @@ class Services:
     store: ObjectStore
     commands: CommandSignal
     plans: PlanBook
+    # Each classroom's newest preview JPEG and when it came: a confidence monitor, not a record,
+    # so it lives in memory (a restarted portal shows the next one a few seconds later).
+    previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:

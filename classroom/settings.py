@@ -68,6 +68,8 @@ class WebSettings(_Section):
     default_language: Literal["zh-CN", "en"] = "zh-CN"
     # Times on pages are shown in the bureau's zone; the database keeps UTC.
     timezone: str = "Asia/Shanghai"
+    # The dashboard flags an agent silent this long (its heartbeat comes every few seconds).
+    agent_offline_after_s: float = Field(default=30, ge=5, le=3600)
 
     @field_validator("timezone")
     @classmethod
@@ -91,11 +93,11 @@ class MediaSettings(_Section):
     )
     # The classroom's devices: "synthetic", "v4l2:/dev/video0", "screen::0.0", or an IP
     # camera's "rtsp://…" / "udp://…" URL (recorded by stream copy); mic: "synthetic",
-    # "alsa:hw:1,0", "pulse:default" or "none".
+    # "silent" (a muted synthetic mic), "alsa:hw:1,0", "pulse:default" or "none".
     camera: str = Field(
         default="synthetic", pattern=r"^(synthetic|v4l2:/dev/\S+|screen:\S*|(rtsp|udp)://\S+)$"
     )
-    mic: str = Field(default="synthetic", pattern=r"^(synthetic|none|alsa:\S+|pulse:\S+)$")
+    mic: str = Field(default="synthetic", pattern=r"^(synthetic|silent|none|alsa:\S+|pulse:\S+)$")
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
     # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
@@ -114,6 +116,16 @@ class AgentSettings(_Section):
     # How often the schedule is fetched (and cached); between fetches, and while the portal is
     # unreachable, the cached copy rules.
     schedule_refresh_s: float = Field(default=30, ge=1, le=3600)
+    heartbeat_s: float = Field(default=5, ge=1, le=300)
+    preview_s: float = Field(default=5, ge=1, le=300)
+    # "No audio" after this long below -50 dBFS peak while recording (a muted radio mic).
+    silence_alert_s: float = Field(default=30, ge=1, le=3600)
+    # Below this much free space no new capture starts, and retention frees verified copies.
+    min_free_mb: int = Field(default=2048, ge=0)
+    # Local copies of recordings verified in the object store are kept this long.
+    retention_days: float = Field(default=14, ge=0)
+    # Prometheus /metrics on this port (127.0.0.1); 0: off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class Settings(BaseSettings):

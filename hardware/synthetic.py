@@ -33,10 +33,15 @@ class SyntheticCamera:
 
 @dataclass(frozen=True)
 class SyntheticMic:
+    """A 440 Hz tone; ``silent``: digital silence (a muted microphone, for the no-audio alert)."""
+
     name: str = "synthetic-mic"
     frequency_hz: int = 440
     sample_rate: int = 48000
+    silent: bool = False
 
     def ffmpeg_input(self) -> FfmpegInput:
         graph = f"sine=frequency={self.frequency_hz}:sample_rate={self.sample_rate}"
+        if self.silent:
+            graph = f"anullsrc=r={self.sample_rate}:cl=mono"
         return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)

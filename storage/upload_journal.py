@@ -4,6 +4,7 @@ exactly where it stopped (only missing parts are sent)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class UploadJob:
 class UploadJournal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         # One connection per journal; the uploader runs its steps in one worker thread at a time.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -142,6 +144,15 @@ class UploadJournal:
                 "last_error = NULL, updated_at = ? WHERE key = ?",
                 (time.time(), key),
             )
+
+    def depth(self) -> tuple[int, float | None]:
+        """How many uploads wait, and since when (epoch seconds) the oldest. On a connection of
+        its own: status readers (the heartbeat, `classroom agent status`) run beside uploads."""
+        with contextlib.closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as db:
+            n, oldest = db.execute(
+                "SELECT count(*), min(created_at) FROM uploads WHERE state != 'done'"
+            ).fetchone()
+        return int(n), oldest
 
     def upload_ids(self) -> set[str]:
         rows = self._db.execute("SELECT upload_id FROM uploads WHERE upload_id IS NOT NULL")

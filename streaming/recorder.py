@@ -56,6 +56,7 @@ class RecorderFault:
 
 
 SegmentHandler = Callable[[Segment], Awaitable[None]]
+FaultHandler = Callable[[RecorderFault], None]
 
 
 def _input(src: FfmpegInput) -> ffmpeg.nodes.FilterableStream:
@@ -122,6 +123,7 @@ class SegmentRecorder:
         workdir: Path,
         enc: EncodeSettings,
         on_segment: SegmentHandler | None = None,
+        on_fault: FaultHandler | None = None,
     ) -> None:
         self.ffmpeg_exe = ffmpeg_exe
         self.camera = camera
@@ -129,6 +131,7 @@ class SegmentRecorder:
         self.workdir = workdir
         self.enc = enc
         self.on_segment = on_segment
+        self.on_fault = on_fault
         self.segments: list[Segment] = []
         self.rejected: list[Path] = []
         self.faults: list[RecorderFault] = []
@@ -200,8 +203,11 @@ class SegmentRecorder:
 
     def _fault(self, message: str) -> None:
         tail = list(self._proc.tail) if self._proc else []
-        self.faults.append(RecorderFault(message, tail))
+        fault = RecorderFault(message, tail)
+        self.faults.append(fault)
         log.error("recorder.fault", message=message, log_tail=tail[-5:])
+        if self.on_fault is not None:
+            self.on_fault(fault)
 
     async def _collect(self, run_dir: Path, seen: int) -> int:
         """Accept the segments listed in the run's CSV after the first ``seen``; return how many."""

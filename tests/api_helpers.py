@@ -25,12 +25,16 @@ class Portal:
     @asynccontextmanager
     async def as_user(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
         async with self.client() as c:
-            password = DEMO_LOGINS[username][1]
-            r = await c.post(
-                "/api/v1/auth/login", json={"username": username, "password": password}
-            )
-            assert r.status_code == 200, r.text
+            await self.log_in(c, username)
             yield c
+
+    @staticmethod
+    async def log_in(client: httpx.AsyncClient, username: str) -> None:
+        password = DEMO_LOGINS[username][1]
+        r = await client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
+        assert r.status_code == 200, r.text
 
     def agent(self, token: str | None = None) -> httpx.AsyncClient:
         return self.client(headers={"Authorization": f"Bearer {token or self.world.agent_token}"})

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from classroom.agent.launch import build_agent
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
+from tests.agent_helpers import running_agent, until
 from tests.api_helpers import make_portal
-from tests.conftest import make_settings
 from tests.visca_sim import SimulatedCamera, camera
 
 __all__ = ["camera"]
@@ -24,13 +22,6 @@ __all__ = ["camera"]
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 RECALL_4 = b"\x81\x01\x04\x3f\x02\x04\xff"
-
-
-async def until(check: Callable[[], object], within_s: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 async def test_scheduled_recording_with_preset_pause_and_resume(
@@ -43,25 +34,6 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
     cam, port = camera
     cam.presets[4] = (70, 20)
     portal = await make_portal(services)
-    settings = make_settings(
-        tmp_path / "agent",
-        s3,
-        bucket,
-        media={
-            "video_size": "320x240",
-            "x264_preset": "ultrafast",
-            "segment_seconds": 1,
-            "ptz": f"visca://127.0.0.1:{port}",
-        },
-        agent={"poll_wait_s": 1, "preroll_s": 0, "postroll_s": 1, "schedule_refresh_s": 1},
-    )
-    agent = await build_agent(
-        settings,
-        portal.world.classroom_id,
-        "http://testserver",
-        portal.world.agent_token,
-        transport=portal.transport,
-    )
     start = datetime.now(UTC) + timedelta(seconds=1)
     async with portal.as_user("trainer") as trainer:
         r = await trainer.post(
@@ -78,8 +50,8 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
             },
         )
         sid = r.json()["id"]
-        runner = asyncio.create_task(agent.run())
-        try:
+        ptz = {"ptz": f"visca://127.0.0.1:{port}"}
+        async with running_agent(portal, s3, bucket, tmp_path / "agent", media=ptz) as agent:
             await until(lambda: RECALL_4 in cam.executed, what="the preset recall")
             assert cam.pos == (70, 20) and cam.problems == []
 
@@ -110,11 +82,6 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
             assert r.status_code == 202
             await poll({"available", "failed"})
-        finally:
-            runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
-            await agent.shutdown()
-            await agent.portal.aclose()
     assert rec["state"] == "available", rec
     store = services.store
     keys = [

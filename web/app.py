@@ -29,6 +29,7 @@ from web.api import (
 )
 from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
+from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
 from web.pages import recordings as recording_pages
 from web.pages import sessions as session_pages
@@ -115,7 +116,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     api.include_router(auth.me_router)
     app.include_router(api)
     app.include_router(health.router)
-    for page in (auth_pages, session_pages, recording_pages, compliance_pages):
+    for page in (auth_pages, session_pages, recording_pages, compliance_pages, classroom_pages):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)

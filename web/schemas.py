@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -101,6 +102,57 @@ class ScheduleEntryOut(BaseModel):
     state: RecordingState
     paused: bool
     ptz_preset: int | None
+
+
+class AlertIn(BaseModel):
+    code: str = Field(max_length=40)
+    message: str = Field(max_length=500)
+    since: str = Field(max_length=40)
+
+
+class FaultIn(BaseModel):
+    at: str = Field(max_length=40)
+    message: str = Field(max_length=500)
+    log_tail: list[str] = Field(default_factory=list, max_length=50)
+
+
+class HeartbeatIn(BaseModel):
+    """An agent's status every few seconds; unknown fields from newer agents are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: AwareDatetime
+    state: Literal["idle", "recording", "uploading", "offline-queueing", "fault"]
+    recordings: list[int] = Field(default_factory=list, max_length=100)
+    devices: dict[str, str | bool | None] = Field(default_factory=dict, max_length=20)
+    disk_free_bytes: int = Field(ge=0)
+    disk_min_free_bytes: int = Field(ge=0)
+    uploads_pending: int = Field(ge=0)
+    oldest_upload_age_s: float | None = None
+    reports_pending: int = Field(ge=0)
+    oldest_report_age_s: float | None = None
+    audio_rms_dbfs: float | None = None
+    audio_peak_dbfs: float | None = None
+    last_segment_at: AwareDatetime | None = None
+    portal_reachable: bool | None = None
+    alerts: list[AlertIn] = Field(default_factory=list, max_length=50)
+    faults: list[FaultIn] = Field(default_factory=list, max_length=20)
+
+
+class AgentStatusOut(BaseModel):
+    device_id: int
+    name: str
+    last_seen_at: datetime | None
+    online: bool
+    status: HeartbeatIn | None
+
+
+class ClassroomStatusOut(BaseModel):
+    id: int
+    name: str
+    location: str
+    agents: list[AgentStatusOut]
+    preview_at: datetime | None
 
 
 class AgentEventIn(Strict):

@@ -54,6 +54,11 @@ async def build_agent(
         postroll_s=settings.agent.postroll_s,
         schedule_refresh_s=settings.agent.schedule_refresh_s,
         report_retry_max_s=settings.agent.retry_backoff_max_s,
+        heartbeat_s=settings.agent.heartbeat_s,
+        preview_s=settings.agent.preview_s,
+        silence_alert_s=settings.agent.silence_alert_s,
+        min_free_bytes=settings.agent.min_free_mb * 1024**2,
+        retention_days=settings.agent.retention_days,
     )
     camera = camera_from_setting(
         settings.media.camera,
@@ -96,6 +101,8 @@ def mic_from_setting(value: str) -> MicSource | None:
         return AlsaMic(value.removeprefix("alsa:"))
     if value.startswith("pulse:"):
         return PulseMic(value.removeprefix("pulse:"))
+    if value == "silent":
+        return SyntheticMic(silent=True)
     return SyntheticMic()
 
 

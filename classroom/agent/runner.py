@@ -7,14 +7,17 @@ Uploads go through the resumable uploader and its journal (``uploads.db``): an o
 store or a restart of the agent delays them, never drops them. Reports to the portal go through
 the outbox (``outbox.db``), in order, whenever the portal answers. The schedule is cached in
 ``schedule.json``: sessions recorded on schedule start and stop on this machine's clock, with
-or without the portal. Local files are kept after upload (retention by policy comes later).
+or without the portal. ``status.json`` holds the last heartbeat (for `classroom agent status`).
+Local copies are deleted only after verified upload, by the retention policy (retention.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,15 +32,19 @@ from classroom.agent.client import (
     PortalRejected,
     PortalUnavailable,
 )
+from classroom.agent.health import Health, alerts_json, state_of, write_status
 from classroom.agent.outbox import Outbox
+from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectStore
 from streaming.finalize import join_segments
+from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
-from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
+from streaming.preview import preview_jpeg
+from streaming.recorder import EncodeSettings, RecorderFault, Segment, SegmentRecorder
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +64,15 @@ class AgentConfig:
     postroll_s: float = 120.0
     schedule_refresh_s: float = 30.0
     report_retry_max_s: float = 30.0
+    heartbeat_s: float = 5.0
+    preview_s: float = 5.0
+    silence_alert_s: float = 30.0
+    min_free_bytes: int = 2 * 1024**3
+    retention_days: float = 14.0
+
+
+class DiskLow(RuntimeError):
+    """Below the free-space floor: no new capture starts (what is recorded stays)."""
 
 
 def _now() -> datetime:
@@ -81,6 +97,9 @@ class Agent:
         self.schedule, _ = self.schedule_cache.load()
         self.portal_reachable: bool | None = None
         self._handled: set[int] = set()
+        self.health = Health(config.silence_alert_s)
+        self._last_segment: Path | None = None
+        self._previewed: Path | None = None
         self.portal = portal
         self.store = store
         self.uploader = uploader
@@ -131,6 +150,8 @@ class Agent:
         at once; say hello when the portal answers, then take its commands."""
         self._spawn(self._deliver_reports(), self._loops)
         self._spawn(self._follow_schedule(), self._loops)
+        self._spawn(self._heartbeat(), self._loops)
+        self._spawn(self._retention(), self._loops)
         info = await self.portal.hello(self.config.classroom_id)
         log.info("agent.registered", device=info.get("name"), classroom=self.config.classroom_id)
         for active in info.get("active_recordings", []):
@@ -230,6 +251,89 @@ class Agent:
             self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": _iso(now)})
             await self._stop(e.recording_id)
 
+    def status(self) -> dict[str, Any]:
+        """What the heartbeat carries, and `classroom agent status` shows."""
+        uploads, oldest_upload = self.uploader.journal.depth()
+        reports, oldest_report = self.outbox.depth()
+        now = time.time()
+        free = self.free_bytes()
+        if free < self.config.min_free_bytes:
+            self.health.raise_alert(
+                "disk_low",
+                f"{free / 1024**2:.0f} MiB free, floor {self.config.min_free_bytes / 1024**2:.0f}",
+            )
+        else:
+            self.health.clear("disk_low")
+        level = self.health.audio
+        last = self.health.last_segment_at
+        return {
+            "at": _iso(_now()),
+            "state": state_of(
+                bool(self.recorders),
+                uploads,
+                reports,
+                self.portal_reachable,
+                set(self.health.alerts),
+            ),
+            "recordings": sorted(self.recorders),
+            "devices": {
+                "camera": getattr(self.camera, "name", type(self.camera).__name__),
+                "mic": getattr(self.mic, "name", None) if self.mic else None,
+                "ptz": self.ptz is not None,
+            },
+            "disk_free_bytes": free,
+            "disk_min_free_bytes": self.config.min_free_bytes,
+            "uploads_pending": uploads,
+            "oldest_upload_age_s": round(now - oldest_upload, 1) if oldest_upload else None,
+            "reports_pending": reports,
+            "oldest_report_age_s": round(now - oldest_report, 1) if oldest_report else None,
+            "audio_rms_dbfs": round(level.rms_dbfs, 1) if level else None,
+            "audio_peak_dbfs": round(level.peak_dbfs, 1) if level else None,
+            "last_segment_at": _iso(last) if last else None,
+            "portal_reachable": self.portal_reachable,
+            "alerts": alerts_json(self.health.alerts),
+            "faults": list(self.health.faults),
+        }
+
+    async def _heartbeat(self) -> None:
+        """Every few seconds: status to disk and to the portal (one try; the next one follows),
+        and while recording, a preview of the newest segment."""
+        path = self.config.workdir / "status.json"
+        next_preview = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            status = self.status()
+            await asyncio.to_thread(write_status, path, status)
+            with contextlib.suppress(PortalUnavailable, PortalRejected, PortalRefused):
+                await self.portal.once("POST", "/agent/heartbeat", json=status)
+            seg = self._last_segment
+            if seg is not None and seg != self._previewed and loop.time() >= next_preview:
+                next_preview = loop.time() + self.config.preview_s
+                self._previewed = seg
+                with contextlib.suppress(Exception):  # the segment may have moved on meanwhile
+                    jpeg = await asyncio.to_thread(preview_jpeg, seg)
+                    if jpeg:
+                        await self.portal.once(
+                            "POST",
+                            "/agent/preview",
+                            content=jpeg,
+                            headers={"Content-Type": "image/jpeg"},
+                        )
+            await asyncio.sleep(self.config.heartbeat_s)
+
+    async def _retention(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(
+                    sweep,
+                    self.config.workdir,
+                    self.config.retention_days,
+                    self.config.min_free_bytes,
+                )
+            except Exception:
+                log.exception("agent.retention_failed")
+            await asyncio.sleep(600)
+
     async def _abort_orphans(self) -> None:
         """Incomplete uploads nobody will finish cost storage: abort those a day old. (An agent
         offline longer that comes back finds its upload gone and simply starts it again.)"""
@@ -276,10 +380,23 @@ class Agent:
         else:
             log.info("agent.ptz_preset", preset=preset)
 
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.config.workdir).free
+
     async def _start(self, recording_id: int, prefix: str, ptz_preset: int | None = None) -> None:
         self._prefixes[recording_id] = prefix
         if recording_id in self.recorders:  # a repeated command: already recording
             return
+        free, floor = self.free_bytes(), self.config.min_free_bytes
+        if free < floor:
+            message = (
+                f"only {free / 1024**2:.0f} MiB free, below the {floor / 1024**2:.0f} MiB floor: "
+                "no new capture starts until space is freed"
+            )
+            self.health.raise_alert("capture_refused", message)
+            raise DiskLow(message)
+        self.health.clear("capture_refused")
+        self._mark(recording_id, UPLOADED, False)
         if ptz_preset is not None and self.ptz is not None:
             self._spawn(self._recall(ptz_preset), self._background)
         # Recording again (resumed, restarted): a join made earlier no longer covers it all.
@@ -294,6 +411,15 @@ class Agent:
         async def upload_segment(seg: Segment) -> None:
             # Not awaited by the recorder: a slow store must not hold up accepting segments.
             self._spawn(put_segment(seg), self._background)
+            self._last_segment = seg.path
+            try:
+                level = await asyncio.to_thread(audio_level, seg.path)
+            except Exception:  # the level is for the dashboard; the segment is already valid
+                level = None
+            self.health.segment(level)
+
+        def on_fault(fault: RecorderFault) -> None:
+            self.health.fault(fault.message, fault.log_tail)
 
         recorder = SegmentRecorder(
             self.config.ffmpeg,
@@ -302,6 +428,7 @@ class Agent:
             self._workdir(recording_id),
             self.config.encode,
             on_segment=upload_segment,
+            on_fault=on_fault,
         )
         await recorder.start()
         self.recorders[recording_id] = recorder
@@ -318,6 +445,8 @@ class Agent:
         recorder = self.recorders.pop(recording_id, None)
         if recorder is not None:
             await recorder.stop()
+        if not self.recorders:
+            self.health.recording_stopped()
         self._begin_finish(recording_id)
 
     def _begin_finish(self, recording_id: int) -> None:
@@ -350,6 +479,7 @@ class Agent:
                 seg_keys.append(key)
             key = f"{prefix}recording.mp4"
             stored = await self._upload(key, final, "video/mp4")
+            self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
         except UploadCancelled:
             log.warning("agent.upload_deferred", recording=recording_id)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -184,6 +185,8 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An agent's last heartbeat as it sent it (state, disk, queues, audio level, alerts).
+    status: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     classroom: Mapped[Classroom] = relationship(lazy="joined")
 

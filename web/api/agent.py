@@ -38,6 +38,7 @@ from web.schemas import (
     AgentHelloOut,
     DeviceOut,
     FailureIn,
+    HeartbeatIn,
     RecordingOut,
     ScheduleEntryOut,
     UploadIn,
@@ -180,3 +181,29 @@ async def stopped(recording_id: int, body: AgentEventIn, db: DB, device: Current
     await agent_stopped(db, rec, body.at)
     await db.commit()
     return rec
+
+
+MAX_PREVIEW_BYTES = 512 * 1024
+
+
+@router.post("/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
+async def heartbeat(body: HeartbeatIn, db: DB, device: CurrentAgent) -> None:
+    device.status = body.model_dump(mode="json")
+    await db.commit()
+
+
+@router.post(
+    "/preview",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra={"requestBody": {"content": {"image/jpeg": {}}, "required": True}},
+)
+async def preview(request: Request, device: CurrentAgent, db: DB) -> None:
+    """The newest preview frame (JPEG, checked by its content, at most 512 KiB)."""
+    classroom_id = device.classroom_id
+    await db.commit()  # last_seen_at
+    data = await request.body()
+    if len(data) > MAX_PREVIEW_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "a preview is at most 512 KiB")
+    if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\0").endswith(b"\xff\xd9")):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a preview must be a JPEG")
+    services(request).previews[classroom_id] = (data, utcnow())

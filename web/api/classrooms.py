@@ -1,16 +1,18 @@
-"""Classrooms: the schedule as an iCalendar feed for trainers' and managers' calendars."""
+"""Classrooms: the schedule as an iCalendar feed, and the agents' status (the dashboard)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from sqlalchemy import select
 
-from classroom.db.models import Classroom, Person, Role
+from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
 from classroom.db.types import utcnow
 from classroom.schedule import sessions_between, to_ical
-from web.deps import DB, require_role
+from web.deps import DB, require_role, services
+from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
 
@@ -40,4 +42,69 @@ async def schedule_ics(
         body,
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'inline; filename="classroom-{classroom_id}.ics"'},
+    )
+
+
+def agent_online(last_seen: datetime | None, now: datetime, after_s: float) -> bool:
+    return last_seen is not None and (now - last_seen).total_seconds() <= after_s
+
+
+async def classroom_status(request: Request, db: DB) -> list[ClassroomStatusOut]:
+    now = utcnow()
+    after = services(request).settings.web.agent_offline_after_s
+    previews = services(request).previews
+    rooms = list(await db.scalars(select(Classroom).order_by(Classroom.id)))
+    agents = list(
+        await db.scalars(
+            select(Device)
+            .where(Device.kind == DeviceKind.AGENT, Device.revoked_at.is_(None))
+            .order_by(Device.id)
+        )
+    )
+    return [
+        ClassroomStatusOut(
+            id=room.id,
+            name=room.name,
+            location=room.location,
+            agents=[
+                AgentStatusOut(
+                    device_id=d.id,
+                    name=d.name,
+                    last_seen_at=d.last_seen_at,
+                    online=agent_online(d.last_seen_at, now, after),
+                    status=HeartbeatIn.model_validate(d.status) if d.status else None,
+                )
+                for d in agents
+                if d.classroom_id == room.id
+            ],
+            preview_at=previews[room.id][1] if room.id in previews else None,
+        )
+        for room in rooms
+    ]
+
+
+@router.get("/status", response_model=list[ClassroomStatusOut])
+async def status_all(request: Request, db: DB, _: Staff) -> list[ClassroomStatusOut]:
+    """Every classroom's agents: online or not (no heartbeat for ``agent_offline_after_s``),
+    and what their last heartbeat said."""
+    return await classroom_status(request, db)
+
+
+@router.get(
+    "/{classroom_id}/preview.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def preview_jpg(classroom_id: int, request: Request, _: Staff) -> Response:
+    found = services(request).previews.get(classroom_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview from this classroom yet")
+    data, at = found
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={
+            "Cache-Control": "no-store",
+            "Last-Modified": at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        },
     )

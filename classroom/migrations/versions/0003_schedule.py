@@ -1,4 +1,4 @@
-"""step 3: recording on schedule (auto_record, PTZ preset), pause and resume
+"""step 3: recording on schedule (auto_record, PTZ preset), pause and resume, agent status
 
 Revision ID: 0003
 Revises: 0002
@@ -52,6 +52,7 @@ def upgrade() -> None:
         "recordings", sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
     _swap_kinds(_OLD_KINDS, _NEW_KINDS, unique=False)
+    op.add_column("devices", sa.Column("status", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
@@ -59,6 +60,7 @@ def downgrade() -> None:
     _swap_kinds(_NEW_KINDS, _OLD_KINDS, unique=True)
     # Plain DROP COLUMN (SQLite ≥ 3.35, PostgreSQL), not a batch rebuild, as in upgrade().
     for table, column in (
+        ("devices", "status"),
         ("recordings", "paused"),
         ("sessions", "ptz_preset"),
         ("sessions", "auto_record"),

@@ -1,0 +1,59 @@
+"""An agent in this process, talking to an in-process portal, with real ffmpeg and S3."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from classroom.agent.launch import build_agent
+from classroom.agent.runner import Agent
+from storage.seaweed import S3Connection
+from tests.api_helpers import Portal
+from tests.conftest import make_settings
+
+FAST_MEDIA = {"video_size": "320x240", "x264_preset": "ultrafast", "segment_seconds": 1}
+FAST_AGENT = {"poll_wait_s": 1, "preroll_s": 0, "postroll_s": 1, "schedule_refresh_s": 1}
+
+
+@asynccontextmanager
+async def running_agent(
+    portal: Portal,
+    s3: S3Connection,
+    bucket: str,
+    data_dir: Path,
+    media: dict[str, Any] | None = None,
+    agent: dict[str, Any] | None = None,
+) -> AsyncIterator[Agent]:
+    settings = make_settings(
+        data_dir,
+        s3,
+        bucket,
+        media={**FAST_MEDIA, **(media or {})},
+        agent={**FAST_AGENT, **(agent or {})},
+    )
+    a = await build_agent(
+        settings,
+        portal.world.classroom_id,
+        "http://testserver",
+        portal.world.agent_token,
+        transport=portal.transport,
+    )
+    runner = asyncio.create_task(a.run())
+    try:
+        yield a
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await a.shutdown()
+        await a.portal.aclose()
+
+
+async def until(check: Callable[[], object], within_s: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)

@@ -1,0 +1,152 @@
+"""The agent's health, end to end in process: heartbeat to the dashboard with the audio level
+and a "no audio" alert, a preview frame, the disk guard refusing new captures, an agent that
+stops reporting flagged; retention deleting only verified local copies, oldest first."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from classroom.agent.retention import UPLOADED, sweep
+from classroom.runtime import Services
+from storage.seaweed import S3Connection
+from tests.agent_helpers import running_agent, until
+from tests.api_helpers import Portal, make_portal
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_heartbeat_dashboard_alerts_preview_and_disk_guard(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    services.settings.web.agent_offline_after_s = 5
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    data_dir = tmp_path / "agent"
+    trainer = portal.client()
+    await portal.log_in(trainer, "trainer")
+
+    async def room() -> dict:
+        rooms = (await trainer.get("/api/v1/classrooms/status")).json()
+        return next(r for r in rooms if r["id"] == portal.world.classroom_id)
+
+    async with running_agent(
+        portal,
+        s3,
+        bucket,
+        data_dir,
+        media={"mic": "silent"},
+        agent={"heartbeat_s": 1, "preview_s": 1, "silence_alert_s": 2},
+    ) as agent:
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+
+        async def alert_seen(code: str) -> dict:
+            deadline = time.monotonic() + 30
+            while True:
+                (a,) = (await room())["agents"]
+                codes = [x["code"] for x in (a["status"] or {}).get("alerts", [])]
+                if code in codes:
+                    return a
+                assert time.monotonic() < deadline, a
+                await asyncio.sleep(0.3)
+
+        a = await alert_seen("no_audio")  # the mic is muted: alert after 2 s of silence
+        assert a["online"] and a["status"]["state"] == "recording"
+        assert a["status"]["audio_peak_dbfs"] <= -59
+        assert a["status"]["recordings"] == [rec["id"]]
+        assert a["status"]["devices"]["mic"] == "synthetic-mic"
+        await until(lambda: portal.services.previews, what="a preview")
+        jpeg = await trainer.get(f"/api/v1/classrooms/{portal.world.classroom_id}/preview.jpg")
+        assert jpeg.status_code == 200 and jpeg.content[:3] == b"\xff\xd8\xff"
+        page = await trainer.get("/classrooms")
+        assert page.status_code == 200
+        assert "无声音" in page.text and 'data-state="recording"' in page.text
+        local = json.loads((agent.config.workdir / "status.json").read_text())
+        assert local["state"] == "recording"  # what `classroom agent status` reads
+        await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
+        deadline = time.monotonic() + 30
+        while (await trainer.get(f"/api/v1/recordings/{rec['id']}")).json()["state"] not in (
+            "processing",
+            "available",
+        ):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.3)
+
+        # The disk guard: below the floor, a new capture is refused and said why.
+        agent.config.min_free_bytes = 1 << 60
+        r = await trainer.post(f"/api/v1/sessions/{sid}/recording/start")
+        second = r.json()["id"]
+        assert second != rec["id"]
+        deadline = time.monotonic() + 20
+        while (got := (await trainer.get(f"/api/v1/recordings/{second}")).json())[
+            "state"
+        ] != "failed":
+            assert time.monotonic() < deadline, got
+            await asyncio.sleep(0.3)
+        assert "below the" in got["error"] and "MiB floor" in got["error"]
+        a = await alert_seen("capture_refused")
+        assert a["status"]["state"] == "fault"
+        assert {"disk_low", "capture_refused"} <= {x["code"] for x in a["status"]["alerts"]}
+    # The agent is gone: after agent_offline_after_s the dashboard says so.
+    deadline = time.monotonic() + 20
+    while (await room())["agents"][0]["online"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
+    page = await trainer.get("/classrooms")
+    assert 'data-offline="1"' in page.text
+    await trainer.aclose()
+
+
+@pytest.mark.anyio
+async def test_who_sees_the_dashboard_and_what_agents_may_send(services: Services) -> None:
+    portal: Portal = await make_portal(services)
+    room = portal.world.classroom_id
+    async with portal.as_user("officer1") as officer:
+        assert (await officer.get("/api/v1/classrooms/status")).status_code == 403
+        assert (await officer.get(f"/api/v1/classrooms/{room}/preview.jpg")).status_code == 403
+        assert (await officer.get("/classrooms")).status_code == 403
+    async with portal.agent() as agent:
+        assert (await agent.get("/api/v1/classrooms/status")).status_code == 401
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+        r = await agent.post("/api/v1/agent/preview", content=png)
+        assert r.status_code == 415
+        big = b"\xff\xd8\xff" + b"\0" * (600 * 1024) + b"\xff\xd9"
+        assert (await agent.post("/api/v1/agent/preview", content=big)).status_code == 413
+        r = await agent.post("/api/v1/agent/heartbeat", json={"state": "dancing"})
+        assert r.status_code == 422
+    async with portal.as_user("trainer") as trainer:
+        assert (await trainer.get(f"/api/v1/classrooms/{room}/preview.jpg")).status_code == 404
+
+
+def _recording(root: Path, rid: int, uploaded_days_ago: float | None) -> Path:
+    d = root / f"recording-{rid}"
+    (d / "segments").mkdir(parents=True)
+    (d / "segments" / "r0001-00000.ts").write_bytes(b"x" * 1000)
+    if uploaded_days_ago is not None:
+        marker = d / UPLOADED
+        marker.touch()
+        t = time.time() - uploaded_days_ago * 86400
+        os.utime(marker, (t, t))
+    return d
+
+
+def test_retention_deletes_only_verified_copies_oldest_first(tmp_path: Path) -> None:
+    old = _recording(tmp_path, 1, uploaded_days_ago=20)
+    newer = _recording(tmp_path, 2, uploaded_days_ago=3)
+    newest = _recording(tmp_path, 3, uploaded_days_ago=1)
+    unverified = _recording(tmp_path, 4, uploaded_days_ago=None)
+    # Plenty of space: only what is past the retention period goes.
+    assert sweep(tmp_path, keep_days=14, min_free_bytes=0) == [old]
+    # Disk low: verified copies go oldest first until there is room again...
+    free = iter([100, 5000])
+    removed = sweep(tmp_path, keep_days=14, min_free_bytes=1000, free_bytes=lambda: next(free))
+    assert removed == [newer] and newest.exists()
+    # ...and never what is not yet verified in the store, however full the disk.
+    removed = sweep(tmp_path, keep_days=14, min_free_bytes=10**18)
+    assert removed == [newest]
+    assert unverified.exists() and (unverified / "segments" / "r0001-00000.ts").exists()
