@@ -70,6 +70,8 @@ class WebSettings(_Section):
     timezone: str = "Asia/Shanghai"
     # The dashboard flags an agent silent this long (its heartbeat comes every few seconds).
     agent_offline_after_s: float = Field(default=30, ge=5, le=3600)
+    # Prometheus scrapes /metrics with this as its bearer token; empty: only a logged-in admin.
+    metrics_token: str = ""
 
     @field_validator("timezone")
     @classmethod

@@ -154,6 +154,26 @@ class UploadJournal:
             ).fetchone()
         return int(n), oldest
 
+    def progress(self, limit: int = 5) -> list[dict[str, int | str]]:
+        """The oldest waiting uploads: key, size, and parts sent of the total."""
+        with contextlib.closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT u.key, u.size, u.part_size, count(p.part_no), coalesce(sum(p.size), 0) "
+                "FROM uploads u LEFT JOIN parts p ON p.key = u.key "
+                "WHERE u.state != 'done' GROUP BY u.key ORDER BY u.created_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            {
+                "key": key,
+                "bytes": size,
+                "bytes_sent": sent,
+                "parts_done": done,
+                "parts_total": max(1, -(-size // part_size)),
+            }
+            for key, size, part_size, done, sent in rows
+        ]
+
     def upload_ids(self) -> set[str]:
         rows = self._db.execute("SELECT upload_id FROM uploads WHERE upload_id IS NOT NULL")
         return {str(r[0]) for r in rows}

@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.runtime import Services
+from storage.ports import free_port
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import Portal, make_portal
@@ -28,6 +32,7 @@ async def test_heartbeat_dashboard_alerts_preview_and_disk_guard(
     portal = await make_portal(services)
     sid = portal.world.session_id
     data_dir = tmp_path / "agent"
+    port = free_port()
     trainer = portal.client()
     await portal.log_in(trainer, "trainer")
 
@@ -41,7 +46,7 @@ async def test_heartbeat_dashboard_alerts_preview_and_disk_guard(
         bucket,
         data_dir,
         media={"mic": "silent"},
-        agent={"heartbeat_s": 1, "preview_s": 1, "silence_alert_s": 2},
+        agent={"heartbeat_s": 1, "preview_s": 1, "silence_alert_s": 2, "metrics_port": port},
     ) as agent:
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
 
@@ -68,6 +73,19 @@ async def test_heartbeat_dashboard_alerts_preview_and_disk_guard(
         assert "无声音" in page.text and 'data-state="recording"' in page.text
         local = json.loads((agent.config.workdir / "status.json").read_text())
         assert local["state"] == "recording"  # what `classroom agent status` reads
+        cli = await _agent_status(data_dir, "--json")
+        assert cli.returncode == 1  # an alert is up
+        shown = json.loads(cli.stdout)
+        assert shown["running"] and shown["state"] == "recording"
+        assert [a["code"] for a in shown["alerts"]] == ["no_audio"]
+        table = await _agent_status(data_dir)
+        assert "ALERT no_audio" in table.stdout and "recording" in table.stdout
+        async with httpx.AsyncClient() as scrape:
+            m = (await scrape.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert (await scrape.get(f"http://127.0.0.1:{port}/other")).status_code == 404
+        assert 'classroom_agent_state{state="recording"} 1' in m
+        assert 'classroom_agent_alert{code="no_audio"} 1' in m
+        assert "# TYPE classroom_agent_segments counter" in m
         await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
         deadline = time.monotonic() + 30
         while (await trainer.get(f"/api/v1/recordings/{rec['id']}")).json()["state"] not in (
@@ -100,6 +118,52 @@ async def test_heartbeat_dashboard_alerts_preview_and_disk_guard(
     page = await trainer.get("/classrooms")
     assert 'data-offline="1"' in page.text
     await trainer.aclose()
+    assert (await _agent_status(data_dir)).returncode == 3  # not running: the status is stale
+
+
+async def _agent_status(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")},
+        "CLASSROOM_DATA_DIR": str(data_dir),
+        "CLASSROOM_AGENT__HEARTBEAT_S": "1",
+    }
+    cmd = [sys.executable, "-m", "classroom.cli", "agent", "status", "--classroom", "1", *args]
+    return await asyncio.to_thread(
+        subprocess.run, cmd, env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.anyio
+async def test_portal_metrics_for_the_scraper_and_admins_only(services: Services) -> None:
+    services.settings.web.metrics_token = "scrape-secret-0123456789"
+    portal = await make_portal(services)
+    async with portal.agent() as agent:
+        beat = {
+            "at": "2026-11-26T00:00:00+00:00",
+            "state": "uploading",
+            "disk_free_bytes": 5_000_000_000,
+            "disk_min_free_bytes": 2_000_000_000,
+            "uploads_pending": 3,
+            "reports_pending": 1,
+            "alerts": [{"code": "no_audio", "message": "m", "since": "s"}],
+        }
+        assert (await agent.post("/api/v1/agent/heartbeat", json=beat)).status_code == 204
+    async with portal.client() as anon:
+        assert (await anon.get("/metrics")).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert (await anon.get("/metrics", headers=wrong)).status_code == 401
+        ok = {"Authorization": "Bearer scrape-secret-0123456789"}
+        r = await anon.get("/metrics", headers=ok)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    labels = 'agent="demo-agent",classroom="1"'
+    assert f"classroom_agent_up{{{labels}}} 1" in r.text
+    assert f"classroom_agent_uploads_pending{{{labels}}} 3" in r.text
+    assert f'classroom_agent_alert{{{labels},code="no_audio"}} 1' in r.text
+    assert 'classroom_recordings{state="available"}' in r.text
+    async with portal.as_user("trainer") as trainer:
+        assert (await trainer.get("/metrics")).status_code == 403
+    async with portal.as_user("admin") as admin:
+        assert (await admin.get("/metrics")).status_code == 200
 
 
 @pytest.mark.anyio

@@ -24,6 +24,7 @@ from web.api import (
     devices,
     health,
     imports,
+    metrics,
     recordings,
     sessions,
 )
@@ -40,7 +41,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith((API_PREFIX, "/healthz"))
+    return request.url.path.startswith((API_PREFIX, "/healthz", "/metrics"))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -116,6 +117,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     api.include_router(auth.me_router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for page in (auth_pages, session_pages, recording_pages, compliance_pages, classroom_pages):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -116,6 +116,14 @@ class FaultIn(BaseModel):
     log_tail: list[str] = Field(default_factory=list, max_length=50)
 
 
+class UploadProgressIn(BaseModel):
+    key: str = Field(max_length=1024)
+    bytes: int = Field(ge=0)
+    bytes_sent: int = Field(ge=0)
+    parts_done: int = Field(ge=0)
+    parts_total: int = Field(ge=1)
+
+
 class HeartbeatIn(BaseModel):
     """An agent's status every few seconds; unknown fields from newer agents are ignored."""
 
@@ -128,6 +136,7 @@ class HeartbeatIn(BaseModel):
     disk_free_bytes: int = Field(ge=0)
     disk_min_free_bytes: int = Field(ge=0)
     uploads_pending: int = Field(ge=0)
+    uploads: list[UploadProgressIn] = Field(default_factory=list, max_length=20)
     oldest_upload_age_s: float | None = None
     reports_pending: int = Field(ge=0)
     oldest_report_age_s: float | None = None

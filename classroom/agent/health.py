@@ -14,6 +14,7 @@ from typing import Any
 from streaming.levels import AudioLevel
 
 STATES = ("idle", "recording", "uploading", "offline-queueing", "fault")
+ALERTS = ("recorder_fault", "disk_low", "capture_refused", "no_audio")
 # Alerts that make the agent's state "fault": someone must act.
 FAULTS = {"recorder_fault", "disk_low", "capture_refused"}
 
@@ -38,6 +39,8 @@ class Health:
         self.audio: AudioLevel | None = None
         self.last_segment_at: datetime | None = None
         self._silent_since: datetime | None = None
+        self.segments_total = 0
+        self.faults_total = 0
 
     def raise_alert(self, code: str, message: str, now: datetime | None = None) -> None:
         old = self.alerts.get(code)
@@ -49,12 +52,14 @@ class Health:
 
     def fault(self, message: str, log_tail: list[str], now: datetime | None = None) -> None:
         when = now or datetime.now(UTC)
+        self.faults_total += 1
         self.faults.append({"at": _iso(when), "message": message, "log_tail": log_tail[-20:]})
         self.raise_alert("recorder_fault", message, when)
 
     def segment(self, level: AudioLevel | None, now: datetime | None = None) -> None:
         """A valid segment arrived: the recorder works; judge the microphone by its audio."""
         now = now or datetime.now(UTC)
+        self.segments_total += 1
         self.last_segment_at = now
         self.clear("recorder_fault")
         if level is None:

@@ -33,6 +33,7 @@ from classroom.agent.client import (
     PortalUnavailable,
 )
 from classroom.agent.health import Health, alerts_json, state_of, write_status
+from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
@@ -69,6 +70,7 @@ class AgentConfig:
     silence_alert_s: float = 30.0
     min_free_bytes: int = 2 * 1024**3
     retention_days: float = 14.0
+    metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
 
 
 class DiskLow(RuntimeError):
@@ -99,6 +101,7 @@ class Agent:
         self._handled: set[int] = set()
         self.health = Health(config.silence_alert_s)
         self._last_segment: Path | None = None
+        self._metrics: asyncio.Server | None = None
         self._previewed: Path | None = None
         self.portal = portal
         self.store = store
@@ -152,6 +155,10 @@ class Agent:
         self._spawn(self._follow_schedule(), self._loops)
         self._spawn(self._heartbeat(), self._loops)
         self._spawn(self._retention(), self._loops)
+        if self.config.metrics_port:
+            self._metrics = await serve_metrics(
+                self.config.metrics_port, lambda: agent_metrics(self.status())
+            )
         info = await self.portal.hello(self.config.classroom_id)
         log.info("agent.registered", device=info.get("name"), classroom=self.config.classroom_id)
         for active in info.get("active_recordings", []):
@@ -284,6 +291,7 @@ class Agent:
             "disk_free_bytes": free,
             "disk_min_free_bytes": self.config.min_free_bytes,
             "uploads_pending": uploads,
+            "uploads": self.uploader.journal.progress(),
             "oldest_upload_age_s": round(now - oldest_upload, 1) if oldest_upload else None,
             "reports_pending": reports,
             "oldest_report_age_s": round(now - oldest_report, 1) if oldest_report else None,
@@ -293,6 +301,8 @@ class Agent:
             "portal_reachable": self.portal_reachable,
             "alerts": alerts_json(self.health.alerts),
             "faults": list(self.health.faults),
+            "segments_total": self.health.segments_total,
+            "faults_total": self.health.faults_total,
         }
 
     async def _heartbeat(self) -> None:
@@ -522,6 +532,8 @@ class Agent:
         loops = list(self._loops)
         for task in loops:
             task.cancel()
+        if self._metrics is not None:
+            self._metrics.close()
         await asyncio.gather(*loops, return_exceptions=True)
         for recording_id, recorder in list(self.recorders.items()):
             log.info("agent.stopping_recording", recording=recording_id)
