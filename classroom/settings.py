@@ -65,6 +65,8 @@ class WebSettings(_Section):
     port: int = Field(default=8000, ge=1, le=65535)
     session_ttl_hours: float = Field(default=12, gt=0, le=24 * 30)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Courseware uploads (lecture videos among them) may be this large.
+    courseware_max_mb: int = Field(default=2048, ge=1)
     default_language: Literal["zh-CN", "en"] = "zh-CN"
     # Times on pages are shown in the bureau's zone; the database keeps UTC.
     timezone: str = "Asia/Shanghai"

@@ -68,15 +68,22 @@ class ObjectStore:
                 if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
 
-    def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
-        """Upload ``path`` with its SHA-256 in the metadata, then check what the store holds."""
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Upload ``path`` with its SHA-256 in the metadata, then check what the store holds.
+        ``metadata`` values must be ASCII (S3 sends them as HTTP headers)."""
         digest = sha256_file(path)
         self.client.fput_object(
             self.bucket,
             key,
             str(path),
             content_type=content_type,
-            metadata={SHA256_META: digest},
+            metadata={**(metadata or {}), SHA256_META: digest},
         )
         info = self.stat(key)
         size = path.stat().st_size
@@ -114,8 +121,15 @@ class ObjectStore:
             resp.close()
             resp.release_conn()
 
-    def presigned_get(self, key: str, expires: timedelta) -> str:
-        return self.client.presigned_get_object(self.bucket, key, expires=expires)
+    def presigned_get(
+        self, key: str, expires: timedelta, response_headers: dict[str, str] | None = None
+    ) -> str:
+        return self.client.presigned_get_object(
+            self.bucket,
+            key,
+            expires=expires,
+            response_headers=response_headers,  # type: ignore[arg-type]
+        )
 
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, key)

@@ -53,7 +53,11 @@ def test_templates_hold_no_bare_chinese_or_english_sentences() -> None:
         visible = re.sub(r"\{[{%#].*?[}%#]\}", "", tpl.read_text(), flags=re.S)
         visible = re.sub(r"<[^>]+>", " ", visible)
         assert not re.search(r"[\u4e00-\u9fff]", visible.replace("中文", "")), tpl.name
-        words = [w for w in re.findall(r"[A-Za-z]{3,}", visible) if w not in {"English", "MiB", "GiB", "dBFS"}]
+        words = [
+            w
+            for w in re.findall(r"[A-Za-z]{3,}", visible)
+            if w not in {"English", "MiB", "GiB", "dBFS"}
+        ]
         assert set(words) <= {"SHA", "CSV", "Excel"}, (tpl.name, words)  # names, not sentences
 
 

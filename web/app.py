@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from web.api import (
     auth,
     classrooms,
     compliance,
+    courseware,
     devices,
     health,
     imports,
@@ -112,6 +114,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         imports,
         adjustments,
         classrooms,
+        courseware,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)
@@ -125,5 +128,14 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SameOrigin)
-    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    # Courseware uploads get their own bound (plus room for the multipart envelope).
+    uploads = settings.web.courseware_max_mb * 1024**2 + 64 * 1024
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.web.max_body_bytes,
+        larger=[
+            (re.compile(r"/api/v1/courses/\d+/courseware"), uploads),
+            (re.compile(r"/sessions/\d+/courseware"), uploads),
+        ],
+    )
     return app

@@ -5,6 +5,8 @@ Plain ASGI rather than BaseHTTPMiddleware, so that a long poll still sees its cl
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,22 +27,33 @@ async def _json_error(send: Send, status: int, detail: str) -> None:
 
 
 class BodyLimit:
-    """Refuse request bodies over a size bound with 413, whether or not they declare a length."""
+    """Refuse request bodies over a size bound with 413, whether or not they declare a length.
+    ``larger`` gives some paths (file uploads) a bound of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-
-    async def _refuse(self, send: Send) -> None:
-        await _json_error(send, 413, f"request body larger than {self.max_bytes} bytes")
+        self.larger = list(larger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bound = next(
+            (n for pattern, n in self.larger if pattern.fullmatch(scope["path"])), self.max_bytes
+        )
+
+        async def refuse(send: Send) -> None:
+            await _json_error(send, 413, f"request body larger than {bound} bytes")
+
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+            if name == b"content-length" and value.isdigit() and int(value) > bound:
+                await refuse(send)
                 return
         seen = 0
         refused = False
@@ -50,9 +63,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes and not refused:
+                if seen > bound and not refused:
                     refused = True
-                    await self._refuse(send)
+                    await refuse(send)
                     return {"type": "http.disconnect"}
             return message
 

@@ -200,6 +200,25 @@ class Course(Base):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
+class Courseware(Base):
+    """A file of a course (slides, handouts, video), kept in the object store. Its kind comes
+    from its content; the name it was uploaded with is kept only as a label."""
+
+    __tablename__ = "courseware"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # pdf | pptx | docx | mp4 | jpeg | png
+    content_type: Mapped[str] = mapped_column(String(100))
+    original_name: Mapped[str] = mapped_column(String(255))
+    object_key: Mapped[str] = mapped_column(String(512), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Session(Base):
     """One scheduled class or drill in a classroom."""
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
+from classroom.courseware import course_open_to, may_upload
 from classroom.db.models import Person, PersonRole, Role, Session
 from web.api.attendance import check_writes
+from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
 from web.api.sessions import (
     StudyItemIn,
@@ -54,6 +56,8 @@ async def session_page(
     except HTTPException:
         plan = None  # no plan for that year: nothing to tag
     attendance = await session_attendance(db, session_id) if may_read else []
+    open_course = await course_open_to(db, person, session.course_id)
+    files = await course_files(db, person, session.course_id) if open_course else []
     names = {p.id: p.display_name for p in await officers_for(db, session)} if may_read else {}
     return render(
         request,
@@ -69,6 +73,8 @@ async def session_page(
         tagged={t.item_no: t.articles for t in session.study_items},
         attendance=attendance,
         names=names,
+        courseware=files,
+        may_upload=await may_upload(db, person, session.course_id),
         local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
     )
 
@@ -139,6 +145,20 @@ async def stop_form(
         if exc.status_code != 409:  # already stopped: the page shows the state anyway
             raise
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/courseware")
+async def courseware_form(
+    session_id: int,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    file: UploadFile,
+) -> RedirectResponse:
+    """The session page's upload form; refusals show on the error page with their reason."""
+    session = await get_session_or_404(db, session_id)
+    await upload_courseware(request, db, person, session.course_id, file, session.id)
+    return RedirectResponse(f"/sessions/{session_id}#courseware", status_code=303)
 
 
 @router.post("/sessions/{session_id}/study-items")

@@ -1,4 +1,5 @@
-"""step 3: recording on schedule (auto_record, PTZ preset), pause and resume, agent status
+"""step 3: recording on schedule (auto_record, PTZ preset), pause and resume, agent status,
+courseware
 
 Revision ID: 0003
 Revises: 0002
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import classroom.db.types
 
 revision = "0003"
 down_revision = "0002"
@@ -53,9 +56,31 @@ def upgrade() -> None:
     )
     _swap_kinds(_OLD_KINDS, _NEW_KINDS, unique=False)
     op.add_column("devices", sa.Column("status", sa.JSON(), nullable=True))
+    op.create_table(
+        "courseware",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("course_id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("original_name", sa.String(length=255), nullable=False),
+        sa.Column("object_key", sa.String(length=512), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_by_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", classroom.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["course_id"], ["courses.id"]),
+        sa.ForeignKeyConstraint(["session_id"], ["sessions.id"]),
+        sa.ForeignKeyConstraint(["uploaded_by_id"], ["people.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("object_key"),
+    )
+    op.create_index("ix_courseware_course_id", "courseware", ["course_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_courseware_course_id", table_name="courseware")
+    op.drop_table("courseware")
     op.execute("DELETE FROM agent_commands WHERE kind IN ('pause_recording', 'resume_recording')")
     _swap_kinds(_NEW_KINDS, _OLD_KINDS, unique=True)
     # Plain DROP COLUMN (SQLite ≥ 3.35, PostgreSQL), not a batch rebuild, as in upgrade().

@@ -1,0 +1,180 @@
+"""Courseware: files of a course, judged by their content, kept in the object store.
+
+Accepted: PDF, PowerPoint and Word (the OOXML formats: .pptx, .docx), MP4 video, JPEG and PNG
+images. The kind comes from the bytes (magic numbers; the ZIP's parts for OOXML; PyAV for
+video; OpenCV decoding for images), never from the name, which is kept only as a label and never
+becomes part of a path or object key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import cv2
+import numpy as np
+from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import Attendance, Course, Courseware, Person, Role, Session
+from storage.object_store import ObjectStore
+from streaming.media_check import InvalidMedia, check_media
+
+
+class RefusedFile(ValueError):
+    """The file is not one we accept; the message says what it is and what is accepted."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    content_type: str
+    ext: str
+
+
+PDF = Kind("pdf", "application/pdf", "pdf")
+PPTX = Kind(
+    "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"
+)
+DOCX = Kind(
+    "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"
+)
+MP4 = Kind("mp4", "video/mp4", "mp4")
+JPEG = Kind("jpeg", "image/jpeg", "jpg")
+PNG = Kind("png", "image/png", "png")
+ACCEPTED = "PDF, PPTX, DOCX, MP4, JPEG or PNG"
+
+
+def _image(path: Path, kind: Kind) -> Kind:
+    data = np.fromfile(path, dtype=np.uint8)
+    if cv2.imdecode(data, cv2.IMREAD_UNCHANGED) is None:
+        raise RefusedFile(f"the {kind.name.upper()} image does not decode (damaged or truncated)")
+    return kind
+
+
+def _ooxml(path: Path) -> Kind:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except zipfile.BadZipFile:
+        raise RefusedFile("a damaged ZIP archive, not an Office document") from None
+    if "[Content_Types].xml" in names:
+        if "ppt/presentation.xml" in names:
+            return PPTX
+        if "word/document.xml" in names:
+            return DOCX
+    raise RefusedFile(f"a ZIP archive, but not a PowerPoint or Word document; accepted: {ACCEPTED}")
+
+
+def detect(path: Path) -> Kind:
+    """What the file is, by its content; RefusedFile if it is nothing we accept."""
+    with path.open("rb") as f:
+        head = f.read(16)
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 1024))
+        tail = f.read()
+    if not head:
+        raise RefusedFile("the file is empty")
+    if head.startswith(b"%PDF-"):
+        if b"%%EOF" not in tail:
+            raise RefusedFile("a PDF without its end marker (truncated?)")
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _image(path, PNG)
+    if head.startswith(b"\xff\xd8\xff"):
+        return _image(path, JPEG)
+    if head.startswith(b"PK\x03\x04"):
+        return _ooxml(path)
+    if head[4:8] == b"ftyp":
+        try:
+            check_media(path, need_audio=False)
+        except InvalidMedia as exc:
+            raise RefusedFile(f"an MP4 that does not play: {exc}") from None
+        return MP4
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RefusedFile(f"an old binary Office file (.ppt/.doc): save it as {ACCEPTED}")
+    raise RefusedFile(f"not a {ACCEPTED} file (judged by its content, not its name)")
+
+
+def label(name: str) -> str:
+    """The uploaded name as a display label: no directories, no control characters, bounded."""
+    base = re.split(r"[\\/]", name)[-1]
+    clean = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip()
+    return clean[:255] or "file"
+
+
+async def store_courseware(
+    db: AsyncSession,
+    store: ObjectStore,
+    course: Course,
+    session: Session | None,
+    uploader: Person,
+    path: Path,
+    original_name: str,
+) -> Courseware:
+    """Check ``path`` by content, put it in the store (SHA-256 verified), and record it."""
+    kind = await asyncio.to_thread(detect, path)
+    key = f"courseware/course-{course.id}/{uuid.uuid4().hex}.{kind.ext}"
+    name = label(original_name)
+    info = await asyncio.to_thread(
+        store.put_file,
+        key,
+        path,
+        kind.content_type,
+        {
+            "original-name": quote(name),
+            "course": str(course.id),
+            "session": str(session.id) if session else "",
+            "uploaded-by": str(uploader.id),
+        },
+    )
+    item = Courseware(
+        course_id=course.id,
+        session_id=session.id if session else None,
+        kind=kind.name,
+        content_type=kind.content_type,
+        original_name=name,
+        object_key=key,
+        size_bytes=info.size,
+        sha256=info.sha256 or "",
+        uploaded_by_id=uploader.id,
+    )
+    db.add(item)
+    await db.flush()
+    return item
+
+
+async def may_upload(db: AsyncSession, person: Person, course_id: int) -> bool:
+    """Managers and admins; trainers who teach a session of the course."""
+    if person.has_role(Role.MANAGER, Role.ADMIN):
+        return True
+    if not person.has_role(Role.TRAINER):
+        return False
+    teaches = await db.scalar(
+        select(exists().where(Session.course_id == course_id, Session.trainer_id == person.id))
+    )
+    return bool(teaches)
+
+
+async def course_open_to(db: AsyncSession, person: Person, course_id: int) -> bool:
+    """Staff see every course. An officer is enrolled in a course that has a district-wide
+    session or one organised by their unit, or whose session they attended."""
+    if person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
+        return True
+    if not person.has_role(Role.OFFICER):
+        return False
+    attended = exists().where(
+        Attendance.session_id == Session.id, Attendance.person_id == person.id
+    )
+    open_session = exists().where(
+        Session.course_id == course_id,
+        or_(Session.unit_id.is_(None), Session.unit_id == person.unit_id, attended),
+    )
+    return bool(await db.scalar(select(open_session)))
