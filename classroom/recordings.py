@@ -13,7 +13,7 @@ States only move forward: a late or repeated report never takes a recording back
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -209,12 +209,20 @@ async def complete_command(
 
 
 @dataclass(frozen=True)
+class TrackReport:
+    object_key: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class UploadReport:
     object_key: str
     segment_keys: list[str]
     duration_s: float
     size_bytes: int
     sha256: str
+    tracks: dict[str, TrackReport] = field(default_factory=dict)
 
 
 async def report_upload(
@@ -226,28 +234,39 @@ async def report_upload(
     if rec.state != RecordingState.PROCESSING:
         raise RecordingConflict(f"recording {rec.id} is {rec.state.value}, not processing")
     prefix = object_prefix(rec)
-    keys = [report.object_key, *report.segment_keys]
+    keys = [
+        report.object_key,
+        *report.segment_keys,
+        *(t.object_key for t in report.tracks.values()),
+    ]
     if not all(k.startswith(prefix) for k in keys):
         raise RecordingConflict(f"object keys must start with {prefix}")
-    try:
-        info = await asyncio.to_thread(store.stat, report.object_key)
-    except ObjectNotFound:
-        raise RecordingConflict(f"{report.object_key} is not in the object store") from None
-    if info.size != report.size_bytes or info.sha256 != report.sha256:
-        raise RecordingConflict(
-            f"{report.object_key}: store has size {info.size} sha256 {info.sha256}, "
-            f"report says {report.size_bytes} {report.sha256}"
-        )
+    main = TrackReport(report.object_key, report.size_bytes, report.sha256)
+    for track in (main, *report.tracks.values()):
+        await _verify_in_store(store, track)
     rec.object_key = report.object_key
     rec.segment_keys = list(report.segment_keys)
     rec.duration_s = report.duration_s
     rec.size_bytes = report.size_bytes
     rec.sha256 = report.sha256
+    rec.tracks = {name: asdict(t) for name, t in report.tracks.items()}
     rec.state = RecordingState.AVAILABLE
     rec.available_at = utcnow()
     rec.error = None
     await db.flush()
     return rec
+
+
+async def _verify_in_store(store: ObjectStore, track: TrackReport) -> None:
+    try:
+        info = await asyncio.to_thread(store.stat, track.object_key)
+    except ObjectNotFound:
+        raise RecordingConflict(f"{track.object_key} is not in the object store") from None
+    if info.size != track.size_bytes or info.sha256 != track.sha256:
+        raise RecordingConflict(
+            f"{track.object_key}: store has size {info.size} sha256 {info.sha256}, "
+            f"report says {track.size_bytes} {track.sha256}"
+        )
 
 
 async def report_failure(db: AsyncSession, rec: Recording, error: str) -> Recording:

@@ -102,6 +102,13 @@ class MediaSettings(_Section):
         default="synthetic", pattern=r"^(synthetic|v4l2:/dev/\S+|screen:\S*|(rtsp|udp)://\S+)$"
     )
     mic: str = Field(default="synthetic", pattern=r"^(synthetic|silent|none|alsa:\S+|pulse:\S+)$")
+    # A second video track, recorded beside the camera (its own encode, no audio): the lecturer's
+    # screen ("screen::0.0"), an HDMI capture card ("v4l2:/dev/video2"), "synthetic" slides, or
+    # empty for none. With ``composite``, the two are also put side by side after the session.
+    screen: str = Field(default="", pattern=r"^(|synthetic|v4l2:/dev/\S+|screen:\S*)$")
+    screen_size: str = Field(default="1920x1080", pattern=r"^\d{2,5}x\d{2,5}$")
+    screen_fps: int = Field(default=15, ge=1, le=60)
+    composite: bool = False
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
     # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
@@ -128,6 +135,8 @@ class AgentSettings(_Section):
     min_free_mb: int = Field(default=2048, ge=0)
     # Local copies of recordings verified in the object store are kept this long.
     retention_days: float = Field(default=14, ge=0)
+    # Upload bandwidth cap for everything the agent sends, in kbit/s; 0: none.
+    upload_kbps: int = Field(default=0, ge=0)
     # Prometheus /metrics on this port (127.0.0.1); 0: off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
 

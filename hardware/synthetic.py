@@ -32,6 +32,26 @@ class SyntheticCamera:
 
 
 @dataclass(frozen=True)
+class SyntheticScreen:
+    """Slides: a title that changes every ``slide_s`` seconds over a plain background, the way a
+    presentation looks to a screen-capture card (mostly still, sudden changes)."""
+
+    name: str = "synthetic-screen"
+    size: str = "1920x1080"
+    fps: int = 15
+    slide_s: int = 10
+
+    def ffmpeg_input(self) -> FfmpegInput:
+        graph = (
+            f"color=c=0xf4f4f4:s={self.size}:r={self.fps},"
+            f"drawtext=text='Slide %{{eif\\:floor(t/{self.slide_s})+1\\:d}}':fontsize=h/8"
+            ":fontcolor=0x1a3c6e:x=(w-tw)/2:y=h/5,"
+            "drawbox=x=iw/10:y=ih/2:w=iw*8/10:h=ih/3:color=0x1a3c6e@0.3:t=fill"
+        )
+        return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
+
+
+@dataclass(frozen=True)
 class SyntheticMic:
     """A 440 Hz tone; ``silent``: digital silence (a muted microphone, for the no-audio alert)."""
 

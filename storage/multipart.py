@@ -34,6 +34,7 @@ from storage.object_store import (
     ObjectStore,
     sha256_file,
 )
+from storage.ratelimit import RateLimit
 from storage.upload_journal import UploadJob, UploadJournal
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ class ResumableUploader:
         part_size: int = DEFAULT_PART,
         backoff: Backoff = Backoff(),
         sleep: Callable[[float], None] = time.sleep,
+        limit: RateLimit | None = None,
     ) -> None:
         if part_size < MIN_PART:
             raise ValueError(f"part_size must be at least {MIN_PART} bytes")
@@ -90,6 +92,7 @@ class ResumableUploader:
         self.part_size = part_size
         self.backoff = backoff
         self.sleep = sleep
+        self.limit = limit
 
     def enqueue(self, key: str, path: Path, content_type: str) -> UploadJob:
         size = path.stat().st_size
@@ -176,6 +179,8 @@ class ResumableUploader:
                 if number in done and done[number][1] == len(data):
                     parts.append(Part(number, done[number][0]))
                     continue
+                if self.limit is not None:
+                    self.limit.take(len(data))
                 etag = client._upload_part(bucket, job.key, data, None, upload_id, number)
                 self.journal.part_done(job.key, number, etag, len(data))
                 parts.append(Part(number, etag))

@@ -39,3 +39,55 @@ async def join_segments(ffmpeg_exe: str, segments: Sequence[Path], out: Path) ->
     partial.replace(out)
     listing.unlink(missing_ok=True)
     return info
+
+
+async def compose_side_by_side(
+    ffmpeg_exe: str,
+    camera: Path,
+    screen: Path,
+    out: Path,
+    height: int = 720,
+    preset: str = "veryfast",
+) -> MediaInfo:
+    """The camera and the screen side by side at ``height`` (audio from the camera), as long as
+    the shorter of the two. Made after the session from the two recorded tracks: the live capture
+    never pays for it, and a composite that fails costs nothing recorded."""
+    cam = ffmpeg.input(str(camera))
+    scr = ffmpeg.input(str(screen))
+    # Each side scaled to the same height (even width), then stacked; setsar keeps hstack happy.
+    left = cam.video.filter("scale", -2, height).filter("setsar", 1)
+    right = scr.video.filter("scale", -2, height).filter("setsar", 1)
+    video = ffmpeg.filter([left, right], "hstack", inputs=2, shortest=1)
+    partial = out.with_suffix(".partial.mp4")
+    streams = [video]
+    out_opts: dict[str, str | int] = {
+        "c:v": "libx264",
+        "preset": preset,
+        "pix_fmt": "yuv420p",
+        "movflags": "+faststart",
+        "f": "mp4",
+    }
+    if await asyncio.to_thread(_has_audio, camera):
+        streams.append(cam.audio)
+        out_opts.update({"c:a": "aac", "b:a": "96k", "shortest": None})  # type: ignore[dict-item]
+    args = (
+        ffmpeg.output(*streams, str(partial), **out_opts)
+        .global_args("-hide_banner", "-nostats", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_exe)
+    )
+    proc = FfmpegProcess(args)
+    await proc.start()
+    rc = await proc.wait()
+    if rc != 0:
+        raise FinalizeError(f"ffmpeg composite exited {rc}: {' | '.join(proc.tail)}")
+    info = await asyncio.to_thread(check_media, partial, need_audio=False)
+    partial.replace(out)
+    return info
+
+
+def _has_audio(path: Path) -> bool:
+    import av
+
+    with av.open(str(path)) as c:
+        return bool(c.streams.audio)

@@ -15,6 +15,7 @@ import pytest
 from storage.multipart import MIN_PART, Backoff, ResumableUploader, UploadCancelled
 from storage.object_store import ObjectStore
 from storage.ports import free_port
+from storage.ratelimit import RateLimit
 from storage.seaweed import EmbeddedSeaweed, S3Connection
 from storage.upload_journal import UploadJournal
 
@@ -161,3 +162,49 @@ def test_what_the_store_already_holds_whole_is_not_sent_again(
     up.enqueue("r/seg.ts", src, "video/mp2t")
     assert up.upload("r/seg.ts", lambda job, n, size: sent.append(n)).sha256 == digest
     assert sent == [] and up.journal.pending() == [] and incomplete(store) == []
+
+
+def test_bandwidth_cap_paces_parts_across_uploads(store: ObjectStore, tmp_path: Path) -> None:
+    """Two uploads at once under one 10 MiB/s cap: each part waits for the bytes reserved before
+    it, so together they can never go faster than the cap."""
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def record(seconds: float) -> None:
+        with lock:
+            waits.append(seconds)
+        time.sleep(seconds)
+
+    cap = 10 * 1024 * 1024
+    limit = RateLimit(cap, sleep=record)
+    uploader = ResumableUploader(
+        store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST, limit=limit
+    )
+    for name in ("a", "b"):
+        big_file(tmp_path / name, 15)  # 3 parts each
+        uploader.enqueue(name, tmp_path / name, "application/octet-stream")
+    threads = [threading.Thread(target=uploader.upload, args=(n,)) for n in ("a", "b")]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    total = 30 * 1024 * 1024
+    assert store.stat("a").size == store.stat("b").size == 15 * 1024 * 1024
+    # Six parts of 5 MiB: the last starts no sooner than the five before it took at the cap.
+    assert waits and all(w > 0 for w in waits)
+    assert elapsed >= (total - MIN_PART) / cap - 0.05  # never faster than the cap allows
+
+
+def test_rate_limit_reserves_time_in_order() -> None:
+    now = [100.0]
+    slept: list[float] = []
+    limit = RateLimit(1000, clock=lambda: now[0], sleep=slept.append)
+    assert limit.take(500) == 0  # the first bytes go at once
+    assert limit.take(500) == pytest.approx(0.5)
+    now[0] += 5  # idle: no debt is carried
+    assert limit.take(1000) == 0
+    assert slept == [pytest.approx(0.5)]
+    with pytest.raises(ValueError):
+        RateLimit(0)

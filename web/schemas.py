@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -177,6 +177,7 @@ class RecordingOut(BaseModel):
     session_id: int
     state: RecordingState
     paused: bool
+    tracks: dict[str, Any] = Field(default_factory=dict)
     duration_s: float | None
     size_bytes: int | None
     sha256: str | None
@@ -227,12 +228,19 @@ class AckIn(Strict):
     error: str | None = Field(default=None, max_length=4000)
 
 
+class TrackIn(Strict):
+    object_key: str = Field(pattern=OBJECT_KEY)
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256)
+
+
 class UploadIn(Strict):
     object_key: str = Field(pattern=OBJECT_KEY)
     segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
     duration_s: float = Field(ge=0)
     size_bytes: int = Field(ge=0)
     sha256: str = Field(pattern=SHA256)
+    tracks: dict[Literal["screen", "composite"], TrackIn] = Field(default_factory=dict)
 
 
 class FailureIn(Strict):

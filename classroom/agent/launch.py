@@ -14,9 +14,10 @@ from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.mics import AlsaMic, PulseMic
 from hardware.ptz import ptz_from_url
 from hardware.sources import CameraSource, MicSource
-from hardware.synthetic import SyntheticCamera, SyntheticMic
+from hardware.synthetic import SyntheticCamera, SyntheticMic, SyntheticScreen
 from storage.multipart import Backoff, ResumableUploader
 from storage.object_store import ObjectStore
+from storage.ratelimit import RateLimit
 from storage.upload_journal import UploadJournal
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.recorder import EncodeSettings
@@ -60,6 +61,7 @@ async def build_agent(
         min_free_bytes=settings.agent.min_free_mb * 1024**2,
         retention_days=settings.agent.retention_days,
         metrics_port=settings.agent.metrics_port,
+        composite=settings.media.composite,
     )
     camera = camera_from_setting(
         settings.media.camera,
@@ -69,17 +71,23 @@ async def build_agent(
     )
     portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s, transport)
     journal = UploadJournal(config.workdir / "uploads.db")
+    kbps = settings.agent.upload_kbps
     uploader = ResumableUploader(
-        store, journal, backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s)
+        store,
+        journal,
+        backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s),
+        limit=RateLimit(kbps * 1000 / 8) if kbps else None,
     )
+    m = settings.media
     return Agent(
         config,
         portal,
         store,
         camera,
-        mic_from_setting(settings.media.mic),
+        mic_from_setting(m.mic),
         uploader,
-        ptz_from_url(settings.media.ptz),
+        ptz_from_url(m.ptz),
+        screen_from_setting(m.screen, m.screen_size, m.screen_fps),
     )
 
 
@@ -93,6 +101,14 @@ def camera_from_setting(
     if value.startswith(("rtsp://", "udp://")):
         return NetworkCamera(value, rtsp_transport=rtsp_transport)
     return SyntheticCamera(size=size, fps=fps)
+
+
+def screen_from_setting(value: str, size: str, fps: int) -> CameraSource | None:
+    if not value:
+        return None
+    if value == "synthetic":
+        return SyntheticScreen(size=size, fps=fps)
+    return camera_from_setting(value, size, fps)
 
 
 def mic_from_setting(value: str) -> MicSource | None:

@@ -41,7 +41,7 @@ from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectStore
-from streaming.finalize import join_segments
+from streaming.finalize import FinalizeError, compose_side_by_side, join_segments
 from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.preview import preview_jpeg
@@ -71,6 +71,7 @@ class AgentConfig:
     min_free_bytes: int = 2 * 1024**3
     retention_days: float = 14.0
     metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
+    composite: bool = False  # camera and screen side by side, made after the session
 
 
 class DiskLow(RuntimeError):
@@ -91,9 +92,12 @@ class Agent:
         mic: MicSource | None,
         uploader: ResumableUploader,
         ptz: PtzControl | None = None,
+        screen: CameraSource | None = None,
     ) -> None:
         self.config = config
         self.ptz = ptz
+        self.screen = screen
+        self.screen_recorders: dict[int, SegmentRecorder] = {}
         self.outbox = Outbox(config.workdir / "outbox.db")
         self.schedule_cache = ScheduleCache(config.workdir / "schedule.json")
         self.schedule, _ = self.schedule_cache.load()
@@ -410,13 +414,14 @@ class Agent:
         if ptz_preset is not None and self.ptz is not None:
             self._spawn(self._recall(ptz_preset), self._background)
         # Recording again (resumed, restarted): a join made earlier no longer covers it all.
-        (self._workdir(recording_id) / "recording.mp4").unlink(missing_ok=True)
+        for made in ("recording.mp4", "screen.mp4", "composite.mp4"):
+            (self._workdir(recording_id) / made).unlink(missing_ok=True)
 
         async def put_segment(seg: Segment) -> None:
-            key = f"{prefix}segments/{seg.path.name}"
-            # Best effort while recording; the end of the recording sends anything missed.
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.store.put_file, key, seg.path, "video/mp2t")
+            # Each accepted segment is an upload job at once (journaled, capped, verified): the
+            # store holds the recording as it grows, and the end only has the MP4 left to send.
+            with contextlib.suppress(UploadCancelled):
+                await self._upload(f"{prefix}segments/{seg.path.name}", seg.path, "video/mp2t")
 
         async def upload_segment(seg: Segment) -> None:
             # Not awaited by the recorder: a slow store must not hold up accepting segments.
@@ -442,19 +447,48 @@ class Agent:
         )
         await recorder.start()
         self.recorders[recording_id] = recorder
+        if self.screen is not None:
+            # The screen is a track of its own: its own encode, its own segments and watchdog;
+            # a dead screen capture never stops the camera's.
+            async def upload_screen(seg: Segment) -> None:
+                key = f"{prefix}screen/segments/{seg.path.name}"
+
+                async def put() -> None:
+                    with contextlib.suppress(UploadCancelled):
+                        await self._upload(key, seg.path, "video/mp2t")
+
+                self._spawn(put(), self._background)
+
+            screen = SegmentRecorder(
+                self.config.ffmpeg,
+                self.screen,
+                None,
+                self._workdir(recording_id) / "screen",
+                self.config.encode,
+                on_segment=upload_screen,
+                on_fault=on_fault,
+            )
+            try:
+                await screen.start()
+            except Exception as exc:
+                self.health.fault(f"screen capture did not start: {exc}", [])
+            else:
+                self.screen_recorders[recording_id] = screen
+
+    async def _stop_capture(self, recording_id: int) -> None:
+        for recorders in (self.recorders, self.screen_recorders):
+            recorder = recorders.pop(recording_id, None)
+            if recorder is not None:
+                await recorder.stop()
 
     async def _pause(self, recording_id: int) -> None:
         self._mark(recording_id, "paused", True)
-        recorder = self.recorders.pop(recording_id, None)
-        if recorder is not None:
-            await recorder.stop()
+        await self._stop_capture(recording_id)
 
     async def _stop(self, recording_id: int) -> None:
         self._mark(recording_id, "stopped", True)
         self._mark(recording_id, "paused", False)
-        recorder = self.recorders.pop(recording_id, None)
-        if recorder is not None:
-            await recorder.stop()
+        await self._stop_capture(recording_id)
         if not self.recorders:
             self.health.recording_stopped()
         self._begin_finish(recording_id)
@@ -489,6 +523,7 @@ class Agent:
                 seg_keys.append(key)
             key = f"{prefix}recording.mp4"
             stored = await self._upload(key, final, "video/mp4")
+            tracks = await self._screen_tracks(recording_id, final)
             self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
         except UploadCancelled:
             log.warning("agent.upload_deferred", recording=recording_id)
@@ -510,9 +545,38 @@ class Agent:
                 "duration_s": round(info.duration_s, 3),
                 "size_bytes": stored.size,
                 "sha256": stored.sha256,
+                "tracks": tracks,
             },
         )
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
+
+    async def _screen_tracks(self, recording_id: int, camera: Path) -> dict[str, Any]:
+        """Join and upload the screen track, and make the composite if asked; the composite is
+        a convenience: if it fails, the recording is still complete without it."""
+        workdir = self._workdir(recording_id)
+        prefix = self._prefixes[recording_id]
+        segments = sorted((workdir / "screen" / "segments").glob("*.ts"))
+        if not segments:
+            return {}
+        for seg in segments:
+            await self._upload(f"{prefix}screen/segments/{seg.name}", seg, "video/mp2t")
+        screen = workdir / "screen.mp4"
+        await self._joined(segments, screen)
+        made = {"screen": screen}
+        if self.config.composite:
+            composite = workdir / "composite.mp4"
+            try:
+                if not composite.exists():
+                    await compose_side_by_side(self.config.ffmpeg, camera, screen, composite)
+                made["composite"] = composite
+            except FinalizeError as exc:
+                log.warning("agent.composite_failed", recording=recording_id, error=str(exc)[:300])
+        tracks = {}
+        for name, path in made.items():
+            key = f"{prefix}{path.name}"
+            info = await self._upload(key, path, "video/mp4")
+            tracks[name] = {"object_key": key, "size_bytes": info.size, "sha256": info.sha256}
+        return tracks
 
     async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
         """The joined MP4: the one already made (before a restart) if it is whole, else anew."""
@@ -535,10 +599,9 @@ class Agent:
         if self._metrics is not None:
             self._metrics.close()
         await asyncio.gather(*loops, return_exceptions=True)
-        for recording_id, recorder in list(self.recorders.items()):
+        for recording_id in list(self.recorders) + list(self.screen_recorders):
             log.info("agent.stopping_recording", recording=recording_id)
-            await recorder.stop()
-            self.recorders.pop(recording_id, None)
+            await self._stop_capture(recording_id)
         pending = self._finishing | self._background
         if pending:
             _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)

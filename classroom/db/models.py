@@ -285,6 +285,9 @@ class Recording(Base):
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Further tracks besides the camera's MP4: {"screen": {"object_key", "size_bytes",
+    # "sha256"}, "composite": {...}}, each verified in the store like the main one.
+    tracks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     session: Mapped[Session] = relationship(lazy="joined")
 

@@ -17,6 +17,7 @@ from classroom.db.models import AgentCommand, Device, Recording, RecordingState
 from classroom.db.types import utcnow
 from classroom.recordings import (
     RecordingConflict,
+    TrackReport,
     UploadReport,
     agent_started,
     agent_stopped,
@@ -141,7 +142,9 @@ async def uploaded(
     recording_id: int, body: UploadIn, request: Request, db: DB, device: CurrentAgent
 ) -> Recording:
     rec = await _own_recording(db, device, recording_id)
-    report = UploadReport(**body.model_dump())
+    data = body.model_dump()
+    tracks = {name: TrackReport(**t) for name, t in data.pop("tracks").items()}
+    report = UploadReport(**data, tracks=tracks)
     try:
         await report_upload(db, rec, report, services(request).store)
     except RecordingConflict as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -53,12 +54,19 @@ async def recording_media(
     db: DB,
     _: CurrentPerson,
     range_header: str | None = Header(default=None, alias="Range"),
+    track: Literal["camera", "screen", "composite"] = "camera",
 ) -> Response:
+    """The camera's MP4, or with ``track`` the screen's or the side-by-side composite."""
     rec = await get_recording_or_404(db, recording_id)
     if rec.state != RecordingState.AVAILABLE or not rec.object_key or rec.size_bytes is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
+    key, size = rec.object_key, rec.size_bytes
+    if track != "camera":
+        if track not in rec.tracks:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no {track}")
+        key, size = rec.tracks[track]["object_key"], int(rec.tracks[track]["size_bytes"])
     svc = services(request)
     if svc.settings.storage.playback == "presigned":
         ttl = timedelta(seconds=svc.settings.storage.presign_expiry_s)
-        return RedirectResponse(svc.store.presigned_get(rec.object_key, ttl), status_code=307)
-    return object_response(svc.store, rec.object_key, rec.size_bytes, "video/mp4", range_header)
+        return RedirectResponse(svc.store.presigned_get(key, ttl), status_code=307)
+    return object_response(svc.store, key, size, "video/mp4", range_header)

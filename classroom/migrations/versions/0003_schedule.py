@@ -54,6 +54,7 @@ def upgrade() -> None:
     op.add_column(
         "recordings", sa.Column("paused", sa.Boolean(), server_default=sa.false(), nullable=False)
     )
+    op.add_column("recordings", sa.Column("tracks", sa.JSON(), server_default="{}", nullable=False))
     _swap_kinds(_OLD_KINDS, _NEW_KINDS, unique=False)
     op.add_column("devices", sa.Column("status", sa.JSON(), nullable=True))
     op.create_table(
@@ -87,6 +88,7 @@ def downgrade() -> None:
     for table, column in (
         ("devices", "status"),
         ("recordings", "paused"),
+        ("recordings", "tracks"),
         ("sessions", "ptz_preset"),
         ("sessions", "auto_record"),
     ):
