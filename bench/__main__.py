@@ -11,13 +11,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import compliance, playback, segment_check
+from bench import compliance, playback, segment_check, upload
 from bench.common import Result, print_table
 
 BENCHES = {
     "playback": playback.run,
     "segment_check": segment_check.run,
     "compliance": compliance.run,
+    "upload": upload.run,
 }
 
 

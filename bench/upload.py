@@ -1,0 +1,103 @@
+"""A 2 GB recording into SeaweedFS: the agent's ResumableUploader (journaled parts, SHA-256
+computed while reading, verified after) against the minio SDK's `fput_object` (its defaults:
+parallel parts, no journal, no verification), in the same run, each in a process of its own so
+its peak RSS is its own. Goals: throughput ≥ 1.0× fput_object; peak RSS ≤ 100 MB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.common import Result
+from storage.object_store import ObjectStore
+from storage.seaweed import EmbeddedSeaweed
+
+SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "2048"))
+
+_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from storage.seaweed import S3Connection
+from storage.object_store import ObjectStore
+conn = S3Connection(**json.loads(sys.argv[1]))
+mode, path, key = sys.argv[2], Path(sys.argv[3]), sys.argv[4]
+store = ObjectStore(conn, "bench")
+t = time.perf_counter()
+if mode == "ours":
+    from storage.multipart import ResumableUploader
+    from storage.upload_journal import UploadJournal
+    up = ResumableUploader(store, UploadJournal(path.parent / f"journal-{key}.db"))
+    up.enqueue(key, path, "video/mp4")
+    up.upload(key)
+else:
+    store.client.fput_object("bench", key, str(path), content_type="video/mp4")
+seconds = time.perf_counter() - t
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print(int(hwm) / 1024, seconds)
+"""
+
+
+def _run_child(conn_json: str, mode: str, path: Path, key: str) -> tuple[float, float]:
+    """Seconds, and peak RSS in MB, of one upload in its own process."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, conn_json, mode, str(path), key],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    if proc.wait() != 0:
+        raise RuntimeError(f"{mode} upload failed ({proc.returncode})")
+    rss, seconds = out.decode().split()[-2:]
+    return float(seconds), float(rss)
+
+
+def run(workdir: Path) -> list[Result]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / "recording.mp4"
+    chunk = os.urandom(8 * 1024 * 1024)
+    with src.open("wb") as f:
+        for i in range(SIZE_MB // 8):
+            f.write(chunk[i % 7 :] + chunk[: i % 7])  # not all parts alike
+    size = src.stat().st_size
+    with EmbeddedSeaweed(workdir / "s3") as conn:
+        store = ObjectStore(conn, "bench")
+        store.ensure_bucket()
+        conn_json = json.dumps(
+            {
+                "endpoint": conn.endpoint,
+                "access_key": conn.access_key,
+                "secret_key": conn.secret_key,
+                "secure": conn.secure,
+            }
+        )
+        _run_child(conn_json, "fput", src, "warmup")  # page cache and server warm for both
+        store.delete("warmup")
+        ours_s, ours_rss = _run_child(conn_json, "ours", src, "ours")
+        fput_s, fput_rss = _run_child(conn_json, "fput", src, "fput")
+        assert store.stat("ours").size == size and store.stat("ours").sha256
+    mb = size / 1e6
+    return [
+        Result(
+            "upload",
+            f"resumable + SHA-256, {SIZE_MB} MiB",
+            "Minio.fput_object",
+            "MB/s",
+            mb / ours_s,
+            mb / fput_s,
+            higher_is_better=True,
+        ),
+        Result(
+            "upload",
+            "peak RSS, resumable",
+            "peak RSS, fput_object",
+            "MB",
+            ours_rss,
+            fput_rss,
+            higher_is_better=False,
+        ),
+    ]
