@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import compliance, playback, segment_check, upload
+from bench import capture, compliance, playback, segment_check, upload
 from bench.common import Result, print_table
 
 BENCHES = {
@@ -19,6 +19,7 @@ BENCHES = {
     "segment_check": segment_check.run,
     "compliance": compliance.run,
     "upload": upload.run,
+    "capture": capture.run,
 }
 
 

@@ -61,6 +61,12 @@ FaultHandler = Callable[[RecorderFault], None]
 
 def _input(src: FfmpegInput) -> ffmpeg.nodes.FilterableStream:
     opts: dict[str, object] = dict(src.options)
+    size = opts.get("video_size")
+    if isinstance(size, str):
+        # ffmpeg-python writes an input's video_size as "{0}x{1}" of it: a "1280x720" string
+        # would become "1x2". A (width, height) pair comes out right.
+        width, height = size.split("x")
+        opts["video_size"] = (int(width), int(height))
     if src.realtime:
         opts["re"] = None
     return ffmpeg.input(src.url, **opts)

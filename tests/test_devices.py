@@ -135,7 +135,14 @@ def test_device_inputs_name_the_right_ffmpeg_demuxers(tmp_path: Path) -> None:
         "ffmpeg", NetworkCamera("rtsp://10.0.0.9/s"), None, tmp_path, EncodeSettings()
     )
     assert "copy" in args and "libx264" not in args  # no encoder for an IP camera
-    assert "libx264" in build_command("ffmpeg", V4L2Camera(), None, tmp_path, EncodeSettings())
+    v4l2_args = build_command(
+        "ffmpeg", V4L2Camera("/dev/video2", "1920x1080"), None, tmp_path, EncodeSettings()
+    )
+    assert "libx264" in v4l2_args
+    size = v4l2_args.index("-video_size")
+    assert v4l2_args[size + 1] == "1920x1080"  # not ffmpeg-python's "1x9" of a string
+    screen_args = build_command("ffmpeg", ScreenCamera(":1.0"), None, tmp_path, EncodeSettings())
+    assert screen_args[screen_args.index("-video_size") + 1] == "1920x1080"
 
 
 def _stand_in_camera(out: list[str]) -> list[str]:
