@@ -113,8 +113,12 @@ class MediaSettings(_Section):
     segment_timeout_s: float = Field(default=15, gt=0)
     # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
-    # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]", or empty for none.
-    ptz: str = Field(default="", pattern=r"^(|visca://[A-Za-z0-9.-]+(:\d{1,5})?)$")
+    # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]",
+    # "onvif://USER:PASSWORD@HOST[:PORT]", or empty for none.
+    ptz: str = Field(
+        default="",
+        pattern=r"^(|visca://[A-Za-z0-9.-]+(:\d{1,5})?|onvif://[^@/\s]*@?[A-Za-z0-9.-]+(:\d{1,5})?)$",
+    )
 
 
 class AgentSettings(_Section):

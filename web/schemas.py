@@ -221,6 +221,7 @@ class AgentCommandOut(BaseModel):
     recording_id: int
     session_id: int
     object_prefix: str
+    ptz_preset: int | None = None  # the session's camera preset, recalled at start
 
 
 class AckIn(Strict):

@@ -31,6 +31,7 @@ class Command:
     recording_id: int
     session_id: int
     object_prefix: str
+    ptz_preset: int | None = None
 
 
 class PortalClient:

@@ -365,7 +365,8 @@ class Agent:
         self._prefixes.setdefault(rid, cmd.object_prefix)
         try:
             if cmd.kind == "start_recording":
-                await self._start(rid, cmd.object_prefix, self._preset_of(rid))
+                preset = cmd.ptz_preset if cmd.ptz_preset is not None else self._preset_of(rid)
+                await self._start(rid, cmd.object_prefix, preset)
             elif cmd.kind == "stop_recording":
                 await self._stop(rid)
             elif cmd.kind == "pause_recording":

@@ -88,6 +88,7 @@ async def _commands_out(db: DB, classroom_id: int) -> list[AgentCommandOut]:
                 recording_id=rec.id,
                 session_id=rec.session_id,
                 object_prefix=object_prefix(rec),
+                ptz_preset=rec.session.ptz_preset,
             )
         )
     return out
