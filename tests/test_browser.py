@@ -29,7 +29,15 @@ def test_trainer_records_and_plays_back(live: LiveStack, tmp_path: Path) -> None
         page.click(f"a[href='/sessions/{live.world.session_id}']")
         page.click("#start")
         expect(page.locator("#stop")).to_be_visible()
-        time.sleep(5)
+        # Pause and resume once the agent has confirmed (the page refreshes itself meanwhile).
+        page.locator("#pause").click(timeout=20_000)
+        expect(page.locator("#resume")).to_be_visible()
+        page.click("#resume")
+        expect(page.locator("#pause")).to_be_visible()
+        page.select_option("select[name=minutes]", "15")
+        page.click("#extend")
+        expect(page.locator("#stop")).to_be_visible()
+        time.sleep(4)
         page.click("#stop")
         # The page refreshes itself while the recording is processed.
         play = page.locator("tr[data-state=available] a.play").first

@@ -17,7 +17,9 @@ from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
 from web.api.sessions import (
     StudyItemIn,
+    extend,
     get_session_or_404,
+    pause_recording,
     replace_study_items,
     session_plan,
     start_recording,
@@ -25,6 +27,7 @@ from web.api.sessions import (
 )
 from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
+from web.schemas import ExtendIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,6 +70,8 @@ async def session_page(
         recordings=recordings,
         may_record=may_record,
         recording_now=any(r.state.active for r in recordings),
+        recording_started=any(r.state.value == "recording" for r in recordings),
+        paused=any(r.state.active and r.paused for r in recordings),
         refresh=busy,
         may_read_attendance=may_read,
         plan=plan,
@@ -144,6 +149,34 @@ async def stop_form(
     except HTTPException as exc:
         if exc.status_code != 409:  # already stopped: the page shows the state anyway
             raise
+    return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/pause")
+async def pause_form(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> RedirectResponse:
+    await pause_recording(request, db, person, session_id, paused=True)
+    return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/resume")
+async def resume_form(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> RedirectResponse:
+    await pause_recording(request, db, person, session_id, paused=False)
+    return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/extend")
+async def extend_form(
+    session_id: int,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    minutes: Annotated[int, Form(ge=1, le=240)],
+) -> RedirectResponse:
+    await extend(session_id, ExtendIn(minutes=minutes), db, person)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
