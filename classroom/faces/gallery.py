@@ -1,0 +1,60 @@
+"""1:N search over the enrolled: one matrix, one product.
+
+The default threshold, 0.363 cosine similarity, is the one OpenCV publishes for SFace (its
+LFW-validated operating point). A kiosk check-in also needs the best match to stand clear of the
+second-best person (``margin``), so two similar-looking officers are never confused: an unclear
+case is refused and the officer uses their card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from classroom.faces.engine import EMBEDDING_DIM
+
+DEFAULT_THRESHOLD = 0.363
+DEFAULT_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Match:
+    person_id: int
+    score: float
+
+
+class Gallery:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN):
+        self.threshold = threshold
+        self.margin = margin
+        self._matrix = np.zeros((0, EMBEDDING_DIM), np.float32)
+        self._people = np.zeros(0, np.int64)
+
+    def load(self, rows: list[tuple[int, np.ndarray]]) -> None:
+        """Replace the gallery (several embeddings per person are fine)."""
+        if rows:
+            self._matrix = np.stack([v for _, v in rows]).astype(np.float32)
+            self._people = np.array([p for p, _ in rows], np.int64)
+        else:
+            self._matrix = np.zeros((0, EMBEDDING_DIM), np.float32)
+            self._people = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def best(self, embedding: np.ndarray) -> Match | None:
+        """The enrolled person this face is, or None when nobody is clearly it."""
+        if not len(self._people):
+            return None
+        scores = self._matrix @ embedding.astype(np.float32)
+        per_person: dict[int, float] = {}
+        for pid, s in zip(self._people.tolist(), scores.tolist(), strict=True):
+            per_person[pid] = max(s, per_person.get(pid, -1.0))
+        ranked = sorted(per_person.items(), key=lambda kv: -kv[1])
+        pid, score = ranked[0]
+        if score < self.threshold:
+            return None
+        if len(ranked) > 1 and score - ranked[1][1] < self.margin:
+            return None
+        return Match(pid, score)

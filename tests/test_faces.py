@@ -1,0 +1,92 @@
+"""Faces offline (YuNet + SFace from pinned weights) on real photos: detection, the enrolment
+quality checks with their reasons, and 1:N matching with its threshold and margin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from classroom.faces import engine as engine_mod
+from classroom.faces.engine import FaceEngine, WeightsMissing, decode_image, locate_weights
+from classroom.faces.gallery import Gallery
+from classroom.faces.quality import check_frame
+
+FACES = Path(__file__).parent / "data" / "faces"
+
+
+@pytest.fixture(scope="module")
+def engine() -> FaceEngine:
+    return FaceEngine()
+
+
+def photo(name: str) -> np.ndarray:
+    image = cv2.imread(str(FACES / f"{name}.jpg"))
+    assert image is not None
+    return image
+
+
+def test_weights_are_found_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = locate_weights()
+    assert set(paths) == {"detector", "recognizer"}
+    altered = dict(engine_mod.WEIGHTS)
+    altered["recognizer"] = (altered["recognizer"][0], "0" * 64)
+    monkeypatch.setattr(engine_mod, "WEIGHTS", altered)
+    with pytest.raises(WeightsMissing, match="expected 0000"):
+        locate_weights()
+    monkeypatch.setattr(engine_mod, "CARRIER", "no_such_wheel_here")
+    with pytest.raises(WeightsMissing, match="install the no_such_wheel_here"):
+        locate_weights()
+
+
+def test_same_person_matches_and_another_does_not(engine: FaceEngine) -> None:
+    emb = {}
+    for name in ("obama", "obama2", "biden", "obama_partial_face"):
+        image = photo(name)
+        faces = engine.detect(image)
+        assert len(faces) == 1, name
+        emb[name] = engine.embed(image, faces[0])
+        assert emb[name].shape == (128,) and abs(float(np.linalg.norm(emb[name])) - 1) < 1e-5
+    gallery = Gallery()
+    gallery.load([(1, emb["obama"]), (2, emb["biden"])])
+    best = gallery.best(emb["obama2"])  # another photo of person 1
+    assert best is not None and best.person_id == 1 and best.score > 0.5
+    assert float(emb["obama"] @ emb["biden"]) < gallery.threshold
+    stranger = Gallery()
+    stranger.load([(2, emb["biden"])])
+    assert stranger.best(emb["obama"]) is None  # not enrolled: refused, not confused
+    twins = Gallery(margin=0.5)  # two people nearly as close: unclear, so no match
+    twins.load([(1, emb["obama"]), (3, emb["obama_partial_face"])])
+    assert twins.best(emb["obama2"]) is None
+    assert len(Gallery()) == 0 and Gallery().best(emb["obama"]) is None
+
+
+def test_enrolment_frames_are_refused_with_the_reason(engine: FaceEngine) -> None:
+    good = photo("obama")
+    assert check_frame(good, engine.detect(good)) is None
+    blank = np.full((480, 640, 3), 128, np.uint8)
+    two = np.hstack(
+        [cv2.resize(photo("obama"), (500, 620)), cv2.resize(photo("biden"), (500, 620))]
+    )
+    small = cv2.resize(good, (good.shape[1] // 8, good.shape[0] // 8))
+    blurred = cv2.GaussianBlur(good, (0, 0), 12)
+    h, w = good.shape[:2]
+    tilted = cv2.warpAffine(good, cv2.getRotationMatrix2D((w / 2, h / 2), 35, 1.0), (w, h))
+    for image, code in (
+        (blank, "no_face"),
+        (two, "several_faces"),
+        (small, "too_small"),
+        (blurred, "blurred"),
+        (tilted, "not_frontal"),
+    ):
+        refusal = check_frame(image, engine.detect(image))
+        assert refusal is not None and refusal.code == code, (code, refusal)
+        assert refusal.message
+
+
+def test_images_decode_by_content() -> None:
+    ok, jpeg = cv2.imencode(".jpg", photo("biden"))
+    assert ok and decode_image(jpeg.tobytes()) is not None
+    assert decode_image(b"GIF89a not an image") is None
