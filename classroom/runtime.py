@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from classroom.compliance import PlanBook
 from classroom.db.engine import create_engine, session_factory
 from classroom.db.migrate import upgrade
+from classroom.faces.service import FaceService
 from classroom.recordings import CommandSignal
 from classroom.settings import Settings, SettingsError
 from storage.object_store import ObjectStore
@@ -35,6 +36,11 @@ class Services:
     # Each classroom's newest preview JPEG and when it came: a confidence monitor, not a record,
     # so it lives in memory (a restarted portal shows the next one a few seconds later).
     previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
+    faces: FaceService = field(default_factory=FaceService)
+
+    def __post_init__(self) -> None:
+        f = self.settings.faces
+        self.faces = FaceService(f.match_threshold, f.match_margin)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -145,6 +145,16 @@ class AgentSettings(_Section):
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
+class FacesSettings(_Section):
+    # Cosine similarity a face must reach to be someone enrolled (OpenCV's SFace operating
+    # point), and by how much it must beat the next person (else: ask for the card).
+    match_threshold: float = Field(default=0.363, gt=0, lt=1)
+    match_margin: float = Field(default=0.05, ge=0, lt=1)
+    # Keep the enrolment photos (in the object store) as well as the embeddings. Off by default:
+    # face images are sensitive personal data, and embeddings are all matching needs.
+    keep_photos: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -161,6 +171,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     media: MediaSettings = MediaSettings()
     agent: AgentSettings = AgentSettings()
+    faces: FacesSettings = FacesSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -130,6 +131,22 @@ class ObjectStore:
             expires=expires,
             response_headers=response_headers,  # type: ignore[arg-type]
         )
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> ObjectInfo:
+        """A small object from memory (at most a few MiB), with its SHA-256 checked back."""
+        digest = hashlib.sha256(data).hexdigest()
+        self.client.put_object(
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata={SHA256_META: digest},
+        )
+        info = self.stat(key)
+        if info.size != len(data) or info.sha256 != digest:
+            raise IntegrityError(f"{key}: stored {info.size}/{info.sha256} != {len(data)}/{digest}")
+        return info
 
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, key)

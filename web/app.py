@@ -27,6 +27,7 @@ from web.api import (
     health,
     imports,
     metrics,
+    people,
     recordings,
     sessions,
 )
@@ -115,6 +116,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         adjustments,
         classrooms,
         courseware,
+        people,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)
@@ -136,6 +138,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         larger=[
             (re.compile(r"/api/v1/courses/\d+/courseware"), uploads),
             (re.compile(r"/sessions/\d+/courseware"), uploads),
+            (re.compile(r"/api/v1/people/\d+/face"), 11 * 1024 * 1024),  # 5 frames of 2 MiB
         ],
     )
     return app

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
 )
@@ -387,3 +388,44 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class FaceEnrollment(Base):
+    """A person's face enrolment: consent first, then embeddings (never photos, unless the
+    deployment keeps them: their object keys are listed here). One per person."""
+
+    __tablename__ = "face_enrollments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    model: Mapped[str] = mapped_column(String(64))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enrolled_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    photo_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    embeddings: Mapped[list[FaceEmbedding]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class FaceEmbedding(Base):
+    __tablename__ = "face_embeddings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(
+        ForeignKey("face_enrollments.id", ondelete="CASCADE"), index=True
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary(512))  # 128 float32, little-endian
+
+
+class IdCard(Base):
+    """An ID card registered to a person; a kiosk or the agent's reader checks in by its number."""
+
+    __tablename__ = "id_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_no: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,167 @@
+"""Enrolling a person's face (consent first; 3–5 frames, each quality-checked; embeddings kept,
+photos only if the deployment says so), deleting it (audited), and ID cards."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.audit import audit
+from classroom.db.models import FaceEmbedding, FaceEnrollment, IdCard, Person
+from classroom.db.types import utcnow
+from classroom.faces.engine import MODEL_ID, FaceEngine, decode_image
+from classroom.faces.gallery import DEFAULT_THRESHOLD
+from classroom.faces.quality import check_frame
+from storage.object_store import ObjectStore
+
+MIN_FRAMES, MAX_FRAMES = 3, 5
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+CARD_NO = re.compile(r"^[0-9A-Za-z]{4,32}$")
+
+
+class EnrollmentRefused(ValueError):
+    """Why the enrolment was refused; ``frame`` is 1-based, None for the whole request."""
+
+    def __init__(self, code: str, message: str, frame: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.frame = code, frame
+
+
+@dataclass(frozen=True)
+class FrameOk:
+    embedding: np.ndarray
+    jpeg: bytes
+
+
+def _frame(engine: FaceEngine, data: bytes, n: int) -> FrameOk:
+    if len(data) > MAX_FRAME_BYTES:
+        raise EnrollmentRefused("too_large", "a frame is at most 2 MiB", n)
+    image = decode_image(data)
+    if image is None:
+        raise EnrollmentRefused("not_an_image", "not a JPEG or PNG image", n)
+    faces = engine.detect(image)
+    refusal = check_frame(image, faces)
+    if refusal is not None:
+        raise EnrollmentRefused(refusal.code, refusal.message, n)
+    return FrameOk(engine.embed(image, faces[0]), data)
+
+
+def vector_bytes(v: np.ndarray) -> bytes:
+    return np.asarray(v, dtype="<f4").tobytes()
+
+
+def vector_of(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+
+async def enroll_face(
+    db: AsyncSession,
+    engine: FaceEngine,
+    store: ObjectStore,
+    person: Person,
+    actor: Person,
+    frames: list[bytes],
+    consent: bool,
+    keep_photos: bool = False,
+) -> FaceEnrollment:
+    if not consent:
+        raise EnrollmentRefused("no_consent", "the person's consent must be recorded first")
+    if not MIN_FRAMES <= len(frames) <= MAX_FRAMES:
+        raise EnrollmentRefused(
+            "frame_count", f"{MIN_FRAMES} to {MAX_FRAMES} frames, not {len(frames)}"
+        )
+    ok = [await asyncio.to_thread(_frame, engine, data, n) for n, data in enumerate(frames, 1)]
+    for (i, a), (j, b) in itertools.combinations(enumerate(ok, 1), 2):
+        if float(a.embedding @ b.embedding) < DEFAULT_THRESHOLD:
+            raise EnrollmentRefused(
+                "different_people", f"frames {i} and {j} do not show the same person"
+            )
+    await delete_face(db, store, person, actor, "re-enrolled", quiet=True)
+    keys = []
+    if keep_photos:
+        for f in ok:
+            key = f"faces/person-{person.id}/{uuid.uuid4().hex}.jpg"
+            await asyncio.to_thread(store.put_bytes, key, f.jpeg, "image/jpeg")
+            keys.append(key)
+    enrollment = FaceEnrollment(
+        person_id=person.id,
+        model=MODEL_ID,
+        consent_at=utcnow(),
+        enrolled_by_id=actor.id,
+        photo_keys=keys,
+        embeddings=[FaceEmbedding(vector=vector_bytes(f.embedding)) for f in ok],
+    )
+    db.add(enrollment)
+    await db.flush()
+    await audit(
+        db, actor, "face.enroll", f"person:{person.id}", frames=len(ok), photos_kept=len(keys)
+    )
+    return enrollment
+
+
+async def delete_face(
+    db: AsyncSession,
+    store: ObjectStore,
+    person: Person,
+    actor: Person,
+    reason: str,
+    quiet: bool = False,
+) -> bool:
+    """Remove the person's embeddings (and any kept photos); True if there was an enrolment."""
+    found = await db.scalar(select(FaceEnrollment).where(FaceEnrollment.person_id == person.id))
+    if found is None:
+        return False
+    for key in found.photo_keys:
+        await asyncio.to_thread(store.delete, key)
+    await db.delete(found)
+    await db.flush()
+    if not quiet:
+        await audit(db, actor, "face.delete", f"person:{person.id}", reason)
+    return True
+
+
+async def gallery_rows(db: AsyncSession) -> list[tuple[int, np.ndarray]]:
+    rows = await db.execute(
+        select(FaceEnrollment.person_id, FaceEmbedding.vector)
+        .join(FaceEmbedding, FaceEmbedding.enrollment_id == FaceEnrollment.id)
+        .join(Person, Person.id == FaceEnrollment.person_id)
+        .where(FaceEnrollment.model == MODEL_ID, Person.active.is_(True))
+    )
+    return [(pid, vector_of(v)) for pid, v in rows]
+
+
+def normalise_card(card_no: str) -> str:
+    card = card_no.strip().upper()
+    if not CARD_NO.fullmatch(card):
+        raise ValueError("a card number is 4–32 letters and digits")
+    return card
+
+
+async def register_card(db: AsyncSession, person: Person, actor: Person, card_no: str) -> IdCard:
+    card = normalise_card(card_no)
+    taken = await db.scalar(select(IdCard).where(IdCard.card_no == card))
+    if taken is not None:
+        if taken.person_id == person.id:
+            return taken
+        raise ValueError(f"card {card} is registered to someone else")
+    row = IdCard(card_no=card, person_id=person.id, registered_by_id=actor.id)
+    db.add(row)
+    await db.flush()
+    await audit(db, actor, "card.register", f"person:{person.id}", card=card)
+    return row
+
+
+async def person_for_card(db: AsyncSession, card_no: str) -> Person | None:
+    try:
+        card = normalise_card(card_no)
+    except ValueError:
+        return None
+    row = await db.scalar(select(IdCard).where(IdCard.card_no == card))
+    return await db.get(Person, row.person_id) if row is not None else None
