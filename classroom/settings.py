@@ -145,6 +145,11 @@ class AgentSettings(_Section):
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
+class KioskSettings(_Section):
+    # A kiosk checks people into the session that starts within this many minutes (or runs).
+    open_before_min: float = Field(default=30, ge=0, le=240)
+
+
 class FacesSettings(_Section):
     # Cosine similarity a face must reach to be someone enrolled (OpenCV's SFace operating
     # point), and by how much it must beat the next person (else: ask for the card).
@@ -172,6 +177,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     agent: AgentSettings = AgentSettings()
     faces: FacesSettings = FacesSettings()
+    kiosk: KioskSettings = KioskSettings()
 
     @classmethod
     def settings_customise_sources(

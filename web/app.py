@@ -26,6 +26,7 @@ from web.api import (
     devices,
     health,
     imports,
+    kiosk,
     metrics,
     people,
     recordings,
@@ -117,6 +118,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         classrooms,
         courseware,
         people,
+        kiosk,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

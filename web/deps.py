@@ -75,3 +75,22 @@ async def current_agent(
 
 
 CurrentAgent = Annotated[Device, Depends(current_agent)]
+
+
+async def current_kiosk(
+    db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Device:
+    device = await device_for_token(db, creds.credentials) if creds else None
+    if device is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing, unknown or revoked device token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if device.kind != DeviceKind.KIOSK:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a kiosk device token")
+    device.last_seen_at = utcnow()
+    return device
+
+
+CurrentKiosk = Annotated[Device, Depends(current_kiosk)]

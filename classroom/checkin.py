@@ -1,0 +1,134 @@
+"""Check-in at a classroom's kiosk (or by its agent's card reader): which session is open there
+now, and the attendance event for a person who shows up.
+
+A session is open from ``open_before`` ahead of its planned start until its end (the actual end
+if it was stopped, else the planned one). Checking in twice is one check-in; checking out sets the
+time the person left (no check-out: they stayed to the end, as the ledger reads it). Every event
+has its own id (a kiosk's or an agent's UUID), so an event delivered twice is stored once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.audit import audit
+from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
+from classroom.db.types import utcnow
+
+
+class CheckinRefused(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # no_session | not_an_officer | unknown_card
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    person: Person
+    session: Session
+    attendance: Attendance
+    already: bool  # this person was already checked in (or out)
+
+
+async def open_session(
+    db: AsyncSession, classroom_id: int, now: datetime, open_before: timedelta
+) -> Session | None:
+    end = func.coalesce(Session.actual_end, Session.planned_end)
+    return await db.scalar(
+        select(Session)
+        .where(
+            Session.classroom_id == classroom_id,
+            Session.planned_start <= now + open_before,
+            end > now,
+        )
+        .order_by(Session.planned_start)
+        .limit(1)
+    )
+
+
+async def _open(
+    db: AsyncSession, classroom_id: int, now: datetime, open_before: timedelta
+) -> Session:
+    session = await open_session(db, classroom_id, now, open_before)
+    if session is None:
+        raise CheckinRefused("no_session", "no session in this classroom now")
+    return session
+
+
+async def check_in(
+    db: AsyncSession,
+    classroom_id: int,
+    person: Person,
+    via: str,
+    open_before: timedelta,
+    at: datetime | None = None,
+    event_uid: str | None = None,
+    source: AttendanceSource = AttendanceSource.KIOSK,
+) -> CheckinResult:
+    now = at or utcnow()
+    if event_uid is not None:
+        seen = await db.scalar(select(Attendance).where(Attendance.event_uid == event_uid))
+        if seen is not None:
+            session = await db.get(Session, seen.session_id)
+            assert session is not None
+            return CheckinResult(person, session, seen, already=True)
+    session = await _open(db, classroom_id, now, open_before)
+    if not person.has_role(Role.OFFICER):
+        raise CheckinRefused("not_an_officer", f"{person.display_name} is not an officer")
+    existing = await db.scalar(
+        select(Attendance)
+        .where(Attendance.session_id == session.id, Attendance.person_id == person.id)
+        .order_by(Attendance.check_in.desc())
+        .limit(1)
+    )
+    if existing is not None and existing.check_out is None:
+        return CheckinResult(person, session, existing, already=True)
+    row = Attendance(
+        event_uid=event_uid or str(uuid.uuid4()),
+        session_id=session.id,
+        person_id=person.id,
+        check_in=now,  # early is fine: presence is measured from the session's start
+        check_out=None,
+        source=source,
+        recorded_by_id=None,
+        reason=via,
+    )
+    db.add(row)
+    await db.flush()
+    return CheckinResult(person, session, row, already=False)
+
+
+async def check_out(
+    db: AsyncSession,
+    classroom_id: int,
+    person: Person,
+    open_before: timedelta,
+    at: datetime | None = None,
+) -> CheckinResult:
+    now = at or utcnow()
+    session = await _open(db, classroom_id, now, open_before)
+    row = await db.scalar(
+        select(Attendance)
+        .where(
+            Attendance.session_id == session.id,
+            Attendance.person_id == person.id,
+            Attendance.check_out.is_(None),
+        )
+        .order_by(Attendance.check_in.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise CheckinRefused("not_checked_in", f"{person.display_name} has not checked in")
+    row.check_out = max(now, row.check_in)
+    await db.flush()
+    return CheckinResult(person, session, row, already=False)
+
+
+async def unknown_card(db: AsyncSession, classroom_id: int, card_no: str) -> None:
+    """Logged for the managers: a card nobody registered was shown at a kiosk."""
+    await audit(db, None, "kiosk.unknown_card", f"classroom:{classroom_id}", card=card_no[:64])

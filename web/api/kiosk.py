@@ -1,0 +1,145 @@
+"""The kiosk by a classroom's door, authenticated by its own device token and bound to that
+classroom: it reads the session open there and checks people in and out — nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from classroom.checkin import (
+    CheckinRefused,
+    CheckinResult,
+    check_in,
+    check_out,
+    open_session,
+    unknown_card,
+)
+from classroom.db.models import Attendance, Classroom, Person
+from classroom.db.types import utcnow
+from classroom.faces.enrollment import person_for_card
+from web.deps import DB, CurrentKiosk, services
+from web.schemas import Strict
+
+router = APIRouter(prefix="/kiosk", tags=["kiosk"])
+
+
+class SessionBrief(BaseModel):
+    id: int
+    title: str
+    planned_start: datetime
+    planned_end: datetime
+
+
+class KioskStateOut(BaseModel):
+    classroom_id: int
+    classroom: str
+    session: SessionBrief | None
+    checked_in: int
+
+
+class CardIn(Strict):
+    card_no: str = Field(min_length=1, max_length=64)
+    event_uid: uuid.UUID | None = None  # the kiosk's own id for this tap: a retry is one event
+
+
+class CheckinOut(BaseModel):
+    result: str  # checked_in | already | checked_out
+    person_id: int
+    name: str
+    session_id: int
+    session: str
+    at: datetime
+
+
+def _window(request: Request) -> timedelta:
+    return timedelta(minutes=services(request).settings.kiosk.open_before_min)
+
+
+def _refused(exc: CheckinRefused) -> HTTPException:
+    code = status.HTTP_409_CONFLICT if exc.code == "no_session" else status.HTTP_403_FORBIDDEN
+    return HTTPException(code, {"code": exc.code, "message": str(exc)})
+
+
+def _out(result: CheckinResult, kind: str) -> CheckinOut:
+    a = result.attendance
+    return CheckinOut(
+        result="already" if result.already and kind == "checked_in" else kind,
+        person_id=result.person.id,
+        name=result.person.display_name,
+        session_id=result.session.id,
+        session=result.session.title,
+        at=a.check_out if kind == "checked_out" and a.check_out else a.check_in,
+    )
+
+
+@router.get("/state", response_model=KioskStateOut)
+async def state(request: Request, db: DB, kiosk: CurrentKiosk) -> KioskStateOut:
+    room = await db.get(Classroom, kiosk.classroom_id)
+    assert room is not None
+    session = await open_session(db, room.id, utcnow(), _window(request))
+    count = 0
+    if session is not None:
+        count = (
+            await db.scalar(
+                select(func.count(func.distinct(Attendance.person_id))).where(
+                    Attendance.session_id == session.id
+                )
+            )
+            or 0
+        )
+    await db.commit()  # last_seen_at
+    return KioskStateOut(
+        classroom_id=room.id,
+        classroom=room.name,
+        session=SessionBrief.model_validate(session, from_attributes=True) if session else None,
+        checked_in=count,
+    )
+
+
+async def _card_person(db: DB, kiosk_classroom: int, card_no: str) -> Person:
+    person = await person_for_card(db, card_no)
+    if person is None or not person.active:
+        await unknown_card(db, kiosk_classroom, card_no)
+        await db.commit()
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            {"code": "unknown_card", "message": "this card is not registered"},
+        )
+    return person
+
+
+@router.post("/card", response_model=CheckinOut)
+async def card_checkin(body: CardIn, request: Request, db: DB, kiosk: CurrentKiosk) -> CheckinOut:
+    """A card shown at the kiosk (a keyboard-wedge reader types its number): check its holder
+    into the open session; showing it again says "already checked in"."""
+    room = kiosk.classroom_id
+    person = await _card_person(db, room, body.card_no)
+    try:
+        result = await check_in(
+            db,
+            room,
+            person,
+            "card",
+            _window(request),
+            event_uid=str(body.event_uid) if body.event_uid else None,
+        )
+    except CheckinRefused as exc:
+        raise _refused(exc) from None
+    await db.commit()
+    return _out(result, "checked_in")
+
+
+@router.post("/card/checkout", response_model=CheckinOut)
+async def card_checkout(body: CardIn, request: Request, db: DB, kiosk: CurrentKiosk) -> CheckinOut:
+    room = kiosk.classroom_id
+    person = await _card_person(db, room, body.card_no)
+    try:
+        result = await check_out(db, room, person, _window(request))
+    except CheckinRefused as exc:
+        raise _refused(exc) from None
+    await db.commit()
+    return _out(result, "checked_out")
