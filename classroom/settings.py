@@ -111,6 +111,10 @@ class MediaSettings(_Section):
     composite: bool = False
     # A segment must close within this many seconds of the previous one.
     segment_timeout_s: float = Field(default=15, gt=0)
+    # A serial ID-card reader at the door ("/dev/ttyUSB0"), or empty for none; its taps are
+    # checked in through the portal, queued on disk while the portal is unreachable.
+    card_reader: str = Field(default="", pattern=r"^(|/dev/\S+)$")
+    card_reader_baud: int = Field(default=9600, ge=1200, le=921600)
     # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]",

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from classroom.agent.launch import build_agent
 from classroom.agent.runner import Agent
 from storage.seaweed import S3Connection
@@ -27,6 +29,7 @@ async def running_agent(
     data_dir: Path,
     media: dict[str, Any] | None = None,
     agent: dict[str, Any] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Agent]:
     settings = make_settings(
         data_dir,
@@ -40,7 +43,7 @@ async def running_agent(
         portal.world.classroom_id,
         "http://testserver",
         portal.world.agent_token,
-        transport=portal.transport,
+        transport=transport or portal.transport,
     )
     runner = asyncio.create_task(a.run())
     try:
@@ -57,3 +60,22 @@ async def until(check: Callable[[], object], within_s: float = 30, what: str = "
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.2)
+
+
+class Cuttable(httpx.AsyncBaseTransport):
+    """The network between agent and portal, with faults on demand: ``down`` (nothing gets
+    through) or ``lose_answers`` (the portal acts, the answer is lost: the agent must retry)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.lose_answers = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("portal unreachable (cut)", request=request)
+        response = await self.inner.handle_async_request(request)
+        if self.lose_answers and request.url.path.endswith("/agent/checkin"):
+            self.lose_answers -= 1
+            raise httpx.ReadError("answer lost (cut)", request=request)
+        return response

@@ -14,7 +14,7 @@ from typing import Any
 from streaming.levels import AudioLevel
 
 STATES = ("idle", "recording", "uploading", "offline-queueing", "fault")
-ALERTS = ("recorder_fault", "disk_low", "capture_refused", "no_audio")
+ALERTS = ("recorder_fault", "disk_low", "capture_refused", "no_audio", "card_reader")
 # Alerts that make the agent's state "fault": someone must act.
 FAULTS = {"recorder_fault", "disk_low", "capture_refused"}
 

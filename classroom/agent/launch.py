@@ -11,6 +11,7 @@ from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
 from classroom.settings import Settings
 from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
+from hardware.card_reader import SerialCardReader
 from hardware.mics import AlsaMic, PulseMic
 from hardware.ptz import ptz_from_url
 from hardware.sources import CameraSource, MicSource
@@ -88,6 +89,7 @@ async def build_agent(
         uploader,
         ptz_from_url(m.ptz),
         screen_from_setting(m.screen, m.screen_size, m.screen_fps),
+        SerialCardReader(m.card_reader, m.card_reader_baud) if m.card_reader else None,
     )
 
 

@@ -18,6 +18,7 @@ import contextlib
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
+from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
@@ -93,8 +95,10 @@ class Agent:
         uploader: ResumableUploader,
         ptz: PtzControl | None = None,
         screen: CameraSource | None = None,
+        card_reader: SerialCardReader | None = None,
     ) -> None:
         self.config = config
+        self.card_reader = card_reader
         self.ptz = ptz
         self.screen = screen
         self.screen_recorders: dict[int, SegmentRecorder] = {}
@@ -159,6 +163,8 @@ class Agent:
         self._spawn(self._follow_schedule(), self._loops)
         self._spawn(self._heartbeat(), self._loops)
         self._spawn(self._retention(), self._loops)
+        if self.card_reader is not None:
+            self._spawn(self._read_cards(self.card_reader), self._loops)
         if self.config.metrics_port:
             self._metrics = await serve_metrics(
                 self.config.metrics_port, lambda: agent_metrics(self.status())
@@ -186,6 +192,29 @@ class Agent:
                     continue  # handled; its acknowledgement waits in the outbox
                 self._handled.add(cmd.id)
                 await self.handle(cmd)
+
+    async def _read_cards(self, reader: SerialCardReader) -> None:
+        """Each tap becomes a check-in event with its own id, through the outbox: while the
+        portal is unreachable they queue on disk, and the portal stores each exactly once."""
+        while True:
+            try:
+                await asyncio.to_thread(reader.open)
+                self.health.clear("card_reader")
+                async for card in reader.cards():
+                    log.info("agent.card", card=card[-4:])  # the last digits, not the number
+                    self.report(
+                        "POST",
+                        "/agent/checkin",
+                        {"event_uid": str(uuid.uuid4()), "card_no": card, "at": _iso(_now())},
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # unplugged: say so, and try again
+                self.health.raise_alert("card_reader", f"card reader: {exc}"[:300])
+                log.warning("agent.card_reader_failed", error=str(exc)[:200])
+            finally:
+                reader.close()
+            await asyncio.sleep(5)
 
     async def _deliver_reports(self) -> None:
         delay = 0.5

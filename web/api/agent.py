@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, Field
 
-from classroom.db.models import AgentCommand, Device, Recording, RecordingState
+from classroom.audit import audit
+from classroom.checkin import CheckinRefused, check_in, unknown_card
+from classroom.db.models import AgentCommand, AttendanceSource, Device, Recording, RecordingState
 from classroom.db.types import utcnow
+from classroom.faces.enrollment import person_for_card
 from classroom.recordings import (
     RecordingConflict,
     TrackReport,
@@ -42,6 +48,7 @@ from web.schemas import (
     HeartbeatIn,
     RecordingOut,
     ScheduleEntryOut,
+    Strict,
     UploadIn,
 )
 
@@ -211,3 +218,56 @@ async def preview(request: Request, device: CurrentAgent, db: DB) -> None:
     if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\0").endswith(b"\xff\xd9")):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a preview must be a JPEG")
     services(request).previews[classroom_id] = (data, utcnow())
+
+
+class AgentCheckinIn(Strict):
+    """A card tapped at the agent's reader, possibly long ago (queued while offline)."""
+
+    event_uid: uuid.UUID
+    card_no: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime
+
+
+class AgentCheckinOut(BaseModel):
+    result: str  # checked_in | already | unknown_card | no_session | not_an_officer
+    person_id: int | None = None
+    attendance_id: int | None = None
+
+
+@router.post("/checkin", response_model=AgentCheckinOut)
+async def agent_checkin(
+    body: AgentCheckinIn, request: Request, db: DB, device: CurrentAgent
+) -> AgentCheckinOut:
+    """Stored once per event id, at the time of the tap. Every outcome answers 200 — the
+    agent's outbox has delivered the event either way; refusals are for the logs."""
+    now = utcnow()
+    if not now - timedelta(days=30) <= body.at <= now + timedelta(minutes=5):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at is out of range")
+    room = device.classroom_id
+    person = await person_for_card(db, body.card_no)
+    if person is None or not person.active:
+        await unknown_card(db, room, body.card_no)
+        await db.commit()
+        return AgentCheckinOut(result="unknown_card")
+    window = timedelta(minutes=services(request).settings.kiosk.open_before_min)
+    try:
+        result = await check_in(
+            db,
+            room,
+            person,
+            "card (classroom reader)",
+            window,
+            at=body.at,
+            event_uid=str(body.event_uid),
+            source=AttendanceSource.AGENT,
+        )
+    except CheckinRefused as exc:
+        await audit(db, None, f"checkin.{exc.code}", f"classroom:{room}", person_id=person.id)
+        await db.commit()
+        return AgentCheckinOut(result=exc.code, person_id=person.id)
+    await db.commit()
+    return AgentCheckinOut(
+        result="already" if result.already else "checked_in",
+        person_id=person.id,
+        attendance_id=result.attendance.id,
+    )
