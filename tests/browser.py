@@ -29,14 +29,23 @@ def chromium_path() -> str:
     return path
 
 
+def fake_camera(y4m: Path) -> list[str]:
+    """Chromium's fake webcam, fed from a .y4m file (looped), allowed without a prompt."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+    ]
+
+
 @contextmanager
-def browser(profile: Path) -> Iterator[BrowserContext]:
+def browser(profile: Path, extra_args: list[str] | None = None) -> Iterator[BrowserContext]:
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             str(profile),
             executable_path=chromium_path(),
             headless=True,
-            args=ARGS,
+            args=ARGS + (extra_args or []),
             viewport={"width": 1280, "height": 800},
         )
         try:

@@ -27,6 +27,7 @@ from web.api import (
     health,
     imports,
     kiosk,
+    kiosk_ws,
     metrics,
     people,
     recordings,
@@ -36,6 +37,7 @@ from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
 from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
+from web.pages import kiosk as kiosk_pages
 from web.pages import recordings as recording_pages
 from web.pages import sessions as session_pages
 from web.pages.common import render
@@ -119,13 +121,21 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         courseware,
         people,
         kiosk,
+        kiosk_ws,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for page in (auth_pages, session_pages, recording_pages, compliance_pages, classroom_pages):
+    for page in (
+        auth_pages,
+        session_pages,
+        recording_pages,
+        compliance_pages,
+        classroom_pages,
+        kiosk_pages,
+    ):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)

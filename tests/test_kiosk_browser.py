@@ -1,0 +1,195 @@
+"""The kiosk in headless Chromium with a fake camera fed from real face photos (tests/data/faces):
+a held-up photo of an enrolled person fails the head-turn challenge, the person turning their
+head is greeted by name, someone not enrolled is refused, and a card typed by a keyboard-wedge
+reader checks its holder in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from tests.browser import browser, fake_camera
+from tests.live_stack import CLI, LiveStack
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+FACES = Path(__file__).parent / "data" / "faces"
+
+
+def _fit(image: np.ndarray, w: int = 640, h: int = 480) -> np.ndarray:
+    scale = min(w / image.shape[1], h / image.shape[0])
+    small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
+    canvas = np.full((h, w, 3), 40, np.uint8)
+    y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return canvas
+
+
+def y4m(out: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """A .y4m for Chromium's fake camera, from BGR frames."""
+    raw = b"".join(f.tobytes() for f in frames)
+    subprocess.run(
+        [
+            resolve_ffmpeg(),
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            "640x480",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+            "-pix_fmt",
+            "yuv420p",
+            "-y",
+            str(out),
+        ],
+        input=raw,
+        check=True,
+    )
+    return out
+
+
+def photo(name: str) -> np.ndarray:
+    image = cv2.imread(str(FACES / f"{name}.jpg"))
+    assert image is not None
+    if image.shape[0] > 2 * image.shape[1]:  # a full-length portrait: the head and shoulders
+        image = image[: image.shape[1]]
+    return _fit(image)
+
+
+@pytest.fixture(scope="module")
+def kiosk_token(live: LiveStack) -> str:
+    out = subprocess.run(
+        [
+            *CLI,
+            "device",
+            "add",
+            "--classroom",
+            str(live.world.classroom_id),
+            "--name",
+            "door",
+            "--kind",
+            "kiosk",
+            "--json",
+        ],
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token: str = json.loads(out.stdout)["token"]
+    manager = live.login("manager")
+    # Enrol officer1 ("A", photos of one man) and register officer2's card.
+    a = _person_id(live, "officer1")
+    frames = [
+        cv2.imencode(".jpg", photo(n))[1].tobytes()
+        for n in ("obama", "obama_partial_face", "obama2")
+    ]
+    files = [("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
+    r = manager.post(f"/api/v1/people/{a}/face", files=files, data={"consent": "true"})
+    assert r.status_code == 201, r.text
+    b = _person_id(live, "officer2")
+    r = manager.post(f"/api/v1/people/{b}/cards", json={"card_no": "0004479002"})
+    assert r.status_code == 201, r.text
+    return token
+
+
+def _person_id(live: LiveStack, username: str) -> int:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from classroom.db.engine import session_factory
+    from classroom.db.models import Person
+    from classroom.runtime import open_database
+    from classroom.settings import load_settings
+
+    async def find() -> int:
+        settings = load_settings(data_dir=live.data_dir)
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            pid = await db.scalar(select(Person.id).where(Person.username == username))
+            assert pid is not None
+            return pid
+
+    return asyncio.run(find())
+
+
+def _kiosk(page: Page, live: LiveStack, token: str) -> None:
+    page.goto(f"{live.url}/kiosk#token={token}")
+    expect(page.locator("#room")).not_to_have_text("签到", timeout=10_000)
+
+
+def _state(page: Page) -> str:
+    return str(page.locator("#status").get_attribute("data-state"))
+
+
+def test_photo_held_up_fails_the_challenge(
+    live: LiveStack, tmp_path: Path, kiosk_token: str
+) -> None:
+    still = y4m(tmp_path / "still.y4m", [photo("obama")] * 30)
+    with browser(tmp_path / "p", fake_camera(still)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, kiosk_token)
+        expect(page.locator("#status[data-state^=challenge]")).to_be_visible(timeout=20_000)
+        expect(page.locator("#status")).to_have_attribute(
+            "data-state", "liveness_failed", timeout=20_000
+        )
+        assert "张队员" not in page.locator("#status").inner_text()
+
+
+def test_enrolled_person_turns_and_is_greeted(
+    live: LiveStack, tmp_path: Path, kiosk_token: str
+) -> None:
+    turned = photo("obama2")
+    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
+    video = y4m(tmp_path / "live.y4m", frames)
+    with browser(tmp_path / "p", fake_camera(video)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, kiosk_token)
+        greeted = page.locator("#status[data-state=checked_in], #status[data-state=already]")
+        expect(greeted).to_be_visible(timeout=40_000)
+        expect(page.locator("#status")).to_contain_text("张队员")
+        page.screenshot(path=str(live.data_dir / "kiosk-greeted.png"))
+
+
+def test_person_not_enrolled_is_refused(live: LiveStack, tmp_path: Path, kiosk_token: str) -> None:
+    video = y4m(tmp_path / "b.y4m", [photo("biden")] * 30)
+    with browser(tmp_path / "p", fake_camera(video)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, kiosk_token)
+        expect(page.locator("#status")).to_have_attribute("data-state", "unknown", timeout=20_000)
+
+
+def test_card_typed_by_a_wedge_reader(live: LiveStack, tmp_path: Path, kiosk_token: str) -> None:
+    blank = y4m(tmp_path / "blank.y4m", [np.full((480, 640, 3), 40, np.uint8)] * 10)
+    with browser(tmp_path / "p", fake_camera(blank)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, kiosk_token)
+        page.keyboard.type("0004479002")
+        page.keyboard.press("Enter")
+        greeted = page.locator("#status[data-state=checked_in], #status[data-state=already]")
+        expect(greeted).to_be_visible(timeout=10_000)
+        expect(page.locator("#status")).to_contain_text("刘队员")
+        page.keyboard.type("12345678")
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_have_attribute("data-state", "unknown_card")
+
+
+def test_revoked_kiosk_page_says_so(live: LiveStack, tmp_path: Path) -> None:
+    with browser(tmp_path / "p") as ctx:
+        page = ctx.new_page()
+        page.goto(f"{live.url}/kiosk#token=not-a-real-token")
+        expect(page.locator("#status")).to_have_attribute("data-state", "refused")
+    assert httpx.get(f"{live.url}/kiosk").status_code == 200

@@ -1,0 +1,38 @@
+"""The head-turn challenge on landmark sequences: a turn to the side asked passes, a still face
+(a photo) or a turn to the other side fails, and the window closes."""
+
+from __future__ import annotations
+
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge
+
+
+def run(side: int, yaws: list[float], step: float = 0.2) -> str:
+    c = HeadTurnChallenge(person_id=1, started=0.0, side=side)
+    state = "pending"
+    for i, y in enumerate(yaws):
+        state = c.feed(y, i * step)
+        if state != "pending":
+            break
+    return state
+
+
+def test_a_turn_to_the_side_asked_passes() -> None:
+    assert run(+1, [0.02, 0.05, 0.15, 0.28]) == "passed"
+    assert run(-1, [0.0, -0.12, -0.31]) == "passed"
+
+
+def test_a_photo_held_still_never_passes() -> None:
+    assert run(+1, [0.03] * 40) == "failed"  # the window closes: 40 × 0.2 s > 6 s
+
+
+def test_the_wrong_side_or_no_frontal_start_does_not_pass() -> None:
+    assert run(+1, [0.0, -0.35, -0.4] + [0.0] * 30) == "failed"
+    assert run(+1, [0.3] * 40) == "failed"  # already turned (a turned photo): no frontal start
+
+
+def test_the_window() -> None:
+    c = HeadTurnChallenge(person_id=1, started=0.0, side=1)
+    assert c.feed(0.0, 1.0) == "pending"
+    assert c.feed(0.3, WINDOW_S + 0.1) == "failed"
+    assert HeadTurnChallenge(1, 0.0, side=1).direction == "left"  # their left: image right
+    assert HeadTurnChallenge(1, 0.0, side=-1).direction == "right"

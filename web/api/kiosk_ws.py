@@ -1,0 +1,189 @@
+"""The kiosk's camera channel: small JPEG frames in over a WebSocket, states out.
+
+The first message is the kiosk's token (a browser cannot set headers on a WebSocket); a wrong,
+unknown or revoked one closes the socket with 4401. Then each frame is looked at in turn (frames
+that arrive while one is being looked at are dropped): a face that matches someone enrolled gets
+a head-turn challenge; the same face passing it is checked into the open session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from classroom.audit import audit
+from classroom.checkin import CheckinRefused, check_in, open_session
+from classroom.db.models import Classroom, Device, DeviceKind, Person
+from classroom.db.types import utcnow
+from classroom.devices import device_for_token
+from classroom.faces.engine import decode_image
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.runtime import Services
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/kiosk", tags=["kiosk"])
+
+MAX_FRAME_BYTES = 300 * 1024
+MIN_FACE_PX = 60
+COOL_DOWN_S = 3.0
+
+
+class Revoked(Exception):
+    pass
+
+
+class _Kiosk:
+    def __init__(self, ws: WebSocket, svc: Services, classroom_id: int, device_id: int) -> None:
+        self.ws, self.svc, self.classroom_id = ws, svc, classroom_id
+        self.device_id = device_id
+        self.challenge: HeadTurnChallenge | None = None
+        self.quiet_until = 0.0
+
+    async def send(self, state: str, **extra: Any) -> None:
+        await self.ws.send_text(json.dumps({"state": state, **extra}, ensure_ascii=False))
+
+    async def frame(self, data: bytes) -> None:
+        now = time.monotonic()
+        if now < self.quiet_until or len(data) > MAX_FRAME_BYTES:
+            return
+        image = decode_image(data)
+        if image is None:
+            return
+        engine = await self.svc.faces.engine()
+        faces = await asyncio.to_thread(engine.detect, image)
+        if self.challenge is not None and now - self.challenge.started > WINDOW_S:
+            await self._failed("timeout")
+            return
+        if not faces:
+            await self.send("idle")
+            return
+        if len(faces) > 1:
+            await self.send("several")
+            return
+        face = faces[0]
+        if face.size < MIN_FACE_PX:
+            await self.send("closer")
+            return
+        embedding = await asyncio.to_thread(engine.embed, image, face)
+        window = timedelta(minutes=self.svc.settings.kiosk.open_before_min)
+        async with self.svc.sessionmaker() as db:
+            device = await db.get(Device, self.device_id)
+            if device is None or device.revoked_at is not None:
+                raise Revoked  # revoked while connected: refused at once
+            session = await open_session(db, self.classroom_id, utcnow(), window)
+            if session is None:
+                self.quiet_until = now + COOL_DOWN_S
+                await self.send("no_session")
+                return
+            match = await self.svc.faces.match(db, embedding)
+            if self.challenge is None:
+                if match is None:
+                    self.quiet_until = now + COOL_DOWN_S
+                    await self.send("unknown")
+                    return
+                self.challenge = HeadTurnChallenge(match.person_id, now)
+                await self.send("challenge", direction=self.challenge.direction)
+                return
+            if match is None or match.person_id != self.challenge.person_id:
+                await self._failed("face changed")  # another face mid-challenge
+                return
+            result = self.challenge.feed(yaw(face), now)
+            if result == "pending":
+                await self.send("challenge", direction=self.challenge.direction)
+                return
+            if result == "failed":
+                await self._failed("no turn")
+                return
+            person = await db.get(Person, self.challenge.person_id)
+            assert person is not None
+            self.challenge = None
+            self.quiet_until = now + COOL_DOWN_S
+            try:
+                done = await check_in(db, self.classroom_id, person, "face", window)
+            except CheckinRefused as exc:
+                await self.send(exc.code)
+                return
+            await db.commit()
+        await self.send(
+            "checked_in",
+            name=person.display_name,
+            already=done.already,
+            at=done.attendance.check_in.isoformat(),
+            session=done.session.title,
+        )
+
+    async def _failed(self, why: str) -> None:
+        person = self.challenge.person_id if self.challenge else None
+        self.challenge = None
+        self.quiet_until = time.monotonic() + COOL_DOWN_S
+        async with self.svc.sessionmaker() as db:
+            await audit(
+                db,
+                None,
+                "kiosk.liveness_failed",
+                f"classroom:{self.classroom_id}",
+                why,
+                person_id=person,
+            )
+            await db.commit()
+        await self.send("liveness_failed")
+
+
+@router.websocket("/ws")
+async def kiosk_ws(ws: WebSocket) -> None:
+    svc: Services = ws.app.state.services
+    await ws.accept()
+    try:
+        hello = json.loads(await asyncio.wait_for(ws.receive_text(), 10))
+        token = str(hello.get("token", ""))
+    except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
+        await ws.close(4401)
+        return
+    async with svc.sessionmaker() as db:
+        device = await device_for_token(db, token) if token else None
+        if device is None or device.kind != DeviceKind.KIOSK:
+            await ws.close(4401)
+            return
+        room = await db.get(Classroom, device.classroom_id)
+        assert room is not None
+        device.last_seen_at = utcnow()
+        await db.commit()
+        kiosk = _Kiosk(ws, svc, room.id, device.id)
+        await kiosk.send("ready", classroom=room.name)
+    latest: list[bytes | None] = [None]
+    arrived = asyncio.Event()
+
+    async def receive() -> None:
+        # Keeps only the newest frame: a slow look never builds a backlog of old pictures.
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("bytes"):
+                    latest[0] = message["bytes"]
+                    arrived.set()
+
+    receiver = asyncio.create_task(receive())
+    try:
+        while not receiver.done():
+            waiter = asyncio.create_task(arrived.wait())
+            await asyncio.wait({receiver, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            arrived.clear()
+            data, latest[0] = latest[0], None
+            if data:
+                await kiosk.frame(data)
+    except Revoked:
+        await ws.close(4401)
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the kiosk went away mid-answer
+    finally:
+        receiver.cancel()

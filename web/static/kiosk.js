@@ -1,0 +1,108 @@
+// The kiosk: camera frames to the portal over a WebSocket, card numbers from a keyboard-wedge
+// reader, and what the portal answers shown large. The token comes once in the URL fragment
+// (#token=…), is kept in this browser, and is removed from the address bar.
+(function () {
+  "use strict";
+  const T = JSON.parse(document.getElementById("texts").textContent);
+  const $ = (id) => document.getElementById(id);
+  const status = $("status"), detail = $("detail"), video = $("cam"), canvas = $("grab");
+  const hash = new URLSearchParams(location.hash.slice(1));
+  let token = hash.get("token") || localStorage.getItem("kioskToken");
+  if (hash.get("token")) {
+    localStorage.setItem("kioskToken", token);
+    history.replaceState(null, "", location.pathname);
+  }
+  let ws = null, lastState = "", holdUntil = 0;
+
+  function show(state, extra) {
+    extra = extra || {};
+    // Results stay up for a moment; the stream of "idle" frames must not wipe them at once.
+    const result = ["checked_in", "already", "checked_out", "liveness_failed", "unknown",
+                    "unknown_card", "no_session", "not_an_officer", "not_checked_in"].includes(state);
+    const now = performance.now();
+    if (!result && now < holdUntil) return;
+    if (result) holdUntil = now + 3000;
+    const key = state === "challenge" ? "challenge_" + extra.direction : state;
+    let text = T[key] || T.error;
+    text = text.replace("{name}", extra.name || "");
+    status.textContent = text;
+    status.dataset.state = key;
+    detail.textContent = extra.at ? new Date(extra.at).toLocaleTimeString() + " · " + (extra.session || "") : "";
+    lastState = key;
+  }
+
+  async function start() {
+    if (!token) { show("no_token"); return; }
+    let r;
+    try {
+      r = await fetch("/api/v1/kiosk/state", { headers: { Authorization: "Bearer " + token } });
+    } catch (e) { show("offline"); setTimeout(start, 3000); return; }
+    if (r.status === 401 || r.status === 403) { show("refused"); return; }
+    const st = await r.json();
+    $("room").textContent = st.classroom;
+    $("session").textContent = st.session ? st.session.title : T.no_session;
+    show("ready");
+    connect();
+    camera();
+  }
+
+  function connect() {
+    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/kiosk/ws");
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send(JSON.stringify({ token: token }));
+    ws.onmessage = (e) => { const m = JSON.parse(e.data); show(m.state === "ready" ? "ready" : m.state, m); };
+    ws.onclose = (e) => {
+      if (e.code === 4401) { show("refused"); ws = null; return; }
+      setTimeout(connect, 2000);
+    };
+  }
+
+  async function camera() {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+      video.srcObject = stream;
+      await video.play();
+    } catch (e) { detail.textContent = String(e); return; }
+    setInterval(sendFrame, 200);
+  }
+
+  function sendFrame() {
+    if (!ws || ws.readyState !== 1 || !video.videoWidth || ws.bufferedAmount > 200000) return;
+    canvas.width = 480;
+    canvas.height = Math.round(video.videoHeight * 480 / video.videoWidth);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    canvas.toBlob((b) => { if (b && ws && ws.readyState === 1) ws.send(b); }, "image/jpeg", 0.85);
+  }
+
+  // A keyboard-wedge reader types the card number and Enter in one burst.
+  let buf = "", first = 0, last = 0;
+  document.addEventListener("keydown", (e) => {
+    const now = performance.now();
+    if (e.key === "Enter") {
+      if (buf.length >= 4 && now - first < 1500) card(buf);
+      buf = "";
+      return;
+    }
+    if (/^[0-9A-Za-z]$/.test(e.key)) {
+      if (now - last > 300) { buf = ""; first = now; }
+      buf += e.key;
+      last = now;
+    }
+  });
+
+  async function card(number) {
+    let r;
+    try {
+      r = await fetch("/api/v1/kiosk/card", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+        body: JSON.stringify({ card_no: number, event_uid: crypto.randomUUID() }),
+      });
+    } catch (e) { show("offline"); return; }
+    const m = await r.json();
+    if (r.ok) show(m.result === "already" ? "already" : "checked_in", { name: m.name, at: m.at, session: m.session });
+    else show((m.detail && m.detail.code) || "error");
+  }
+
+  start();
+})();
