@@ -5,16 +5,20 @@ logged; a kiosk token opens nothing else, and a revoked one nothing at all."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from classroom.compliance import PlanBook
 from classroom.db.models import AuditEntry, Classroom, Device, DeviceKind, Person
 from classroom.devices import create_device, revoke_device
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
 
 pytestmark = pytest.mark.anyio
+PLANS = Path(__file__).resolve().parent.parent / "plans"
 
 
 async def _kiosk(portal: Portal, classroom_id: int) -> tuple[int, str]:
@@ -106,3 +110,42 @@ async def test_a_kiosk_token_opens_only_the_kiosk(portal: Portal) -> None:
         await db.commit()
     async with portal.client(headers=bearer) as kiosk:
         assert (await kiosk.get("/api/v1/kiosk/state")).status_code == 401  # at once
+
+
+async def test_a_check_out_shows_in_the_ledger_at_once(portal: Portal, tmp_path: Path) -> None:
+    """Credit comes from the events on every read: the officer's year has the session's 学时 in
+    the very next request after the kiosk check-out."""
+    year = datetime.now(UTC).year
+    plan = (PLANS / "2023.toml").read_text().replace("year = 2023", f"year = {year}", 1)
+    (tmp_path / f"{year}.toml").write_text(plan)
+    portal.services.plans = PlanBook(tmp_path)
+    async with portal.services.sessionmaker() as db:
+        db.add(Classroom(id=3, name="三号教室", location=""))
+        await db.commit()
+    _, token = await _kiosk(portal, 3)
+    start = datetime.now(UTC) - timedelta(seconds=30)
+    async with portal.as_user("manager") as manager:
+        r = await manager.post(
+            "/api/v1/sessions",
+            json={
+                "title": "全员普训",
+                "kind": "training_day",
+                "course_id": 1,
+                "classroom_id": 3,
+                "trainer_id": (await manager.get("/api/v1/sessions")).json()[0]["trainer_id"],
+                "planned_start": start.isoformat(),
+                "planned_end": (start + timedelta(minutes=10)).isoformat(),
+            },
+        )
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+    async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+        assert (await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})).json()[
+            "session_id"
+        ] == sid
+        r = await kiosk.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
+        assert r.json()["result"] == "checked_out"
+    async with portal.as_user("officer1") as me:
+        report = (await me.get(f"/api/v1/compliance/me?year={year}")).json()
+    entries = [e for e in report["entries"] if e["ref"] == f"session:{sid}"]
+    assert entries and entries[0]["hours"] == 8.0 and entries[0]["credits"] == 4.0
