@@ -193,3 +193,86 @@ def test_revoked_kiosk_page_says_so(live: LiveStack, tmp_path: Path) -> None:
         page.goto(f"{live.url}/kiosk#token=not-a-real-token")
         expect(page.locator("#status")).to_have_attribute("data-state", "refused")
     assert httpx.get(f"{live.url}/kiosk").status_code == 200
+
+
+def test_two_factor_classroom_needs_card_and_face_of_one_person(
+    live: LiveStack, tmp_path: Path, kiosk_token: str
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from classroom.db.engine import session_factory
+    from classroom.db.models import Classroom
+    from classroom.runtime import open_database
+    from classroom.settings import load_settings
+
+    async def add_room() -> None:
+        settings = load_settings(data_dir=live.data_dir)
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            if await db.get(Classroom, 2) is None:
+                db.add(Classroom(id=2, name="二号教室", location=""))
+                await db.commit()
+
+    asyncio.run(add_room())
+    admin, manager = live.login("admin"), live.login("manager")
+    assert admin.patch("/api/v1/classrooms/2", json={"two_factor": True}).status_code == 200
+    assert manager.patch("/api/v1/classrooms/2", json={"two_factor": False}).status_code == 403
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    trainer = live.login("trainer")
+    r = trainer.post(
+        "/api/v1/sessions",
+        json={
+            "title": "双重核验课",
+            "kind": "other",
+            "course_id": 1,
+            "classroom_id": 2,
+            "planned_start": start.isoformat(),
+            "planned_end": (start + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    a = _person_id(live, "officer1")
+    assert (
+        manager.post(f"/api/v1/people/{a}/cards", json={"card_no": "0004479001"}).status_code == 201
+    )
+    out = subprocess.run(
+        [
+            *CLI,
+            "device",
+            "add",
+            "--classroom",
+            "2",
+            "--name",
+            "door-2",
+            "--kind",
+            "kiosk",
+            "--json",
+        ],
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = json.loads(out.stdout)["token"]
+    refused = httpx.post(
+        f"{live.url}/api/v1/kiosk/card",
+        json={"card_no": "0004479001"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 409 and refused.json()["detail"]["code"] == "face_required"
+    turned = photo("obama2")
+    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
+    video = y4m(tmp_path / "live.y4m", frames)
+    with browser(tmp_path / "p", fake_camera(video)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, token)
+        expect(page.locator("#status")).to_have_attribute(
+            "data-state", "card_first", timeout=20_000
+        )
+        page.keyboard.type("0004479002")  # officer2's card, officer1's face
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_have_attribute("data-state", "mismatch", timeout=20_000)
+        page.keyboard.type("0004479001")  # officer1's own card
+        page.keyboard.press("Enter")
+        expect(page.locator("#status[data-state=checked_in]")).to_be_visible(timeout=40_000)
+        expect(page.locator("#status")).to_contain_text("张队员")

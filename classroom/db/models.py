@@ -171,6 +171,8 @@ class Classroom(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     location: Mapped[str] = mapped_column(String(200), default="")
+    # Kiosk check-in needs both the card and the face, and they must be the same person.
+    two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Device(Base):

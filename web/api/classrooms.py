@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import select
 
+from classroom.audit import audit
 from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
 from classroom.db.types import utcnow
 from classroom.schedule import sessions_between, to_ical
-from web.deps import DB, require_role, services
-from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn
+from web.deps import DB, Admin, require_role, services
+from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Strict
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
 
@@ -108,3 +109,21 @@ async def preview_jpg(classroom_id: int, request: Request, _: Staff) -> Response
             "Last-Modified": at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         },
     )
+
+
+class ClassroomSettingsIn(Strict):
+    two_factor: bool
+
+
+@router.patch("/{classroom_id}", response_model=ClassroomSettingsIn)
+async def configure(
+    classroom_id: int, body: ClassroomSettingsIn, db: DB, admin: Admin
+) -> ClassroomSettingsIn:
+    """A classroom's check-in policy (admins): ``two_factor`` — card and face together."""
+    room = await db.get(Classroom, classroom_id)
+    if room is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"classroom {classroom_id} not found")
+    room.two_factor = body.two_factor
+    await audit(db, admin, "classroom.configure", f"classroom:{classroom_id}", **body.model_dump())
+    await db.commit()
+    return body

@@ -39,6 +39,7 @@ class KioskStateOut(BaseModel):
     classroom: str
     session: SessionBrief | None
     checked_in: int
+    two_factor: bool  # card first, then the face (through the WebSocket)
 
 
 class CardIn(Strict):
@@ -97,6 +98,7 @@ async def state(request: Request, db: DB, kiosk: CurrentKiosk) -> KioskStateOut:
         classroom=room.name,
         session=SessionBrief.model_validate(session, from_attributes=True) if session else None,
         checked_in=count,
+        two_factor=room.two_factor,
     )
 
 
@@ -117,6 +119,12 @@ async def card_checkin(body: CardIn, request: Request, db: DB, kiosk: CurrentKio
     """A card shown at the kiosk (a keyboard-wedge reader types its number): check its holder
     into the open session; showing it again says "already checked in"."""
     room = kiosk.classroom_id
+    classroom = await db.get(Classroom, room)
+    if classroom is not None and classroom.two_factor:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {"code": "face_required", "message": "this classroom checks card and face together"},
+        )
     person = await _card_person(db, room, body.card_no)
     try:
         result = await check_in(

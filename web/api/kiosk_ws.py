@@ -4,6 +4,9 @@ The first message is the kiosk's token (a browser cannot set headers on a WebSoc
 unknown or revoked one closes the socket with 4401. Then each frame is looked at in turn (frames
 that arrive while one is being looked at are dropped): a face that matches someone enrolled gets
 a head-turn challenge; the same face passing it is checked into the open session.
+
+In a two-factor classroom the card comes first (sent as a text message on the same socket), and
+the face that passes the challenge must be the card holder's.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from classroom.audit import audit
-from classroom.checkin import CheckinRefused, check_in, open_session
+from classroom.checkin import CheckinRefused, check_in, open_session, unknown_card
 from classroom.db.models import Classroom, Device, DeviceKind, Person
 from classroom.db.types import utcnow
 from classroom.devices import device_for_token
 from classroom.faces.engine import decode_image
+from classroom.faces.enrollment import person_for_card
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
 from classroom.runtime import Services
 
@@ -33,6 +37,7 @@ router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 MAX_FRAME_BYTES = 300 * 1024
 MIN_FACE_PX = 60
 COOL_DOWN_S = 3.0
+CARD_VALID_S = 20.0  # two-factor: the face must follow the card within this
 
 
 class Revoked(Exception):
@@ -40,14 +45,44 @@ class Revoked(Exception):
 
 
 class _Kiosk:
-    def __init__(self, ws: WebSocket, svc: Services, classroom_id: int, device_id: int) -> None:
+    def __init__(
+        self, ws: WebSocket, svc: Services, classroom_id: int, device_id: int, two_factor: bool
+    ) -> None:
         self.ws, self.svc, self.classroom_id = ws, svc, classroom_id
         self.device_id = device_id
+        self.two_factor = two_factor
+        self.card: tuple[int, float] | None = None  # the card holder, and until when
         self.challenge: HeadTurnChallenge | None = None
         self.quiet_until = 0.0
 
     async def send(self, state: str, **extra: Any) -> None:
         await self.ws.send_text(json.dumps({"state": state, **extra}, ensure_ascii=False))
+
+    async def text(self, raw: str) -> None:
+        """Two-factor classrooms: the card tapped at the kiosk, before the face."""
+        try:
+            card_no = str(json.loads(raw)["card_no"])[:64]
+        except (ValueError, KeyError, TypeError):
+            return
+        if not self.two_factor:
+            return
+        async with self.svc.sessionmaker() as db:
+            person = await person_for_card(db, card_no)
+            if person is None or not person.active:
+                await unknown_card(db, self.classroom_id, card_no)
+                await db.commit()
+                await self.send("unknown_card")
+                return
+        self.card = (person.id, time.monotonic() + CARD_VALID_S)
+        self.challenge = None
+        self.quiet_until = 0.0
+        await self.send("card_ok", name=person.display_name)
+
+    def _card_holder(self, now: float) -> int | None:
+        if self.card is None or now > self.card[1]:
+            self.card = None
+            return None
+        return self.card[0]
 
     async def frame(self, data: bytes) -> None:
         now = time.monotonic()
@@ -88,6 +123,16 @@ class _Kiosk:
                     self.quiet_until = now + COOL_DOWN_S
                     await self.send("unknown")
                     return
+                if self.two_factor:
+                    holder = self._card_holder(now)
+                    if holder is None:
+                        await self.send("card_first")
+                        return
+                    if holder != match.person_id:
+                        self.card = None
+                        self.quiet_until = now + COOL_DOWN_S
+                        await self.send("mismatch")
+                        return
                 self.challenge = HeadTurnChallenge(match.person_id, now)
                 await self.send("challenge", direction=self.challenge.direction)
                 return
@@ -104,6 +149,7 @@ class _Kiosk:
             person = await db.get(Person, self.challenge.person_id)
             assert person is not None
             self.challenge = None
+            self.card = None
             self.quiet_until = now + COOL_DOWN_S
             try:
                 done = await check_in(db, self.classroom_id, person, "face", window)
@@ -155,9 +201,10 @@ async def kiosk_ws(ws: WebSocket) -> None:
         assert room is not None
         device.last_seen_at = utcnow()
         await db.commit()
-        kiosk = _Kiosk(ws, svc, room.id, device.id)
+        kiosk = _Kiosk(ws, svc, room.id, device.id, room.two_factor)
         await kiosk.send("ready", classroom=room.name)
     latest: list[bytes | None] = [None]
+    texts: list[str] = []
     arrived = asyncio.Event()
 
     async def receive() -> None:
@@ -170,6 +217,9 @@ async def kiosk_ws(ws: WebSocket) -> None:
                 if message.get("bytes"):
                     latest[0] = message["bytes"]
                     arrived.set()
+                elif message.get("text"):
+                    texts.append(message["text"])
+                    arrived.set()
 
     receiver = asyncio.create_task(receive())
     try:
@@ -178,6 +228,8 @@ async def kiosk_ws(ws: WebSocket) -> None:
             await asyncio.wait({receiver, waiter}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             arrived.clear()
+            while texts:
+                await kiosk.text(texts.pop(0))
             data, latest[0] = latest[0], None
             if data:
                 await kiosk.frame(data)

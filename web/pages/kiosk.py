@@ -34,6 +34,10 @@ STATES = (
     "unknown_card",
     "not_an_officer",
     "not_checked_in",
+    "card_ok",
+    "card_first",
+    "mismatch",
+    "face_required",
     "error",
 )
 

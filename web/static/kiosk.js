@@ -12,13 +12,14 @@
     localStorage.setItem("kioskToken", token);
     history.replaceState(null, "", location.pathname);
   }
-  let ws = null, lastState = "", holdUntil = 0;
+  let ws = null, lastState = "", holdUntil = 0, twoFactor = false;
 
   function show(state, extra) {
     extra = extra || {};
     // Results stay up for a moment; the stream of "idle" frames must not wipe them at once.
     const result = ["checked_in", "already", "checked_out", "liveness_failed", "unknown",
-                    "unknown_card", "no_session", "not_an_officer", "not_checked_in"].includes(state);
+                    "unknown_card", "no_session", "not_an_officer", "not_checked_in",
+                    "mismatch", "card_ok"].includes(state);
     const now = performance.now();
     if (!result && now < holdUntil) return;
     if (result) holdUntil = now + 3000;
@@ -39,6 +40,7 @@
     } catch (e) { show("offline"); setTimeout(start, 3000); return; }
     if (r.status === 401 || r.status === 403) { show("refused"); return; }
     const st = await r.json();
+    twoFactor = st.two_factor;
     $("room").textContent = st.classroom;
     $("session").textContent = st.session ? st.session.title : T.no_session;
     show("ready");
@@ -91,6 +93,10 @@
   });
 
   async function card(number) {
+    if (twoFactor) {  // the card opens the face check: both go through the socket
+      if (ws && ws.readyState === 1) ws.send(JSON.stringify({ card_no: number }));
+      return;
+    }
     let r;
     try {
       r = await fetch("/api/v1/kiosk/card", {

@@ -1,4 +1,4 @@
-"""step 4: face enrolments (embeddings, consent) and ID cards
+"""step 4: face enrolments (embeddings, consent), ID cards, two-factor classrooms
 
 Revision ID: 0004
 Revises: 0003
@@ -57,9 +57,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("card_no"),
     )
     op.create_index("ix_id_cards_person_id", "id_cards", ["person_id"], unique=False)
+    op.add_column(
+        "classrooms",
+        sa.Column("two_factor", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE classrooms DROP COLUMN two_factor")
     op.drop_index("ix_id_cards_person_id", table_name="id_cards")
     op.drop_table("id_cards")
     op.drop_index("ix_face_embeddings_enrollment_id", table_name="face_embeddings")
