@@ -109,6 +109,13 @@ async def test_refusals_name_the_frame_and_the_reason(portal: Portal) -> None:
         assert r.json()["detail"]["code"] == "different_people"
         r = await enroll(trainer, officer, [jpeg("obama", width=200)] * 3)
         assert r.json()["detail"]["code"] == "too_small"
+        huge = cv2.imencode(
+            ".png", np.random.default_rng(1).integers(0, 255, (1400, 1400, 3), np.uint8)
+        )[1].tobytes()
+        assert len(huge) > 2 * 1024 * 1024
+        r = await enroll(trainer, officer, [huge, OBAMA[0], OBAMA[1]])
+        assert r.status_code == 422 and r.json()["detail"]["code"] == "too_large"
+        assert r.json()["detail"]["frame"] == 1
         assert not (await trainer.get(f"/api/v1/people/{officer}/face")).json()["enrolled"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -90,6 +91,20 @@ def kiosk_token(live: LiveStack) -> str:
         check=True,
     )
     token: str = json.loads(out.stdout)["token"]
+    # A session of its own, open now (other tests may have ended the demo's).
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    r = live.login("trainer").post(
+        "/api/v1/sessions",
+        json={
+            "title": "刷脸签到课",
+            "kind": "other",
+            "course_id": 1,
+            "classroom_id": live.world.classroom_id,
+            "planned_start": start.isoformat(),
+            "planned_end": (start + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
     manager = live.login("manager")
     # Enrol officer1 ("A", photos of one man) and register officer2's card.
     a = _person_id(live, "officer1")
@@ -199,7 +214,6 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
     live: LiveStack, tmp_path: Path, kiosk_token: str
 ) -> None:
     import asyncio
-    from datetime import UTC, datetime, timedelta
 
     from classroom.db.engine import session_factory
     from classroom.db.models import Classroom
