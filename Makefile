@@ -45,6 +45,7 @@ lint: setup
 	$(BIN)/mypy hardware streaming storage classroom web
 
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

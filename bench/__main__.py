@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import capture, compliance, playback, segment_check, upload
+from bench import capture, checkin, compliance, faces, playback, segment_check, upload
 from bench.common import Result, print_table
 
 BENCHES = {
@@ -20,6 +20,8 @@ BENCHES = {
     "compliance": compliance.run,
     "upload": upload.run,
     "capture": capture.run,
+    "faces": faces.run,
+    "checkin": checkin.run,
 }
 
 

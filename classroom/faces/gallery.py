@@ -48,13 +48,21 @@ class Gallery:
         if not len(self._people):
             return None
         scores = self._matrix @ embedding.astype(np.float32)
-        per_person: dict[int, float] = {}
-        for pid, s in zip(self._people.tolist(), scores.tolist(), strict=True):
-            per_person[pid] = max(s, per_person.get(pid, -1.0))
-        ranked = sorted(per_person.items(), key=lambda kv: -kv[1])
-        pid, score = ranked[0]
+        # The best few, not a full sort: a person's other embeddings are among them, and so,
+        # almost always, is the runner-up; if not, one masked max finds it.
+        k = min(16, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        pid = int(self._people[top[0]])
+        score = float(scores[top[0]])
         if score < self.threshold:
             return None
-        if len(ranked) > 1 and score - ranked[1][1] < self.margin:
+        others = top[self._people[top] != pid]
+        if len(others):
+            second = float(scores[others[0]])
+        else:
+            rest = scores[self._people != pid]
+            second = float(rest.max()) if len(rest) else -1.0
+        if score - second < self.margin:
             return None
         return Match(pid, score)
