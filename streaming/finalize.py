@@ -30,14 +30,20 @@ async def join_segments(ffmpeg_exe: str, segments: Sequence[Path], out: Path) ->
         .overwrite_output()
         .compile(cmd=ffmpeg_exe)
     )
+    info = await _made(args, partial, out, "concat")
+    listing.unlink(missing_ok=True)
+    return info
+
+
+async def _made(args: list[str], partial: Path, out: Path, what: str) -> MediaInfo:
+    """Run ffmpeg writing ``partial``; if it plays, it becomes ``out``."""
     proc = FfmpegProcess(args)
     await proc.start()
     rc = await proc.wait()
     if rc != 0:
-        raise FinalizeError(f"ffmpeg concat exited {rc}: {' | '.join(proc.tail)}")
+        raise FinalizeError(f"ffmpeg {what} exited {rc}: {' | '.join(proc.tail)}")
     info = await asyncio.to_thread(check_media, partial, need_audio=False)
     partial.replace(out)
-    listing.unlink(missing_ok=True)
     return info
 
 
@@ -76,14 +82,7 @@ async def compose_side_by_side(
         .overwrite_output()
         .compile(cmd=ffmpeg_exe)
     )
-    proc = FfmpegProcess(args)
-    await proc.start()
-    rc = await proc.wait()
-    if rc != 0:
-        raise FinalizeError(f"ffmpeg composite exited {rc}: {' | '.join(proc.tail)}")
-    info = await asyncio.to_thread(check_media, partial, need_audio=False)
-    partial.replace(out)
-    return info
+    return await _made(args, partial, out, "composite")
 
 
 def _has_audio(path: Path) -> bool:

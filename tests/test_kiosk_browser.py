@@ -70,41 +70,48 @@ def photo(name: str) -> np.ndarray:
     return _fit(image)
 
 
-@pytest.fixture(scope="module")
-def kiosk_token(live: LiveStack) -> str:
+def new_kiosk(live: LiveStack, classroom: int, name: str) -> str:
+    """A kiosk device for the classroom, registered as an operator would (the CLI)."""
+    args = ["device", "add", "--classroom", str(classroom), "--name", name, "--kind", "kiosk"]
     out = subprocess.run(
-        [
-            *CLI,
-            "device",
-            "add",
-            "--classroom",
-            str(live.world.classroom_id),
-            "--name",
-            "door",
-            "--kind",
-            "kiosk",
-            "--json",
-        ],
+        [*CLI, *args, "--json"],
         env=live.env,
         capture_output=True,
         text=True,
         check=True,
     )
     token: str = json.loads(out.stdout)["token"]
-    # A session of its own, open now (other tests may have ended the demo's).
+    return token
+
+
+def open_session_now(live: LiveStack, classroom: int, title: str) -> None:
     start = datetime.now(UTC) - timedelta(minutes=1)
     r = live.login("trainer").post(
         "/api/v1/sessions",
         json={
-            "title": "刷脸签到课",
+            "title": title,
             "kind": "other",
             "course_id": 1,
-            "classroom_id": live.world.classroom_id,
+            "classroom_id": classroom,
             "planned_start": start.isoformat(),
             "planned_end": (start + timedelta(hours=1)).isoformat(),
         },
     )
     assert r.status_code == 201, r.text
+
+
+def turning_head(tmp: Path) -> Path:
+    """A frontal face that turns one way, back, and the other way: any challenge side passes."""
+    turned = photo("obama2")
+    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
+    return y4m(tmp / "live.y4m", frames)
+
+
+@pytest.fixture(scope="module")
+def kiosk_token(live: LiveStack) -> str:
+    token = new_kiosk(live, live.world.classroom_id, "door")
+    # A session of its own, open now (other tests may have ended the demo's).
+    open_session_now(live, live.world.classroom_id, "刷脸签到课")
     manager = live.login("manager")
     # Enrol officer1 ("A", photos of one man) and register officer2's card.
     a = _person_id(live, "officer1")
@@ -167,10 +174,7 @@ def test_photo_held_up_fails_the_challenge(
 def test_enrolled_person_turns_and_is_greeted(
     live: LiveStack, tmp_path: Path, kiosk_token: str
 ) -> None:
-    turned = photo("obama2")
-    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
-    video = y4m(tmp_path / "live.y4m", frames)
-    with browser(tmp_path / "p", fake_camera(video)) as ctx:
+    with browser(tmp_path / "p", fake_camera(turning_head(tmp_path))) as ctx:
         page = ctx.new_page()
         _kiosk(page, live, kiosk_token)
         greeted = page.locator("#status[data-state=checked_in], #status[data-state=already]")
@@ -231,53 +235,19 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
     admin, manager = live.login("admin"), live.login("manager")
     assert admin.patch("/api/v1/classrooms/2", json={"two_factor": True}).status_code == 200
     assert manager.patch("/api/v1/classrooms/2", json={"two_factor": False}).status_code == 403
-    start = datetime.now(UTC) - timedelta(minutes=1)
-    trainer = live.login("trainer")
-    r = trainer.post(
-        "/api/v1/sessions",
-        json={
-            "title": "双重核验课",
-            "kind": "other",
-            "course_id": 1,
-            "classroom_id": 2,
-            "planned_start": start.isoformat(),
-            "planned_end": (start + timedelta(hours=1)).isoformat(),
-        },
-    )
-    assert r.status_code == 201, r.text
+    open_session_now(live, 2, "双重核验课")
     a = _person_id(live, "officer1")
     assert (
         manager.post(f"/api/v1/people/{a}/cards", json={"card_no": "0004479001"}).status_code == 201
     )
-    out = subprocess.run(
-        [
-            *CLI,
-            "device",
-            "add",
-            "--classroom",
-            "2",
-            "--name",
-            "door-2",
-            "--kind",
-            "kiosk",
-            "--json",
-        ],
-        env=live.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = json.loads(out.stdout)["token"]
+    token = new_kiosk(live, 2, "door-2")
     refused = httpx.post(
         f"{live.url}/api/v1/kiosk/card",
         json={"card_no": "0004479001"},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert refused.status_code == 409 and refused.json()["detail"]["code"] == "face_required"
-    turned = photo("obama2")
-    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
-    video = y4m(tmp_path / "live.y4m", frames)
-    with browser(tmp_path / "p", fake_camera(video)) as ctx:
+    with browser(tmp_path / "p", fake_camera(turning_head(tmp_path))) as ctx:
         page = ctx.new_page()
         _kiosk(page, live, token)
         expect(page.locator("#status")).to_have_attribute(

@@ -58,39 +58,28 @@ Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def current_agent(
-    db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Device:
-    device = await device_for_token(db, creds.credentials) if creds else None
-    if device is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing, unknown or revoked device token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if device.kind != DeviceKind.AGENT:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an agent device token")
-    device.last_seen_at = utcnow()
-    return device
+def require_device(kind: DeviceKind) -> Callable[..., Coroutine[Any, Any, Device]]:
+    """A device's bearer token, of the given kind (agent or kiosk), not revoked."""
+
+    async def check(
+        db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Device:
+        device = await device_for_token(db, creds.credentials) if creds else None
+        if device is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing, unknown or revoked device token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if device.kind != kind:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs a device token of kind {kind.value}"
+            )
+        device.last_seen_at = utcnow()
+        return device
+
+    return check
 
 
-CurrentAgent = Annotated[Device, Depends(current_agent)]
-
-
-async def current_kiosk(
-    db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Device:
-    device = await device_for_token(db, creds.credentials) if creds else None
-    if device is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing, unknown or revoked device token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if device.kind != DeviceKind.KIOSK:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a kiosk device token")
-    device.last_seen_at = utcnow()
-    return device
-
-
-CurrentKiosk = Annotated[Device, Depends(current_kiosk)]
+CurrentAgent = Annotated[Device, Depends(require_device(DeviceKind.AGENT))]
+CurrentKiosk = Annotated[Device, Depends(require_device(DeviceKind.KIOSK))]
