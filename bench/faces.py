@@ -141,7 +141,7 @@ def run(workdir: Path) -> list[Result]:
 
     # The same search done the plain way: scores for everyone, then a Python pass per person.
     def naive() -> None:
-        scores = gallery._matrix @ probe
+        scores = np.einsum("ij,j->i", gallery._matrix, probe)
         best: dict[int, float] = {}
         for pid, s in zip(gallery._people.tolist(), scores.tolist(), strict=True):
             best[pid] = max(s, best.get(pid, -1.0))
@@ -197,11 +197,11 @@ def run(workdir: Path) -> list[Result]:
         ),
         Result(
             "faces",
-            "YuNet+SFace false matches at 0.363",
-            "dlib false matches at 0.6",
+            "YuNet+SFace: strangers rejected at 0.363",
+            "dlib: strangers rejected at 0.6",
             "rate",
-            s_false + 1e-9,
-            d_false + 1e-9,
-            higher_is_better=False,
+            1 - s_false,
+            1 - d_false,
+            higher_is_better=True,
         ),
     ]

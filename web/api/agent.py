@@ -200,6 +200,7 @@ MAX_PREVIEW_BYTES = 512 * 1024
 @router.post("/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
 async def heartbeat(body: HeartbeatIn, db: DB, device: CurrentAgent) -> None:
     device.status = body.model_dump(mode="json")
+    device.last_seen_at = utcnow()  # the heartbeat is what "online" means: always recorded
     await db.commit()
 
 
