@@ -162,3 +162,16 @@ async def test_cards(portal: Portal) -> None:
     async with portal.as_user("trainer") as trainer:
         r = await trainer.post(f"/api/v1/people/{two}/cards", json={"card_no": "99999999"})
         assert r.status_code == 403
+
+
+async def test_people_pages_are_for_staff(portal: Portal) -> None:
+    officer, trainer_id = await _id(portal, "officer1"), await _id(portal, "trainer")
+    async with portal.as_user("officer1") as me:
+        assert (await me.get("/people")).status_code == 403
+        assert (await me.get(f"/people/{officer}/enrol")).status_code == 403
+    async with portal.as_user("trainer") as trainer:
+        page = await trainer.get("/people")
+        assert page.status_code == 200 and f'data-person="{officer}"' in page.text
+        assert (await trainer.get(f"/people/{officer}/enrol")).status_code == 200
+        assert (await trainer.get(f"/people/{trainer_id}/enrol")).status_code == 403
+        assert (await trainer.get("/people/99999/enrol")).status_code == 404

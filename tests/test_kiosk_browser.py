@@ -260,3 +260,27 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
         page.keyboard.press("Enter")
         expect(page.locator("#status[data-state=checked_in]")).to_be_visible(timeout=40_000)
         expect(page.locator("#status")).to_contain_text("张队员")
+
+
+def test_manager_enrols_from_the_browser_camera(live: LiveStack, tmp_path: Path) -> None:
+    officer = _person_id(live, "officer3")
+    still = y4m(tmp_path / "still.y4m", [photo("obama")] * 20)
+    with browser(tmp_path / "p", fake_camera(still)) as ctx:
+        page = ctx.new_page()
+        page.goto(f"{live.url}/login")
+        page.fill("input[name=username]", "manager")
+        page.fill("input[name=password]", "manager-demo-pw")
+        page.click("button[type=submit]")
+        page.click("a[href='/people']")
+        page.click(f"tr[data-person='{officer}'] a")
+        page.wait_for_function("document.getElementById('cam').videoWidth > 0")
+        page.click("#submit")
+        expect(page.locator("#result")).not_to_be_empty()  # no consent yet: said so
+        page.check("#consent")
+        for n in range(3):
+            page.click("#capture")
+            expect(page.locator("#count")).to_have_text(str(n + 1))
+        page.click("#submit")
+        expect(page.locator("#result[data-ok='1']")).to_be_visible(timeout=20_000)
+    face = live.login("manager").get(f"/api/v1/people/{officer}/face").json()
+    assert face["enrolled"] and face["frames"] == 3 and face["photos_kept"] == 0

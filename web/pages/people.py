@@ -1,0 +1,53 @@
+"""Officers and their check-in enrolment, for staff: who has a face and cards on file, and the
+enrolment page (frames from this browser's camera, or uploaded photos, with the consent)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
+from classroom.db.models import FaceEnrollment, IdCard, Person, PersonRole, Role
+from web.api.classrooms import Staff
+from web.deps import DB
+from web.pages.common import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/people", response_class=HTMLResponse)
+async def people_page(request: Request, db: DB, person: Staff) -> HTMLResponse:
+    officers = list(
+        await db.scalars(
+            select(Person)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(PersonRole.role == Role.OFFICER, Person.active.is_(True))
+            .order_by(Person.display_name)
+            .limit(500)
+        )
+    )
+    ids = [p.id for p in officers]
+    enrolled = set(
+        await db.scalars(select(FaceEnrollment.person_id).where(FaceEnrollment.person_id.in_(ids)))
+    )
+    cards = dict(
+        (
+            await db.execute(
+                select(IdCard.person_id, func.count())
+                .where(IdCard.person_id.in_(ids))
+                .group_by(IdCard.person_id)
+            )
+        ).all()
+    )
+    return render(request, "people.html", person, officers=officers, enrolled=enrolled, cards=cards)
+
+
+@router.get("/people/{person_id}/enrol", response_class=HTMLResponse)
+async def enrol_page(person_id: int, request: Request, db: DB, person: Staff) -> HTMLResponse:
+    officer = await db.get(Person, person_id)
+    if officer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"person {person_id} not found")
+    if officer.id == person.id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "nobody enrols their own face")
+    found = await db.scalar(select(FaceEnrollment).where(FaceEnrollment.person_id == person_id))
+    return render(request, "enrol.html", person, officer=officer, enrolled=found is not None)
