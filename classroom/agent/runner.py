@@ -236,9 +236,15 @@ class Agent:
                     log.warning("agent.portal_unreachable", error=str(exc)[:200])
                 self.portal_reachable = False
                 return False
-            except (PortalRejected, PortalRefused) as exc:
-                # It no longer fits the portal's state (or this device was revoked): keep it
-                # in the log, since sending it again cannot succeed.
+            except PortalRefused as exc:
+                # This device's token was refused (revoked, or rotated without this agent being
+                # told): keep everything until an administrator sets it right.
+                log.error("agent.reports_refused", error=str(exc)[:300])
+                self.portal_reachable = False
+                return False
+            except PortalRejected as exc:
+                # It no longer fits the portal's state: keep it in the log, since sending it
+                # again cannot succeed.
                 log.error("agent.report_rejected", path=rep.path, error=str(exc)[:300])
             else:
                 if self.portal_reachable is False:
