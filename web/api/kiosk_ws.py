@@ -88,6 +88,10 @@ class _Kiosk:
         now = time.monotonic()
         if now < self.quiet_until or len(data) > MAX_FRAME_BYTES:
             return
+        async with self.svc.sessionmaker() as db:
+            device = await db.get(Device, self.device_id)
+            if device is None or device.revoked_at is not None:
+                raise Revoked  # revoked while connected: refused at the next frame
         image = decode_image(data)
         if image is None:
             return
@@ -109,9 +113,6 @@ class _Kiosk:
         embedding = await asyncio.to_thread(engine.embed, image, face)
         window = timedelta(minutes=self.svc.settings.kiosk.open_before_min)
         async with self.svc.sessionmaker() as db:
-            device = await db.get(Device, self.device_id)
-            if device is None or device.revoked_at is not None:
-                raise Revoked  # revoked while connected: refused at once
             session = await open_session(db, self.classroom_id, utcnow(), window)
             if session is None:
                 self.quiet_until = now + COOL_DOWN_S
