@@ -284,3 +284,39 @@ def test_manager_enrols_from_the_browser_camera(live: LiveStack, tmp_path: Path)
         expect(page.locator("#result[data-ok='1']")).to_be_visible(timeout=20_000)
     face = live.login("manager").get(f"/api/v1/people/{officer}/face").json()
     assert face["enrolled"] and face["frames"] == 3 and face["photos_kept"] == 0
+
+
+def test_socket_refuses_wrong_and_revoked_tokens(live: LiveStack, tmp_path: Path) -> None:
+    """The kiosk's socket: a wrong token is closed with 4401 at once; a kiosk revoked while
+    connected is closed at its next frame."""
+    import asyncio
+
+    import websockets
+
+    args = ["device", "add", "--classroom", "1", "--name", "door-x", "--kind", "kiosk", "--json"]
+    made = subprocess.run([*CLI, *args], env=live.env, capture_output=True, text=True, check=True)
+    device = json.loads(made.stdout)
+    url = live.url.replace("http://", "ws://") + "/api/v1/kiosk/ws"
+    frame = cv2.imencode(".jpg", np.full((240, 320, 3), 60, np.uint8))[1].tobytes()
+
+    async def talk() -> tuple[int | None, int | None]:
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"token": "wrong"}))
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            wrong = ws.close_code
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"token": device["token"]}))
+            assert json.loads(await ws.recv())["state"] == "ready"
+            await ws.send(frame)
+            assert json.loads(await ws.recv())["state"] == "idle"  # no face: still talking
+            revoke = [*CLI, "device", "revoke", str(device["id"])]
+            await asyncio.to_thread(subprocess.run, revoke, env=live.env, check=True)
+            await ws.send(frame)
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await ws.recv()
+            return wrong, ws.close_code
+
+    wrong, revoked = asyncio.run(talk())
+    assert wrong == 4401 and revoked == 4401
