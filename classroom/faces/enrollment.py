@@ -163,5 +163,7 @@ async def person_for_card(db: AsyncSession, card_no: str) -> Person | None:
         card = normalise_card(card_no)
     except ValueError:
         return None
-    row = await db.scalar(select(IdCard).where(IdCard.card_no == card))
-    return await db.get(Person, row.person_id) if row is not None else None
+    found: Person | None = await db.scalar(
+        select(Person).join(IdCard, IdCard.person_id == Person.id).where(IdCard.card_no == card)
+    )
+    return found
