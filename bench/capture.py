@@ -27,9 +27,9 @@ from bench.common import Result
 from hardware.cameras import NetworkCamera
 from hardware.sources import FfmpegInput
 from hardware.synthetic import SyntheticMic, SyntheticScreen
-from storage.ports import free_port
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.recorder import EncodeSettings, SegmentRecorder
+from streaming.standin import camera_encode, rtsp_camera
 
 SECONDS = int(os.environ.get("BENCH_CAPTURE_S", "30"))
 TICK = os.sysconf("SC_CLK_TCK")
@@ -143,69 +143,15 @@ async def _camera_and_screen(work: Path, preset: str) -> tuple[float, int]:
 
 
 async def _rtsp(work: Path, copy: bool) -> float:
-    clients, sources = free_port(), free_port()
-    server = await asyncio.create_subprocess_exec(
-        "rtsp-server-perl",
-        "-c",
-        str(clients),
-        "-s",
-        str(sources),
-        "--rtp_start_port",
-        str(20000 + clients % 20000),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    await asyncio.sleep(1)
-    camera = await asyncio.create_subprocess_exec(
-        resolve_ffmpeg(),
-        "-v",
-        "error",
-        "-re",
-        "-stream_loop",
-        "-1",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "yuv420p",
-        "-video_size",
-        "1920x1080",
-        "-framerate",
-        "30",
-        "-i",
-        str(work / "camera.yuv"),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-profile:v",
-        "baseline",
-        "-g",
-        "30",
-        "-bsf:v",
-        "dump_extra=freq=keyframe",
-        # What a 1080p30 IP camera streams at (the noisy picture would otherwise take ~50 Mbit/s).
-        "-b:v",
-        "6M",
-        "-maxrate",
-        "6M",
-        "-bufsize",
-        "6M",
-        "-f",
-        "rtsp",
-        f"rtsp://127.0.0.1:{sources}/cam",
-    )
-    await asyncio.sleep(2)
-    try:
-        source = NetworkCamera(f"rtsp://127.0.0.1:{clients}/cam", copy=copy, rtsp_transport="udp")
+    raw = ["-stream_loop", "-1", "-f", "rawvideo", "-pix_fmt", "yuv420p"]
+    raw += ["-video_size", "1920x1080", "-framerate", "30", "-i", str(work / "camera.yuv")]
+    # 6 Mbit/s: what a 1080p30 IP camera streams at (the noisy picture would take ~50 Mbit/s).
+    async with rtsp_camera(raw, camera_encode(30, "6M")) as url:
+        await asyncio.sleep(0.5)
+        source = NetworkCamera(url, copy=copy, rtsp_transport="udp")
         rec = SegmentRecorder(resolve_ffmpeg(), source, None, work / f"rtsp-{copy}", ENCODE)
         cpu = await _record([rec], SECONDS)
         media, _ = _media(rec, 30)
-    finally:
-        for p in (camera, server):
-            p.terminate()
-            await p.wait()
     return cpu / media
 
 

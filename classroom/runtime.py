@@ -36,7 +36,7 @@ class Services:
     # Each classroom's newest preview JPEG and when it came: a confidence monitor, not a record,
     # so it lives in memory (a restarted portal shows the next one a few seconds later).
     previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
-    faces: FaceService = field(default_factory=FaceService)
+    faces: FaceService = field(init=False)  # from settings.faces
 
     def __post_init__(self) -> None:
         f = self.settings.faces

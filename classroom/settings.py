@@ -8,6 +8,7 @@ all: SQLite and an embedded SeaweedFS under ``data_dir``, synthetic camera and m
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -152,6 +153,10 @@ class AgentSettings(_Section):
 class KioskSettings(_Section):
     # A kiosk checks people into the session that starts within this many minutes (or runs).
     open_before_min: float = Field(default=30, ge=0, le=240)
+
+    @property
+    def open_before(self) -> timedelta:
+        return timedelta(minutes=self.open_before_min)
 
 
 class FacesSettings(_Section):

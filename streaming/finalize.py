@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import av
 import ffmpeg
 
 from streaming.child import FfmpegProcess
@@ -86,7 +87,5 @@ async def compose_side_by_side(
 
 
 def _has_audio(path: Path) -> bool:
-    import av
-
     with av.open(str(path)) as c:
         return bool(c.streams.audio)

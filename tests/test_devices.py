@@ -6,8 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import av
@@ -16,9 +14,9 @@ import pytest
 from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.discovery import ProbeError, audio_cards, probe, video_devices
 from hardware.mics import AlsaMic, PulseMic
-from storage.ports import free_port
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.recorder import EncodeSettings, SegmentRecorder, build_command
+from streaming.standin import camera_encode, rtsp_camera, udp_camera
 
 
 def test_video_devices_and_audio_cards_are_read_from_sysfs_and_procfs(tmp_path: Path) -> None:
@@ -145,86 +143,7 @@ def test_device_inputs_name_the_right_ffmpeg_demuxers(tmp_path: Path) -> None:
     assert screen_args[screen_args.index("-video_size") + 1] == "1920x1080"
 
 
-def _stand_in_camera(out: list[str]) -> list[str]:
-    """FIELD_NOTES' stand-in IP camera: H.264 baseline with SPS/PPS in-band, 1 s GOP."""
-    return [
-        resolve_ffmpeg(),
-        "-v",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=25",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-profile:v",
-        "baseline",
-        "-g",
-        "25",
-        "-bsf:v",
-        "dump_extra=freq=keyframe",
-        *out,
-    ]
-
-
-@asynccontextmanager
-async def _rtsp_camera() -> AsyncIterator[str]:
-    """An RTSP server (Debian's rtsp-server-perl) with the stand-in camera publishing to it, as
-    an IP camera serves its stream; yields the URL readers use."""
-    clients, sources = free_port(), free_port()
-    server = await asyncio.create_subprocess_exec(
-        "rtsp-server-perl",
-        "-c",
-        str(clients),
-        "-s",
-        str(sources),
-        "--rtp_start_port",
-        str(20000 + clients % 20000),
-        "--client_listen_address",
-        "127.0.0.1",
-        "--source_listen_address",
-        "127.0.0.1",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    camera = None
-    try:
-        for _ in range(50):  # until it listens for sources
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", sources)
-            except OSError:
-                await asyncio.sleep(0.1)
-            else:
-                w.close()
-                break
-        camera = await asyncio.create_subprocess_exec(
-            *_stand_in_camera(["-f", "rtsp", f"rtsp://127.0.0.1:{sources}/cam"])
-        )
-        await asyncio.sleep(1.5)  # announced and playing
-        yield f"rtsp://127.0.0.1:{clients}/cam"
-    finally:
-        for proc in (camera, server):
-            if proc is not None and proc.returncode is None:
-                proc.terminate()
-                await proc.wait()
-
-
-@asynccontextmanager
-async def _udp_camera() -> AsyncIterator[str]:
-    port = free_port()
-    camera = await asyncio.create_subprocess_exec(
-        *_stand_in_camera(["-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"])
-    )
-    try:
-        yield f"udp://127.0.0.1:{port}"
-    finally:
-        camera.terminate()
-        await camera.wait()
+TEST_PATTERN = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"]
 
 
 @pytest.mark.slow
@@ -233,8 +152,8 @@ async def _udp_camera() -> AsyncIterator[str]:
 async def test_ip_camera_is_recorded_by_stream_copy(tmp_path: Path, kind: str) -> None:
     """A stand-in IP camera serves RTSP (through an RTSP server, RTP over UDP) or sends MPEG-TS;
     the recorder keeps its H.264 as it is (no encoder runs) and the segments decode."""
-    source = _rtsp_camera() if kind == "rtsp" else _udp_camera()
-    async with source as url:
+    publish = rtsp_camera if kind == "rtsp" else udp_camera
+    async with publish(TEST_PATTERN, camera_encode(25)) as url:
         cam = NetworkCamera(url, rtsp_transport="udp")
         rec = SegmentRecorder(
             resolve_ffmpeg(), cam, None, tmp_path, EncodeSettings(segment_seconds=1)

@@ -55,6 +55,7 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Person]]:
 
 ManagerOrAdmin = Annotated[Person, Depends(require_role(Role.MANAGER, Role.ADMIN))]
 Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
+Staff = Annotated[Person, Depends(require_role(Role.TRAINER, Role.MANAGER, Role.ADMIN))]
 
 _bearer = HTTPBearer(auto_error=False)
 LAST_SEEN_EVERY = timedelta(seconds=5)

@@ -26,7 +26,7 @@ class Alert:
     since: str  # ISO 8601, UTC
 
 
-def _iso(when: datetime) -> str:
+def iso_utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
 
 
@@ -44,7 +44,7 @@ class Health:
 
     def raise_alert(self, code: str, message: str, now: datetime | None = None) -> None:
         old = self.alerts.get(code)
-        since = old.since if old else _iso(now or datetime.now(UTC))
+        since = old.since if old else iso_utc(now or datetime.now(UTC))
         self.alerts[code] = Alert(code, message, since)
 
     def clear(self, code: str) -> None:
@@ -53,7 +53,7 @@ class Health:
     def fault(self, message: str, log_tail: list[str], now: datetime | None = None) -> None:
         when = now or datetime.now(UTC)
         self.faults_total += 1
-        self.faults.append({"at": _iso(when), "message": message, "log_tail": log_tail[-20:]})
+        self.faults.append({"at": iso_utc(when), "message": message, "log_tail": log_tail[-20:]})
         self.raise_alert("recorder_fault", message, when)
 
     def segment(self, level: AudioLevel | None, now: datetime | None = None) -> None:

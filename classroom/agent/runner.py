@@ -33,7 +33,7 @@ from classroom.agent.client import (
     PortalRejected,
     PortalUnavailable,
 )
-from classroom.agent.health import Health, alerts_json, state_of, write_status
+from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write_status
 from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
@@ -205,7 +205,7 @@ class Agent:
                     self.report(
                         "POST",
                         "/agent/checkin",
-                        {"event_uid": str(uuid.uuid4()), "card_no": card, "at": _iso(_now())},
+                        {"event_uid": str(uuid.uuid4()), "card_no": card, "at": iso_utc(_now())},
                     )
             except asyncio.CancelledError:
                 raise
@@ -290,11 +290,11 @@ class Agent:
             except Exception:
                 log.exception("agent.schedule_start_failed", recording=e.recording_id)
                 continue
-            self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": _iso(now)})
+            self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)})
         for e in decision.stop:
             log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
             self._prefixes.setdefault(e.recording_id, e.object_prefix)
-            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": _iso(now)})
+            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)})
             await self._stop(e.recording_id)
 
     def status(self) -> dict[str, Any]:
@@ -313,7 +313,7 @@ class Agent:
         level = self.health.audio
         last = self.health.last_segment_at
         return {
-            "at": _iso(_now()),
+            "at": iso_utc(_now()),
             "state": state_of(
                 bool(self.recorders),
                 uploads,
@@ -336,7 +336,7 @@ class Agent:
             "oldest_report_age_s": round(now - oldest_report, 1) if oldest_report else None,
             "audio_rms_dbfs": round(level.rms_dbfs, 1) if level else None,
             "audio_peak_dbfs": round(level.peak_dbfs, 1) if level else None,
-            "last_segment_at": _iso(last) if last else None,
+            "last_segment_at": iso_utc(last) if last else None,
             "portal_reachable": self.portal_reachable,
             "alerts": alerts_json(self.health.alerts),
             "faults": list(self.health.faults),
@@ -453,15 +453,8 @@ class Agent:
         for made in ("recording.mp4", "screen.mp4", "composite.mp4"):
             (self._workdir(recording_id) / made).unlink(missing_ok=True)
 
-        async def put_segment(seg: Segment) -> None:
-            # Each accepted segment is an upload job at once (journaled, capped, verified): the
-            # store holds the recording as it grows, and the end only has the MP4 left to send.
-            with contextlib.suppress(UploadCancelled):
-                await self._upload(f"{prefix}segments/{seg.path.name}", seg.path, "video/mp2t")
-
         async def upload_segment(seg: Segment) -> None:
-            # Not awaited by the recorder: a slow store must not hold up accepting segments.
-            self._spawn(put_segment(seg), self._background)
+            self._upload_later(f"{prefix}segments/{seg.path.name}", seg.path)
             self._last_segment = seg.path
             try:
                 level = await asyncio.to_thread(audio_level, seg.path)
@@ -487,13 +480,7 @@ class Agent:
             # The screen is a track of its own: its own encode, its own segments and watchdog;
             # a dead screen capture never stops the camera's.
             async def upload_screen(seg: Segment) -> None:
-                key = f"{prefix}screen/segments/{seg.path.name}"
-
-                async def put() -> None:
-                    with contextlib.suppress(UploadCancelled):
-                        await self._upload(key, seg.path, "video/mp2t")
-
-                self._spawn(put(), self._background)
+                self._upload_later(f"{prefix}screen/segments/{seg.path.name}", seg.path)
 
             screen = SegmentRecorder(
                 self.config.ffmpeg,
@@ -516,6 +503,17 @@ class Agent:
             recorder = recorders.pop(recording_id, None)
             if recorder is not None:
                 await recorder.stop()
+
+    def _upload_later(self, key: str, segment: Path) -> None:
+        """An accepted segment becomes an upload job at once (journaled, capped, verified), so
+        the store holds the recording as it grows. Not awaited by the recorder: a slow store
+        must not hold up accepting segments."""
+
+        async def put() -> None:
+            with contextlib.suppress(UploadCancelled):
+                await self._upload(key, segment, "video/mp2t")
+
+        self._spawn(put(), self._background)
 
     async def _pause(self, recording_id: int) -> None:
         self._mark(recording_id, "paused", True)
@@ -648,7 +646,3 @@ class Agent:
         with contextlib.suppress(TimeoutError):  # what is not sent now is sent at the next start
             await asyncio.wait_for(self._deliver_pending(), 5)
         self.outbox.close()
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat()

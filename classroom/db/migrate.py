@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -21,24 +22,22 @@ def alembic_config(url: str = "") -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    def _upgrade(conn: Connection) -> None:
+async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+    def run(conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        step(cfg, revision)
 
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(run)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _run(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    def _downgrade(conn: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(_downgrade)
+    await _run(engine, command.downgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

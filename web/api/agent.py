@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
@@ -178,18 +179,18 @@ async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntryOut]:
     return [ScheduleEntryOut.model_validate(e) for e in entries]
 
 
-@router.post("/recordings/{recording_id}/started", response_model=RecordingOut)
-async def started(recording_id: int, body: AgentEventIn, db: DB, device: CurrentAgent) -> Recording:
+@router.post("/recordings/{recording_id}/{event}", response_model=RecordingOut)
+async def recording_event(
+    recording_id: int,
+    event: Literal["started", "stopped"],
+    body: AgentEventIn,
+    db: DB,
+    device: CurrentAgent,
+) -> Recording:
+    """The agent started or stopped a recording on its own clock (on schedule)."""
     rec = await _own_recording(db, device, recording_id)
-    await agent_started(db, rec, body.at)
-    await db.commit()
-    return rec
-
-
-@router.post("/recordings/{recording_id}/stopped", response_model=RecordingOut)
-async def stopped(recording_id: int, body: AgentEventIn, db: DB, device: CurrentAgent) -> Recording:
-    rec = await _own_recording(db, device, recording_id)
-    await agent_stopped(db, rec, body.at)
+    apply = agent_started if event == "started" else agent_stopped
+    await apply(db, rec, body.at)
     await db.commit()
     return rec
 
@@ -250,7 +251,7 @@ async def agent_checkin(
         await unknown_card(db, room, body.card_no)
         await db.commit()
         return AgentCheckinOut(result="unknown_card")
-    window = timedelta(minutes=services(request).settings.kiosk.open_before_min)
+    window = services(request).settings.kiosk.open_before
     try:
         result = await check_in(
             db,

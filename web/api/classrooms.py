@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
 from classroom.audit import audit
-from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
+from classroom.db.models import Classroom, Device, DeviceKind
 from classroom.db.types import utcnow
 from classroom.schedule import sessions_between, to_ical
-from web.deps import DB, Admin, require_role, services
+from web.deps import DB, Admin, Staff, services
 from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Strict
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
-
-Staff = Annotated[Person, Depends(require_role(Role.TRAINER, Role.MANAGER, Role.ADMIN))]
 
 
 @router.get(

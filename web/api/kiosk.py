@@ -4,7 +4,7 @@ classroom: it reads the session open there and checks people in and out — noth
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -56,10 +56,6 @@ class CheckinOut(BaseModel):
     at: datetime
 
 
-def _window(request: Request) -> timedelta:
-    return timedelta(minutes=services(request).settings.kiosk.open_before_min)
-
-
 def _refused(exc: CheckinRefused) -> HTTPException:
     code = status.HTTP_409_CONFLICT if exc.code == "no_session" else status.HTTP_403_FORBIDDEN
     return HTTPException(code, {"code": exc.code, "message": str(exc)})
@@ -81,7 +77,9 @@ def _out(result: CheckinResult, kind: str) -> CheckinOut:
 async def state(request: Request, db: DB, kiosk: CurrentKiosk) -> KioskStateOut:
     room = await db.get(Classroom, kiosk.classroom_id)
     assert room is not None
-    session = await open_session(db, room.id, utcnow(), _window(request))
+    session = await open_session(
+        db, room.id, utcnow(), services(request).settings.kiosk.open_before
+    )
     count = 0
     if session is not None:
         count = (
@@ -131,7 +129,7 @@ async def card_checkin(body: CardIn, request: Request, db: DB, kiosk: CurrentKio
             room,
             person,
             "card",
-            _window(request),
+            services(request).settings.kiosk.open_before,
             event_uid=str(body.event_uid) if body.event_uid else None,
         )
     except CheckinRefused as exc:
@@ -145,7 +143,7 @@ async def card_checkout(body: CardIn, request: Request, db: DB, kiosk: CurrentKi
     room = kiosk.classroom_id
     person = await _card_person(db, room, body.card_no)
     try:
-        result = await check_out(db, room, person, _window(request))
+        result = await check_out(db, room, person, services(request).settings.kiosk.open_before)
     except CheckinRefused as exc:
         raise _refused(exc) from None
     await db.commit()

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import time
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -111,7 +110,7 @@ class _Kiosk:
             await self.send("closer")
             return
         embedding = await asyncio.to_thread(engine.embed, image, face)
-        window = timedelta(minutes=self.svc.settings.kiosk.open_before_min)
+        window = self.svc.settings.kiosk.open_before
         async with self.svc.sessionmaker() as db:
             session = await open_session(db, self.classroom_id, utcnow(), window)
             if session is None:

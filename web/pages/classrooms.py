@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from web.api.classrooms import Staff, classroom_status
-from web.deps import DB
+from web.api.classrooms import classroom_status
+from web.deps import DB, Staff
 from web.pages.common import render
 
 router = APIRouter(include_in_schema=False)

@@ -8,8 +8,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from classroom.db.models import FaceEnrollment, IdCard, Person, PersonRole, Role
-from web.api.classrooms import Staff
-from web.deps import DB
+from web.deps import DB, Staff
 from web.pages.common import render
 
 router = APIRouter(include_in_schema=False)
