@@ -12,7 +12,7 @@ help:
 	@echo "make demo   - set up, then run the portal and one simulated classroom"
 	@echo "make test   - set up, start the test services, run the whole suite"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - benchmarks (prints a table)"
+	@echo "make bench  - benchmarks, a table of ratios (BENCH='faces upload' for some)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,9 +44,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hardware streaming storage classroom web
 
-bench: setup
+# The same services as the tests (PostgreSQL for compliance and check-in, rtsp-server-perl for
+# capture), plus the dlib baseline of the face benchmark.
+bench: test-services
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
-	$(BIN)/python -m bench
+	CLASSROOM_TEST_PG_URL="$$(cat .ci/.pg-url)" $(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .ci/.pg-url
