@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -103,15 +104,36 @@ class ResumableUploader:
         self.backoff = backoff
         self.sleep = sleep
         self.limit = limit
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _key(self, key: str) -> threading.RLock:
+        """One upload of a key at a time: two threads sending the same object would abort each
+        other's multipart uploads and reset each other's journaled parts."""
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.RLock())
 
     def enqueue(self, key: str, path: Path, content_type: str) -> UploadJob:
-        size = path.stat().st_size
-        return self.journal.add(
-            key, path.resolve(), content_type, size, sha256_file(path), self.part_size
-        )
+        """Queue ``path`` under ``key``; the same file queued again keeps its job (and its
+        finished parts, or its done state)."""
+        with self._key(key):
+            size = path.stat().st_size
+            digest = sha256_file(path)
+            job = self.journal.get(key)
+            if job is not None and (job.path, job.size, job.sha256) == (
+                path.resolve(),
+                size,
+                digest,
+            ):
+                return job
+            return self.journal.add(key, path.resolve(), content_type, size, digest, self.part_size)
 
     def upload(self, key: str, on_part: PartCallback | None = None) -> ObjectInfo:
         """Finish the job for ``key``; retries until it is in the store and verified."""
+        with self._key(key):
+            return self._upload(key, on_part)
+
+    def _upload(self, key: str, on_part: PartCallback | None) -> ObjectInfo:
         attempt = 0
         while True:
             job = self.journal.get(key)

@@ -210,3 +210,27 @@ def test_rate_limit_reserves_time_in_order() -> None:
     assert slept == [pytest.approx(0.5)]
     with pytest.raises(ValueError):
         RateLimit(0)
+
+
+def test_the_same_key_from_two_threads_goes_up_once(store: ObjectStore, tmp_path: Path) -> None:
+    """The agent queues a segment when it is accepted and again when the recording ends: the
+    two must not abort each other's multipart upload or reset each other's parts."""
+    src = tmp_path / "seg.ts"
+    digest = big_file(src, 12)
+    up = ResumableUploader(store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST)
+    sent: Counter[int] = Counter()
+    results: list[str | None] = []
+
+    def both() -> None:
+        up.enqueue("r/seg.ts", src, "video/mp2t")
+        info = up.upload("r/seg.ts", lambda job, n, size: sent.update([n]))
+        results.append(info.sha256)
+
+    threads = [threading.Thread(target=both) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == [digest, digest]
+    assert sorted(sent) == [1, 2, 3] and max(sent.values()) == 1  # every part sent once
+    assert incomplete(store) == []
