@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import certifi
 import structlog
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 from urllib3 import BaseHTTPResponse
@@ -47,6 +50,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _http_client() -> urllib3.PoolManager:
+    """The SDK's own pool, with timeouts a store that stopped answering runs into in a minute
+    instead of its default five per try: callers retry (uploads back off and can be stopped)."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=10, read=60),
+        maxsize=10,
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+
+
 class ObjectStore:
     """Blocking minio calls; async callers run them with ``asyncio.to_thread``."""
 
@@ -58,6 +72,7 @@ class ObjectStore:
             secret_key=conn.secret_key,
             secure=conn.secure,
             region=region,
+            http_client=_http_client(),
         )
 
     def ensure_bucket(self) -> None:
