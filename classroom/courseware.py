@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import cv2
 import numpy as np
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import Attendance, Course, Courseware, Person, Role, Session
@@ -163,18 +163,22 @@ async def may_upload(db: AsyncSession, person: Person, course_id: int) -> bool:
     return bool(teaches)
 
 
-async def course_open_to(db: AsyncSession, person: Person, course_id: int) -> bool:
-    """Staff see every course. An officer is enrolled in a course that has a district-wide
-    session or one organised by their unit, or whose session they attended."""
-    if person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
-        return True
+def courses_open_to(person: Person) -> Select[int]:
+    """The ids of the courses an officer is enrolled in: those with a district-wide session or
+    one organised by their unit, or whose session they attended."""
     if not person.has_role(Role.OFFICER):
-        return False
+        return select(Session.course_id).where(false())
     attended = exists().where(
         Attendance.session_id == Session.id, Attendance.person_id == person.id
     )
-    open_session = exists().where(
-        Session.course_id == course_id,
-        or_(Session.unit_id.is_(None), Session.unit_id == person.unit_id, attended),
+    return select(Session.course_id).where(
+        or_(Session.unit_id.is_(None), Session.unit_id == person.unit_id, attended)
     )
-    return bool(await db.scalar(select(open_session)))
+
+
+async def course_open_to(db: AsyncSession, person: Person, course_id: int) -> bool:
+    """Staff see every course; an officer those of ``courses_open_to``."""
+    if person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
+        return True
+    open_course = courses_open_to(person).where(Session.course_id == course_id).exists()
+    return bool(await db.scalar(select(open_course)))

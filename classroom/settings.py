@@ -75,6 +75,8 @@ class WebSettings(_Section):
     agent_offline_after_s: float = Field(default=30, ge=5, le=3600)
     # Prometheus scrapes /metrics with this as its bearer token; empty: only a logged-in admin.
     metrics_token: str = ""
+    # How often a player reports what it played (seconds); the server's checks do not depend on it.
+    watch_report_s: float = Field(default=5, ge=0.5, le=60)
 
     @field_validator("timezone")
     @classmethod

@@ -32,6 +32,7 @@ from web.api import (
     people,
     recordings,
     sessions,
+    watching,
 )
 from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
@@ -123,6 +124,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         people,
         kiosk,
         kiosk_ws,
+        watching,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false, true
@@ -431,3 +432,36 @@ class IdCard(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     registered_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WatchView(Base):
+    """One player (a page, a tab) watching a recording. A person's newest view supersedes their
+    earlier ones on the same recording: two tabs at once count as one."""
+
+    __tablename__ = "watch_views"
+    __table_args__ = (Index("ix_watch_views_watcher", "recording_id", "person_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, the player's handle
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_report_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class WatchProgress(Base):
+    """What a person has played of a recording: merged intervals of media time (seconds), so a
+    stretch watched twice counts once; credited once the plan's share is reached."""
+
+    __tablename__ = "watch_progress"
+    __table_args__ = (UniqueConstraint("recording_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    intervals: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    watched_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # Optimistic lock: two reports at once (SQLite has no row locks) must not lose either.
+    version: Mapped[int] = mapped_column(default=0)
+    credit_event_id: Mapped[int | None] = mapped_column(ForeignKey("credit_events.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -130,6 +130,16 @@ class StudyItem(_Strict):
         return self
 
 
+class Watch(_Strict):
+    """Credit for watching recordings (the quota parts whose sources include recording_watch).
+    Defaults where the plan is silent: 90% watched, at most 2× speed, 45 minutes a 学时."""
+
+    min_share: float = Field(default=0.9, gt=0, le=1)
+    max_speed: float = Field(default=2.0, ge=1, le=4)
+    minutes_per_hour: float = Field(default=45, gt=0, le=120)
+    hours_per_credit: float = Field(default=2, gt=0)
+
+
 class Plan(_Strict):
     year: int = Field(ge=2000, le=2100)
     title: str
@@ -138,6 +148,7 @@ class Plan(_Strict):
     presence: Presence
     tasks: list[Task] = Field(min_length=1)
     study_items: list[StudyItem] = Field(default_factory=list)
+    watch: Watch = Field(default_factory=Watch)
 
     @model_validator(mode="after")
     def _references(self) -> Plan:

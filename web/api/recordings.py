@@ -9,7 +9,8 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from classroom.db.models import Recording, RecordingState
+from classroom.courseware import course_open_to, courses_open_to
+from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
 from web.schemas import RecordingOut
@@ -24,23 +25,38 @@ async def get_recording_or_404(db: DB, recording_id: int) -> Recording:
     return rec
 
 
-async def list_recordings_query(db: DB, session_id: int | None = None) -> list[Recording]:
+async def visible_recording(db: DB, recording_id: int, person: Person) -> Recording:
+    """The recording, if its course is open to ``person`` (403 if not, 404 if none)."""
+    rec = await get_recording_or_404(db, recording_id)
+    if not await course_open_to(db, person, rec.session.course_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this recording's course is not open to you")
+    return rec
+
+
+async def list_recordings_query(
+    db: DB, person: Person, session_id: int | None = None
+) -> list[Recording]:
+    """The recordings of the courses open to ``person``, newest first."""
     q = select(Recording).order_by(Recording.id.desc())
     if session_id is not None:
         q = q.where(Recording.session_id == session_id)
+    if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
+        q = q.join(Session, Session.id == Recording.session_id).where(
+            Session.course_id.in_(courses_open_to(person))
+        )
     return list(await db.scalars(q))
 
 
 @router.get("", response_model=list[RecordingOut])
 async def list_recordings(
-    db: DB, _: CurrentPerson, session_id: int | None = None
+    db: DB, person: CurrentPerson, session_id: int | None = None
 ) -> list[Recording]:
-    return await list_recordings_query(db, session_id)
+    return await list_recordings_query(db, person, session_id)
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)
-async def get_recording(recording_id: int, db: DB, _: CurrentPerson) -> Recording:
-    return await get_recording_or_404(db, recording_id)
+async def get_recording(recording_id: int, db: DB, person: CurrentPerson) -> Recording:
+    return await visible_recording(db, recording_id, person)
 
 
 @router.get(
@@ -52,12 +68,12 @@ async def recording_media(
     recording_id: int,
     request: Request,
     db: DB,
-    _: CurrentPerson,
+    person: CurrentPerson,
     range_header: str | None = Header(default=None, alias="Range"),
     track: Literal["camera", "screen", "composite"] = "camera",
 ) -> Response:
     """The camera's MP4, or with ``track`` the screen's or the side-by-side composite."""
-    rec = await get_recording_or_404(db, recording_id)
+    rec = await visible_recording(db, recording_id, person)
     if rec.state != RecordingState.AVAILABLE or not rec.object_key or rec.size_bytes is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
     key, size = rec.object_key, rec.size_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from web.api.recordings import get_recording_or_404, list_recordings_query
+from web.api.recordings import list_recordings_query, visible_recording
 from web.deps import DB, CurrentPerson
 from web.pages.common import render
 
@@ -14,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/recordings", response_class=HTMLResponse)
 async def recordings_page(request: Request, db: DB, person: CurrentPerson) -> HTMLResponse:
-    recordings = await list_recordings_query(db)
+    recordings = await list_recordings_query(db, person)
     refresh = any(r.state.value in ("pending", "recording", "processing") for r in recordings)
     return render(request, "recordings.html", person, recordings=recordings, refresh=refresh)
 
@@ -23,5 +23,5 @@ async def recordings_page(request: Request, db: DB, person: CurrentPerson) -> HT
 async def player_page(
     recording_id: int, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
-    rec = await get_recording_or_404(db, recording_id)
+    rec = await visible_recording(db, recording_id, person)
     return render(request, "recording.html", person, recording=rec)

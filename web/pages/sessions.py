@@ -48,7 +48,7 @@ async def session_page(
     session_id: int, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     session = await get_session_or_404(db, session_id)
-    recordings = await list_recordings_query(db, session_id)
+    recordings = await list_recordings_query(db, person, session_id)
     may_record = person.has_role(Role.ADMIN) or (
         person.has_role(Role.TRAINER) and session.trainer_id == person.id
     )

@@ -1,0 +1,88 @@
+// Watch progress: the stretches of the recording this page really played, reported every few
+// seconds. A seek ends a stretch (skipped time is never reported); a hidden page reports nothing
+// played while hidden; the server merges, checks the speed, and credits the recording.
+(function () {
+  "use strict";
+  const T = JSON.parse(document.getElementById("texts").textContent);
+  const video = document.getElementById("player");
+  const out = document.getElementById("watch");
+  const base = "/api/v1/recordings/" + video.dataset.recording;
+  let view = null, maxSpeed = 2, from = null, last = 0, pending = [], stopped = false, timer = null;
+
+  const fmt = (s) => Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
+  const say = (text) => { out.textContent = text; };
+  function show(state) {
+    let text = T.progress.replace("{watched}", fmt(state.watched_s)).replace("{required}", fmt(state.required_s));
+    if (state.credited) text += " · " + T.credited;
+    else if (!state.creditable) text += " · " + T.attended;
+    say(text);
+    out.dataset.watched = String(state.watched_s);
+    out.dataset.credited = String(state.credited);
+  }
+  const counting = () => !video.paused && !video.seeking && !document.hidden && !stopped;
+  function close(at) {  // end the open stretch at media time `at`
+    if (from !== null && at > from) pending.push([from, at]);
+    from = null;
+  }
+  function open() { if (counting()) from = video.currentTime; }
+
+  async function flush(final) {
+    if (!view || stopped) return;
+    if (from !== null) { close(video.currentTime); open(); }
+    const body = JSON.stringify({ played: pending, rate: video.playbackRate, visible: !document.hidden });
+    pending = [];
+    const url = base + "/views/" + view + "/progress";
+    if (final && navigator.sendBeacon) {  // the page is going away: fire and forget
+      navigator.sendBeacon(url, new Blob([body], { type: "application/json" }));
+      return;
+    }
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const data = await r.json().catch(() => ({}));
+    if (r.ok) { show(data); return; }
+    const code = data.detail && data.detail.code;
+    if (code === "superseded") { stopped = true; video.pause(); clearInterval(timer); say(T.superseded); }
+    else if (code === "too_fast") say(T.too_fast);
+    else say(T.error);
+  }
+
+  video.addEventListener("playing", open);
+  video.addEventListener("timeupdate", () => { if (!video.seeking) last = video.currentTime; });
+  video.addEventListener("pause", () => close(video.currentTime));
+  video.addEventListener("ended", () => { close(video.currentTime); flush(false); });
+  // `seeking` fires once currentTime is already the target: the stretch ended where we last were.
+  video.addEventListener("seeking", () => close(last));
+  video.addEventListener("seeked", () => { last = video.currentTime; open(); });
+  video.addEventListener("ratechange", () => {
+    if (video.playbackRate > maxSpeed) video.playbackRate = maxSpeed;
+    close(video.currentTime); open();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) { close(video.currentTime); flush(false); say(T.hidden); }
+    else open();
+  });
+  window.addEventListener("pagehide", () => flush(true));
+
+  const speed = document.getElementById("speed");
+  speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
+  document.querySelectorAll("button.track").forEach((b) => b.addEventListener("click", () => {
+    const at = video.currentTime, playing = !video.paused;
+    close(at);
+    video.src = base + "/media" + (b.dataset.track === "camera" ? "" : "?track=" + b.dataset.track);
+    video.addEventListener("loadedmetadata", () => { video.currentTime = at; if (playing) video.play(); }, { once: true });
+    document.querySelectorAll("button.track").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
+  }));
+  document.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    if (e.key === " " || e.key === "k") { e.preventDefault(); video.paused ? video.play() : video.pause(); }
+    else if (e.key === "ArrowLeft") video.currentTime = Math.max(0, video.currentTime - 5);
+    else if (e.key === "ArrowRight") video.currentTime = Math.min(video.duration || 0, video.currentTime + 5);
+  });
+
+  fetch(base + "/views", { method: "POST" }).then((r) => r.json().then((data) => {
+    if (!r.ok) { say(T.error); return; }
+    view = data.view_id; maxSpeed = data.max_speed;
+    [...speed.options].forEach((o) => { o.disabled = Number(o.value) > maxSpeed; });
+    show(data);
+    timer = setInterval(() => flush(false), data.report_every_s * 1000);
+  }));
+})();
