@@ -29,7 +29,16 @@ from classroom.db.types import utcnow
 from classroom.plan.schema import Plan, Watch
 from classroom.watch_rules import Interval, ReportRejected, check_report, credit_for, length, merge
 
-__all__ = ["ReportRejected", "ViewGone", "WatchState", "open_view", "report", "state_of"]
+__all__ = [
+    "ReportRejected",
+    "ViewGone",
+    "WatchState",
+    "Watcher",
+    "open_view",
+    "report",
+    "state_of",
+    "watchers",
+]
 
 _RETRIES = 5
 
@@ -226,3 +235,42 @@ async def _credit(
         .where(WatchProgress.recording_id == rec.id, WatchProgress.person_id == person.id)
         .values(credit_event_id=event.id)
     )
+
+
+@dataclass(frozen=True)
+class Watcher:
+    person_id: int
+    name: str
+    watched_s: float
+    share: float
+    enough: bool  # watched the plan's share
+    credited: bool
+    updated_at: datetime
+
+
+async def watchers(db: AsyncSession, rec: Recording, rules: Watch) -> list[Watcher]:
+    """Everyone who played some of ``rec``, most watched first."""
+    duration = rec.duration_s or 0.0
+    rows = (
+        await db.execute(
+            select(WatchProgress, Person)
+            .join(Person, Person.id == WatchProgress.person_id)
+            .where(WatchProgress.recording_id == rec.id)
+            .order_by(WatchProgress.watched_s.desc(), Person.display_name)
+        )
+    ).all()
+    out = []
+    for wp, person in rows:
+        share = round(wp.watched_s / duration, 4) if duration else 0.0
+        out.append(
+            Watcher(
+                person_id=person.id,
+                name=person.display_name,
+                watched_s=wp.watched_s,
+                share=share,
+                enough=share >= rules.min_share,
+                credited=wp.credit_event_id is not None,
+                updated_at=wp.updated_at,
+            )
+        )
+    return out

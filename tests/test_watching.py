@@ -281,5 +281,10 @@ async def test_who_may_watch_and_who_sees_the_statistics(
     async with portal.as_user("manager") as manager:
         stats = (await manager.get(f"/api/v1/recordings/{rec}/watch-stats")).json()
         assert (await manager.get(f"/api/v1/recordings/{closed}")).status_code == 200
+        page = (await manager.get(f"/recordings/{rec}")).text
+    assert "观看统计" in page and "张队员" in page and "50.0%" in page
+    officer_page = (await officer.get(f"/recordings/{rec}")).text
+    assert "观看统计" not in officer_page and 'id="watch"' in officer_page
     assert stats["viewers"] == 1 and stats["completed"] == 0
     assert stats["watchers"][0]["name"] == "张队员" and stats["watchers"][0]["share"] == 0.5
+    assert stats["watchers"][0]["enough"] is False

@@ -7,12 +7,19 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from classroom.compliance import NoPlan
-from classroom.db.models import Person, RecordingState, WatchProgress
+from classroom.db.models import RecordingState
 from classroom.plan.schema import Plan, Watch
-from classroom.watching import ReportRejected, ViewGone, WatchState, open_view, report, state_of
+from classroom.watching import (
+    ReportRejected,
+    ViewGone,
+    WatchState,
+    open_view,
+    report,
+    state_of,
+    watchers,
+)
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
 from web.schemas import Strict
@@ -48,6 +55,7 @@ class WatcherOut(BaseModel):
     name: str
     watched_s: float
     share: float
+    enough: bool
     credited: bool
     updated_at: datetime
 
@@ -71,6 +79,11 @@ def _plan(request: Request) -> tuple[Plan | None, datetime]:
         return None, now
 
 
+def rules_now(request: Request) -> Watch:
+    plan, _ = _plan(request)
+    return plan.watch if plan else Watch()
+
+
 def _out(state: WatchState) -> WatchStateOut:
     return WatchStateOut(**state.__dict__)
 
@@ -81,8 +94,7 @@ async def start_view(recording_id: int, request: Request, db: DB, person: Curren
     rec = await visible_recording(db, recording_id, person)
     if rec.state != RecordingState.AVAILABLE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
-    plan, _ = _plan(request)
-    rules = plan.watch if plan else Watch()
+    rules = rules_now(request)
     view = await open_view(db, rec, person)
     await db.commit()
     state = await state_of(db, rec, person, rules)
@@ -125,32 +137,11 @@ async def watch_stats(
 ) -> WatchStatsOut:
     """Who watched how much of a recording, who watched enough of it, who earned its credit."""
     rec = await visible_recording(db, recording_id, manager)
-    plan, _ = _plan(request)
-    min_share = (plan.watch if plan else Watch()).min_share
-    duration = rec.duration_s or 0.0
-    rows = (
-        await db.execute(
-            select(WatchProgress, Person)
-            .join(Person, Person.id == WatchProgress.person_id)
-            .where(WatchProgress.recording_id == rec.id)
-            .order_by(WatchProgress.watched_s.desc(), Person.display_name)
-        )
-    ).all()
-    watchers = [
-        WatcherOut(
-            person_id=person.id,
-            name=person.display_name,
-            watched_s=wp.watched_s,
-            share=round(wp.watched_s / duration, 4) if duration else 0.0,
-            credited=wp.credit_event_id is not None,
-            updated_at=wp.updated_at,
-        )
-        for wp, person in rows
-    ]
+    found = await watchers(db, rec, rules_now(request))
     return WatchStatsOut(
         recording_id=rec.id,
-        duration_s=duration,
-        viewers=len(watchers),
-        completed=sum(1 for w in watchers if w.share >= min_share),
-        watchers=watchers,
+        duration_s=rec.duration_s or 0.0,
+        viewers=len(found),
+        completed=sum(1 for w in found if w.enough),
+        watchers=[WatcherOut(**w.__dict__) for w in found],
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from classroom.db.models import Role
+from classroom.watching import watchers
 from web.api.recordings import list_recordings_query, visible_recording
+from web.api.watching import rules_now
 from web.deps import DB, CurrentPerson
 from web.pages.common import render
 
@@ -24,4 +27,7 @@ async def player_page(
     recording_id: int, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     rec = await visible_recording(db, recording_id, person)
-    return render(request, "recording.html", person, recording=rec)
+    stats = None
+    if person.has_role(Role.MANAGER, Role.ADMIN):
+        stats = await watchers(db, rec, rules_now(request))
+    return render(request, "recording.html", person, recording=rec, watchers=stats)

@@ -1,0 +1,168 @@
+"""An officer watching a recording in headless Chromium: the player reports what it really
+played — a seek skips the gap, a hidden page counts nothing, and a second tab takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from classroom.db.engine import session_factory
+from classroom.db.models import Recording, RecordingState, Session, WatchProgress
+from classroom.runtime import open_database
+from classroom.settings import load_settings
+from storage.object_store import sha256_file
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from tests.browser import browser
+from tests.live_stack import LiveStack
+from tests.test_browser import log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _db(live: LiveStack, work: Callable[..., object]) -> object:
+    async def run() -> object:
+        settings = load_settings(data_dir=live.data_dir)
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            out = await work(db)  # type: ignore[misc]
+            await db.commit()
+            return out
+
+    # In a thread of its own: Playwright's sync API keeps an event loop running on this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def _recording(live: LiveStack, tmp: Path) -> int:
+    """A 40-second recording in the store, of a past session of the demo course."""
+    mp4 = tmp / "lecture.mp4"
+    subprocess.run(
+        [
+            resolve_ffmpeg(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=15",
+            "-t",
+            "40",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "15",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            "-y",
+            str(mp4),
+        ],
+        check=True,
+    )
+    key = f"watch-test/{time.time_ns()}.mp4"
+    live.store.put_file(key, mp4, "video/mp4")
+
+    async def add(db):  # type: ignore[no-untyped-def]
+        demo = await db.get(Session, live.world.session_id)
+        start = datetime.now(UTC) - timedelta(days=1)
+        s = Session(
+            course_id=demo.course_id,
+            classroom_id=demo.classroom_id,
+            trainer_id=demo.trainer_id,
+            kind=demo.kind,
+            title="回放：依法行政",
+            planned_start=start,
+            planned_end=start + timedelta(hours=1),
+        )
+        db.add(s)
+        await db.flush()
+        rec = Recording(
+            session_id=s.id,
+            state=RecordingState.AVAILABLE,
+            object_key=key,
+            duration_s=40.0,
+            size_bytes=mp4.stat().st_size,
+            sha256=sha256_file(mp4),
+        )
+        db.add(rec)
+        await db.flush()
+        return rec.id
+
+    return int(_db(live, add))  # type: ignore[call-overload]
+
+
+def _intervals(live: LiveStack, rec: int) -> list[list[float]]:
+    async def read(db):  # type: ignore[no-untyped-def]
+        row = await db.scalar(select(WatchProgress).where(WatchProgress.recording_id == rec))
+        return row.intervals if row else []
+
+    return _db(live, read)  # type: ignore[return-value]
+
+
+def _watched(page: Page) -> float:
+    return float(page.locator("#watch").get_attribute("data-watched") or 0)
+
+
+def _wait(check: Callable[[], bool], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _play(page: Page) -> None:
+    page.evaluate(
+        "(() => { const v = document.querySelector('#player'); v.muted = true; v.play(); })()"
+    )
+
+
+def test_the_player_reports_what_was_really_played(live: LiveStack, tmp_path: Path) -> None:
+    rec = _recording(live, tmp_path)
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "officer1", "officer-demo-pw")
+        page.goto(f"{live.url}/recordings/{rec}")
+        expect(page.locator("#watch")).to_contain_text("需观看 0:36")  # 90% of 40 s
+        _play(page)
+        _wait(lambda: _watched(page) >= 3, 20, "three seconds watched")
+        # A seek to 25 s: the stretch before it ends where playback was; 25 s on counts anew.
+        page.evaluate("document.querySelector('#player').currentTime = 25")
+        _wait(
+            lambda: any(a >= 24.5 and b > a for a, b in _intervals(live, rec)), 20, "after the seek"
+        )
+        spans = _intervals(live, rec)
+        assert spans[0][0] < 1 and 2.5 < spans[0][1] < 12 and len(spans) == 2, spans
+        assert sum(b - a for a, b in spans) < 20  # the skipped stretch is not in it
+        # The page goes to the background: playing on counts nothing.
+        page.evaluate(
+            "(() => { for (const [k, v] of [['hidden', true], ['visibilityState', 'hidden']])"
+            " Object.defineProperty(document, k, {configurable: true, get: () => v});"
+            " document.dispatchEvent(new Event('visibilitychange')); })()"
+        )
+        expect(page.locator("#watch")).to_contain_text("后台")
+        hidden_at = sum(b - a for a, b in _intervals(live, rec))
+        time.sleep(3.5)
+        assert not page.evaluate("document.querySelector('#player').paused")
+        assert sum(b - a for a, b in _intervals(live, rec)) == pytest.approx(hidden_at, abs=0.6)
+        # A second tab of the same officer takes over; the first stops and says why.
+        other = ctx.new_page()
+        other.goto(f"{live.url}/recordings/{rec}")
+        expect(other.locator("#watch")).to_contain_text("已观看")
+        page.evaluate(
+            "(() => { for (const k of ['hidden', 'visibilityState']) delete document[k];"
+            " document.dispatchEvent(new Event('visibilitychange')); })()"
+        )
+        expect(page.locator("#watch")).to_contain_text("另一个窗口", timeout=10_000)
+        assert page.evaluate("document.querySelector('#player').paused")
+        page.screenshot(path=str(live.data_dir / "watch.png"))
