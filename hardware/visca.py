@@ -148,7 +148,8 @@ class ViscaClient:
             if remaining <= 0:
                 raise ViscaTimeout
             try:
-                rkind, rseq, payload = await asyncio.wait_for(self._proto.replies.get(), remaining)
+                async with asyncio.timeout(remaining):
+                    rkind, rseq, payload = await self._proto.replies.get()
             except TimeoutError:
                 raise ViscaTimeout from None
             if rseq != seq:

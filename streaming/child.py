@@ -78,7 +78,8 @@ class FfmpegProcess:
                     with contextlib.suppress(ProcessLookupError):
                         proc.send_signal(sig)
                 try:
-                    await asyncio.wait_for(proc.wait(), wait_s)
+                    async with asyncio.timeout(wait_s):
+                        await proc.wait()
                     break
                 except TimeoutError:
                     continue

@@ -74,7 +74,8 @@ class Outbox:
     async def wait(self, timeout_s: float) -> None:
         """Until something is put (or the timeout): the worker's idle wait."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._wake.wait()
         self._wake.clear()
 
     def close(self) -> None:

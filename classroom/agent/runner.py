@@ -424,7 +424,8 @@ class Agent:
     async def _recall(self, preset: int) -> None:
         assert self.ptz is not None
         try:
-            await asyncio.wait_for(self.ptz.recall(preset), 15)
+            async with asyncio.timeout(15):
+                await self.ptz.recall(preset)
         except Exception as exc:  # a camera that does not answer must not stop the recording
             log.warning("agent.ptz_preset_failed", preset=preset, error=str(exc)[:200])
         else:
@@ -644,5 +645,6 @@ class Agent:
                 self.stop_uploads.set()  # their back-off ends; the journal keeps them
                 await asyncio.gather(*late, return_exceptions=True)
         with contextlib.suppress(TimeoutError):  # what is not sent now is sent at the next start
-            await asyncio.wait_for(self._deliver_pending(), 5)
+            async with asyncio.timeout(5):
+                await self._deliver_pending()
         self.outbox.close()

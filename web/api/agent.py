@@ -122,7 +122,8 @@ async def commands(
         if found or remaining <= 0 or await request.is_disconnected():
             return found
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), min(remaining, RECHECK_S))
+            async with asyncio.timeout(min(remaining, RECHECK_S)):
+                await event.wait()
 
 
 async def _own_command(db: DB, device: Device, command_id: int) -> AgentCommand:

@@ -23,7 +23,8 @@ async def healthz(request: Request, db: DB) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     store = services(request).store
     try:
-        ok = await asyncio.wait_for(asyncio.to_thread(store.client.bucket_exists, store.bucket), 5)
+        async with asyncio.timeout(5):
+            ok = await asyncio.to_thread(store.client.bucket_exists, store.bucket)
         checks["object_store"] = "ok" if ok else "error: bucket missing"
     except Exception as exc:
         checks["object_store"] = f"error: {type(exc).__name__}"

@@ -187,7 +187,8 @@ async def kiosk_ws(ws: WebSocket) -> None:
     svc: Services = ws.app.state.services
     await ws.accept()
     try:
-        hello = json.loads(await asyncio.wait_for(ws.receive_text(), 10))
+        async with asyncio.timeout(10):
+            hello = json.loads(await ws.receive_text())
         token = str(hello.get("token", ""))
     except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
         await ws.close(4401)
