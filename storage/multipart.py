@@ -1,10 +1,14 @@
 """Resumable, verified uploads of large files: S3 multipart, one part in memory at a time.
 
-- The file's SHA-256 is computed first and stored in the object's metadata; the upload hashes the
-  bytes again as it reads them, and the object is accepted only if both agree with what the store
-  reports afterwards. A mismatch (the file changed, or the store lost something) starts over.
-- The upload id and every finished part are journaled (``UploadJournal``) before moving on, so an
-  agent restarted mid-upload sends only the parts that are missing.
+- The file is read once: each part is hashed into the file's SHA-256 and checksummed (CRC32, which
+  the store verifies: a part damaged on the way is refused) as it is sent. When the store has
+  assembled the parts, the SHA-256 of exactly those bytes goes into the object's metadata (a
+  metadata-only copy onto itself), and the object is accepted only if the store then reports that
+  size and hash. A file that changes while it is queued or sent (size or modification time) starts
+  over, so an object is always one whole version of its file.
+- The upload id, every finished part, and "assembled, hash not yet sealed" are journaled
+  (``UploadJournal``) before moving on, so an agent restarted mid-upload sends only the parts that
+  are missing (finished ones are re-read locally for the hash, never re-sent).
 - Network faults and 5xx answers are retried forever with capped exponential back-off and jitter:
   an outage delays an upload, it never drops it.
 - ``abort_orphans`` aborts incomplete multipart uploads that no journal job will ever finish, so no
@@ -13,24 +17,27 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import threading
 import time
-from collections import deque
+import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from minio.commonconfig import REPLACE, CopySource
 from minio.datatypes import Part
 from minio.error import S3Error, ServerError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from storage.object_store import (
     SHA256_META,
+    UNSIGNED,
     IntegrityError,
     ObjectInfo,
     ObjectNotFound,
@@ -114,19 +121,21 @@ class ResumableUploader:
             return self._locks.setdefault(key, threading.RLock())
 
     def enqueue(self, key: str, path: Path, content_type: str) -> UploadJob:
-        """Queue ``path`` under ``key``; the same file queued again keeps its job (and its
-        finished parts, or its done state)."""
+        """Queue ``path`` under ``key``; the same file queued again (same path, size and
+        modification time) keeps its job, with its finished parts or its done state. Nothing is
+        read here: the upload hashes the bytes as it sends them."""
         with self._key(key):
-            size = path.stat().st_size
-            digest = sha256_file(path)
+            st = path.stat()
+            path = path.resolve()
             job = self.journal.get(key)
-            if job is not None and (job.path, job.size, job.sha256) == (
-                path.resolve(),
-                size,
-                digest,
-            ):
-                return job
-            return self.journal.add(key, path.resolve(), content_type, size, digest, self.part_size)
+            if job is not None and (job.path, job.size) == (path, st.st_size):
+                if job.mtime_ns == st.st_mtime_ns:
+                    return job
+                if job.mtime_ns is None and job.sha256 == sha256_file(path):  # an older journal
+                    return job
+            return self.journal.add(
+                key, path, content_type, st.st_size, "", self.part_size, st.st_mtime_ns
+            )
 
     def upload(self, key: str, on_part: PartCallback | None = None) -> ObjectInfo:
         """Finish the job for ``key``; retries until it is in the store and verified."""
@@ -181,39 +190,65 @@ class ResumableUploader:
                 log.info("upload.abort_failed", key=job.key, error=str(exc)[:200])
         self.journal.set_upload_id(job.key, None)
 
+    def _unchanged(self, job: UploadJob) -> None:
+        st = job.path.stat()
+        if st.st_size != job.size or (job.mtime_ns is not None and st.st_mtime_ns != job.mtime_ns):
+            raise FileChanged(f"{job.path} changed since it was queued")
+
+    def _held_already(self, job: UploadJob) -> ObjectInfo | None:
+        """The object, if the store already holds this file whole (sent before a restart, or by
+        another path): compared by size, then by the SHA-256 read here."""
+        try:
+            held = self.store.stat(job.key)
+        except ObjectNotFound:
+            return None
+        if held.size != job.size or held.sha256 is None:
+            return None
+        if (job.sha256 or sha256_file(job.path)) != held.sha256:
+            return None
+        self._unchanged(job)
+        self.journal.completed(job.key, held.sha256)
+        self.journal.done(job.key)
+        return held
+
     def _attempt(self, job: UploadJob, on_part: PartCallback | None) -> ObjectInfo:
         client, bucket = self.store.client, self.store.bucket
         if job.state == "done":
             return self._verify(job)
+        self._unchanged(job)
+        if job.state == "completed":  # assembled before a restart; its hash not yet sealed
+            return self._seal(job)
         upload_id = job.upload_id
         if upload_id is None:
-            try:  # already there, whole (sent before a restart, or by another path)?
-                held = self.store.stat(job.key)
-                if held.size == job.size and held.sha256 == job.sha256:
-                    self.journal.done(job.key)
-                    return held
-            except ObjectNotFound:
-                pass
-            upload_id = client._create_multipart_upload(
-                bucket,
-                job.key,
-                {"Content-Type": job.content_type, f"x-amz-meta-{SHA256_META}": job.sha256},
-            )
+            held = self._held_already(job)
+            if held is not None:
+                return held
+            headers: dict[str, str | list[str] | tuple[str]] = {"Content-Type": job.content_type}
+            if job.sha256:  # known ahead (a job from an older journal): in the metadata now
+                headers[f"x-amz-meta-{SHA256_META}"] = job.sha256
+            upload_id = client._create_multipart_upload(bucket, job.key, headers)
             self.journal.set_upload_id(job.key, upload_id)
             log.info("upload.started", key=job.key, parts=job.parts_total, size=job.size)
         done = self.journal.parts(job.key)
         digest = hashlib.sha256()
 
-        def send(number: int, data: bytes) -> None:
-            etag = client._upload_part(bucket, job.key, data, None, upload_id, number)
+        def send(number: int, data: bytes, crc: str) -> None:
+            # Signed as UNSIGNED-PAYLOAD (no second SHA-256 of each part only to sign it); the
+            # store checks the part's CRC32 instead, and refuses it if a bit changed on the way.
+            headers: dict[str, str | list[str] | tuple[str]] = {
+                UNSIGNED: "1",
+                "x-amz-checksum-crc32": crc,
+            }
+            etag = client._upload_part(bucket, job.key, data, headers, upload_id, number)
             self.journal.part_done(job.key, number, etag, len(data))
             if on_part is not None:
                 on_part(job, number, len(data))
 
-        # Read and hash in order here; send up to `workers` parts at once. A failed part stops
-        # the attempt after those in flight finish (and are journaled): the retry sends the rest.
+        # Read, hash and checksum in order here; send up to `workers` parts at once, refilling
+        # as soon as one is done. A failed part stops the attempt after those in flight finish
+        # (and are journaled): the retry sends the rest.
         with job.path.open("rb") as f, ThreadPoolExecutor(self.workers) as pool:
-            in_flight: deque[Future[None]] = deque()
+            in_flight: set[Future[None]] = set()
             for number in range(1, job.parts_total + 1):
                 data = f.read(job.part_size)
                 digest.update(data)  # finished parts are re-read locally, never re-sent
@@ -221,19 +256,46 @@ class ResumableUploader:
                     continue
                 if self.limit is not None:
                     self.limit.take(len(data))
-                in_flight.append(pool.submit(send, number, data))
+                crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+                in_flight.add(pool.submit(send, number, data, crc))
                 del data  # the worker holds the only reference: memory is bounded by the window
-                while len(in_flight) >= self.workers:
-                    in_flight.popleft().result()
+                if len(in_flight) >= self.workers:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        fut.result()
             for fut in in_flight:
                 fut.result()
-        if digest.hexdigest() != job.sha256:
+        # What was hashed is what was sent; a file that changed meanwhile (even in a part sent
+        # before a restart) starts over, so the object is always one version of the file.
+        self._unchanged(job)
+        sha256 = digest.hexdigest()
+        if job.sha256 and sha256 != job.sha256:
             raise FileChanged(f"{job.path} changed during its upload")
         sent = self.journal.parts(job.key)
         parts = [Part(n, sent[n][0]) for n in sorted(sent)]
         if len(parts) != job.parts_total:
             raise IntegrityError(f"{job.key}: {len(parts)} of {job.parts_total} parts journaled")
         client._complete_multipart_upload(bucket, job.key, upload_id, parts)
+        if job.sha256:
+            return self._finish(job)
+        self.journal.completed(job.key, sha256)
+        completed = self.journal.get(job.key)
+        assert completed is not None
+        return self._seal(completed)
+
+    def _seal(self, job: UploadJob) -> ObjectInfo:
+        """Write the SHA-256 into the assembled object's metadata: a copy onto itself that
+        replaces only the metadata (the store keeps the data where it is)."""
+        self.store.client.copy_object(
+            self.store.bucket,
+            job.key,
+            CopySource(self.store.bucket, job.key),
+            metadata={"Content-Type": job.content_type, f"x-amz-meta-{SHA256_META}": job.sha256},
+            metadata_directive=REPLACE,
+        )
+        return self._finish(job)
+
+    def _finish(self, job: UploadJob) -> ObjectInfo:
         info = self._verify(job)
         self.journal.done(job.key)
         log.info("upload.done", key=job.key, size=info.size, sha256=info.sha256)

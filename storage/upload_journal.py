@@ -18,14 +18,15 @@ CREATE TABLE IF NOT EXISTS uploads (
     path TEXT NOT NULL,
     content_type TEXT NOT NULL,
     size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,         -- '' until the upload has read the whole file
     part_size INTEGER NOT NULL,
     upload_id TEXT,
-    state TEXT NOT NULL,          -- pending | done
+    state TEXT NOT NULL,          -- pending | completed (assembled, hash not yet sealed) | done
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    mtime_ns INTEGER              -- the file's, when queued: a changed file starts over
 );
 CREATE TABLE IF NOT EXISTS parts (
     key TEXT NOT NULL REFERENCES uploads(key) ON DELETE CASCADE,
@@ -43,13 +44,14 @@ class UploadJob:
     path: Path
     content_type: str
     size: int
-    sha256: str
+    sha256: str  # '' until known: computed from the bytes as they are sent
     part_size: int
     upload_id: str | None
     state: str
     attempts: int
     last_error: str | None
     created_at: float
+    mtime_ns: int | None = None  # None: a job from before fingerprints (its sha256 is known)
 
     @property
     def parts_total(self) -> int:
@@ -110,6 +112,9 @@ class UploadJournal:
         conn.execute("PRAGMA synchronous=FULL")  # a finished part survives a power cut
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(uploads)")}
+        if "mtime_ns" not in columns:  # a journal from before fingerprints
+            conn.execute("ALTER TABLE uploads ADD COLUMN mtime_ns INTEGER")
         self._db = _Serialized(conn)
 
     def close(self) -> None:
@@ -119,14 +124,14 @@ class UploadJournal:
     def _job(row: Any) -> UploadJob | None:
         if row is None:
             return None
-        key, path, ct, size, sha, part_size, upload_id, state, attempts, err, created = row
+        key, path, ct, size, sha, part_size, upload_id, state, attempts, err, created, mt = row
         return UploadJob(
-            key, Path(path), ct, size, sha, part_size, upload_id, state, attempts, err, created
+            key, Path(path), ct, size, sha, part_size, upload_id, state, attempts, err, created, mt
         )
 
     _COLS = (
         "key, path, content_type, size, sha256, part_size, upload_id, state, attempts, "
-        "last_error, created_at"
+        "last_error, created_at, mtime_ns"
     )
 
     def get(self, key: str) -> UploadJob | None:
@@ -134,19 +139,31 @@ class UploadJournal:
         return self._job(row)
 
     def add(
-        self, key: str, path: Path, content_type: str, size: int, sha256: str, part_size: int
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        size: int,
+        sha256: str,
+        part_size: int,
+        mtime_ns: int | None = None,
     ) -> UploadJob:
         """A new job, or the same job again; a different file under the same key starts over."""
         now = time.time()
         old = self.get(key)
-        if old is not None and (old.sha256, old.size, old.path) == (sha256, size, path):
+        if old is not None and (old.sha256, old.size, old.path, old.mtime_ns) == (
+            sha256,
+            size,
+            path,
+            mtime_ns,
+        ):
             return old
         with self._db:
             self._db.execute("DELETE FROM uploads WHERE key = ?", (key,))
             self._db.execute(
                 "INSERT INTO uploads (key, path, content_type, size, sha256, part_size, state, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (key, str(path), content_type, size, sha256, part_size, now, now),
+                "created_at, updated_at, mtime_ns) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (key, str(path), content_type, size, sha256, part_size, now, now, mtime_ns),
             )
         job = self.get(key)
         assert job is not None
@@ -154,16 +171,27 @@ class UploadJournal:
 
     def pending(self) -> list[UploadJob]:
         rows = self._db.execute(
-            f"SELECT {self._COLS} FROM uploads WHERE state = 'pending' ORDER BY created_at"
+            f"SELECT {self._COLS} FROM uploads WHERE state != 'done' ORDER BY created_at"
         ).fetchall()
         return [j for j in map(self._job, rows) if j is not None]
 
     def set_upload_id(self, key: str, upload_id: str | None) -> None:
+        """A new multipart upload (or none): its parts start from nothing."""
         with self._db:
             self._db.execute("DELETE FROM parts WHERE key = ?", (key,))
             self._db.execute(
-                "UPDATE uploads SET upload_id = ?, updated_at = ? WHERE key = ?",
+                "UPDATE uploads SET upload_id = ?, state = 'pending', updated_at = ? WHERE key = ?",
                 (upload_id, time.time(), key),
+            )
+
+    def completed(self, key: str, sha256: str) -> None:
+        """The store assembled the object; ``sha256`` is what was read and sent."""
+        with self._db:
+            self._db.execute("DELETE FROM parts WHERE key = ?", (key,))
+            self._db.execute(
+                "UPDATE uploads SET state = 'completed', sha256 = ?, upload_id = NULL, "
+                "updated_at = ? WHERE key = ?",
+                (sha256, time.time(), key),
             )
 
     def part_done(self, key: str, part_no: int, etag: str, size: int) -> None:

@@ -77,8 +77,11 @@ def test_a_changed_file_is_caught_and_uploaded_again(store: ObjectStore, tmp_pat
     up = ResumableUploader(store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST)
     up.enqueue("k/a.bin", src, "application/octet-stream")
 
+    tampered: list[int] = []
+
     def tamper(job, number, size):
-        if number == 1:
+        if number == 1 and not tampered:
+            tampered.append(number)
             with src.open("r+b") as f:  # the file changes under the upload, in a part not read yet
                 f.seek(38 * 1024 * 1024)
                 f.write(b"tampered")
@@ -234,3 +237,64 @@ def test_the_same_key_from_two_threads_goes_up_once(store: ObjectStore, tmp_path
     assert results == [digest, digest]
     assert sorted(sent) == [1, 2, 3] and max(sent.values()) == 1  # every part sent once
     assert incomplete(store) == []
+
+
+def test_a_crash_between_assembly_and_seal_resends_nothing(
+    store: ObjectStore, s3: S3Connection, tmp_path: Path
+) -> None:
+    """The store assembled the parts, then the agent died before the SHA-256 went into the
+    metadata: the restarted uploader seals it from its journal without sending a part again."""
+    src = tmp_path / "lecture.mp4"
+    digest = big_file(src, 11)
+    journal_path = tmp_path / "journal.db"
+    first = ResumableUploader(store, UploadJournal(journal_path), MIN_PART, FAST)
+    first.enqueue("r/lecture.mp4", src, "video/mp4")
+
+    def power_cut(*args: object, **kw: object) -> None:
+        raise UploadCancelled  # as if the agent died right before sealing
+
+    first.store.client.copy_object = power_cut  # type: ignore[method-assign]
+    with pytest.raises(UploadCancelled):
+        first.upload("r/lecture.mp4")
+    first.journal.close()
+    job = UploadJournal(journal_path).get("r/lecture.mp4")
+    assert job is not None and job.state == "completed" and job.sha256 == digest
+    assert store.stat("r/lecture.mp4").sha256 is None  # assembled, not yet sealed
+
+    resent: list[int] = []
+    again = ResumableUploader(
+        ObjectStore(s3, store.bucket), UploadJournal(journal_path), MIN_PART, FAST
+    )
+    info = again.upload("r/lecture.mp4", lambda job, n, size: resent.append(n))
+    assert resent == [] and info.sha256 == digest and store.stat("r/lecture.mp4").sha256 == digest
+    assert again.journal.pending() == [] and incomplete(store) == []
+
+
+def test_a_journal_from_before_fingerprints_still_resumes(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    """An agent upgraded mid-upload: its journal has no modification times and its jobs carry
+    the SHA-256 computed before sending; they finish as they started."""
+    import sqlite3
+
+    src = tmp_path / "seg.ts"
+    digest = big_file(src, 7)
+    journal_path = tmp_path / "journal.db"
+    db = sqlite3.connect(journal_path)
+    db.executescript(
+        "CREATE TABLE uploads (key TEXT PRIMARY KEY, path TEXT NOT NULL, content_type TEXT NOT "
+        "NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, part_size INTEGER NOT NULL, "
+        "upload_id TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error "
+        "TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+    )
+    db.execute(
+        "INSERT INTO uploads (key, path, content_type, size, sha256, part_size, state, "
+        "created_at, updated_at) VALUES (?, ?, 'video/mp2t', ?, ?, ?, 'pending', 0, 0)",
+        ("r/seg.ts", str(src.resolve()), src.stat().st_size, digest, MIN_PART),
+    )
+    db.commit()
+    db.close()
+    up = ResumableUploader(store, UploadJournal(journal_path), MIN_PART, FAST)
+    assert up.enqueue("r/seg.ts", src, "video/mp2t").mtime_ns is None  # the same job, kept
+    info = up.upload("r/seg.ts")
+    assert info.sha256 == digest and up.journal.pending() == []
