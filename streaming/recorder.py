@@ -55,6 +55,16 @@ class RecorderFault:
     log_tail: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LiveBranches:
+    """Where the one encode also goes while recording: an MPEG-TS stream over UDP on loopback
+    (H.264 + Opus, read by the WebRTC relay) and 2-second HLS segments for large audiences.
+    Both branches may fail without stopping the recording (``onfail=ignore``)."""
+
+    udp_port: int | None = None
+    hls_dir: Path | None = None
+
+
 SegmentHandler = Callable[[Segment], Awaitable[None]]
 FaultHandler = Callable[[RecorderFault], None]
 
@@ -78,19 +88,38 @@ def build_command(
     mic: MicSource | None,
     run_dir: Path,
     enc: EncodeSettings,
+    live: LiveBranches | None = None,
 ) -> list[str]:
     cam = camera.ffmpeg_input()
     video = _input(cam).video
     streams = [video]
-    if mic is not None:
-        streams.append(_input(mic.ffmpeg_input()).audio)
+    audio = _input(mic.ffmpeg_input()).audio if mic is not None else None
+    if audio is not None:
+        streams.append(audio)
+    recorded = ",".join(str(i) for i in range(len(streams)))  # video + AAC
+    live = live or LiveBranches()
+    webrtc = "0"
+    if audio is not None and live.udp_port is not None:
+        streams.append(audio)  # encoded a second time, as Opus: WebRTC has no AAC
+        webrtc = "0,2"
     gop = max(1, enc.fps)  # one keyframe a second: segments cut on time, new viewers start fast
-    seg_branch = (
-        f"[select=\\'{','.join(str(i) for i in range(len(streams)))}\\':f=segment"
+    branches = [
+        f"[select=\\'{recorded}\\':f=segment"
         f":segment_time={enc.segment_seconds}:segment_format=mpegts"
         f":segment_list={run_dir / 'list.csv'}:segment_list_type=csv:onfail=abort]"
         f"{run_dir / 'seg_%05d.ts'}"
-    )
+    ]
+    if live.hls_dir is not None:
+        branches.append(
+            f"[select=\\'{recorded}\\':f=hls:hls_time=2:hls_list_size=6"
+            ":hls_flags=delete_segments+independent_segments+omit_endlist:onfail=ignore]"
+            f"{live.hls_dir / 'live.m3u8'}"
+        )
+    if live.udp_port is not None:
+        branches.append(
+            f"[select=\\'{webrtc}\\':f=mpegts:onfail=ignore]"
+            f"udp://127.0.0.1:{live.udp_port}?pkt_size=1316"
+        )
     encode: dict[str, object] = {
         "c:v": "libx264",
         "preset": enc.x264_preset,
@@ -109,9 +138,11 @@ def build_command(
     # at the camera's own keyframes; SPS/PPS are still repeated for the live branch.
     copy = {"c:v": "copy", "bsf:v": "dump_extra=freq=keyframe"}
     out_opts: dict[str, object] = {"format": "tee", **(copy if cam.copy_video else encode)}
-    if mic is not None:
-        out_opts.update({"c:a": "aac", "b:a": "96k", "ar": 48000})
-    out = ffmpeg.output(*streams, seg_branch, **out_opts)
+    if audio is not None:
+        out_opts.update({"c:a:0": "aac", "b:a:0": "96k", "ar": 48000})
+        if webrtc != "0":
+            out_opts.update({"c:a:1": "libopus", "b:a:1": "64k"})
+    out = ffmpeg.output(*streams, "|".join(branches), **out_opts)
     args: list[str] = out.global_args("-hide_banner", "-nostats", "-loglevel", "warning").compile(
         cmd=ffmpeg_exe
     )
@@ -130,8 +161,10 @@ class SegmentRecorder:
         enc: EncodeSettings,
         on_segment: SegmentHandler | None = None,
         on_fault: FaultHandler | None = None,
+        live: LiveBranches | None = None,
     ) -> None:
         self.ffmpeg_exe = ffmpeg_exe
+        self.live = live or LiveBranches()
         self.camera = camera
         self.mic = mic
         self.workdir = workdir
@@ -171,7 +204,9 @@ class SegmentRecorder:
         self._run += 1
         run_dir = self.workdir / "cache" / f"run-{self._run:04d}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        args = build_command(self.ffmpeg_exe, self.camera, self.mic, run_dir, self.enc)
+        if self.live.hls_dir is not None:
+            self.live.hls_dir.mkdir(parents=True, exist_ok=True)
+        args = build_command(self.ffmpeg_exe, self.camera, self.mic, run_dir, self.enc, self.live)
         self._proc = FfmpegProcess(args)
         await self._proc.start()
 

@@ -1,0 +1,143 @@
+"""Live from the recorder's one encode: the synthetic camera and microphone recorded by one
+ffmpeg, whose live branch is relayed over WebRTC to three viewers (real aiortc peers that decode
+what they get) with no encoder per viewer, while the same encode is recorded in segments and
+published as HLS."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hardware.synthetic import SyntheticCamera, SyntheticMic
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from streaming.live import LiveError, LiveRelay, LiveSource
+from streaming.recorder import EncodeSettings, LiveBranches, SegmentRecorder
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Viewer:
+    """A WHEP-style viewer: recvonly audio and video, counting the video frames it decodes."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self.frames = 0
+        self.sizes: set[tuple[int, int]] = set()
+        self.audio = False
+        self.resource = ""
+        self._tasks: list[asyncio.Task[None]] = []
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if track.kind == "video":
+                    self.frames += 1
+                    self.sizes.add((frame.width, frame.height))  # type: ignore[union-attr]
+                else:
+                    self.audio = True
+        except MediaStreamError:
+            pass
+
+    async def join(self, relay: LiveRelay) -> None:
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        answer, self.resource = await relay.offer(self.pc.localDescription.sdp)
+        assert "H264" in answer and "VP8" not in answer and "opus" in answer
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    async def leave(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.pc.close()
+
+
+def _ffmpeg_processes() -> int:
+    count = 0
+    for pid in Path("/proc").iterdir():
+        try:
+            if pid.name.isdigit() and "ffmpeg" in (pid / "comm").read_text():
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+async def _until(check, within_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_one_encode_goes_to_three_viewers_the_recording_and_hls(tmp_path: Path) -> None:
+    port = free_udp_port()
+    hls = tmp_path / "hls"
+    recorder = SegmentRecorder(
+        resolve_ffmpeg(),
+        SyntheticCamera(size="640x360", fps=30),
+        SyntheticMic(),
+        tmp_path / "rec",
+        EncodeSettings(segment_seconds=2, x264_preset="ultrafast"),
+        live=LiveBranches(udp_port=port, hls_dir=hls),
+    )
+    before = _ffmpeg_processes()
+    await recorder.start()
+    relay = LiveRelay(LiveSource(port))
+    viewers = [Viewer() for _ in range(3)]
+    try:
+        await viewers[0].join(relay)
+        await _until(lambda: viewers[0].frames >= 30, 30, "the first viewer's frames")
+        encoders = _ffmpeg_processes() - before
+        for v in viewers[1:]:
+            await v.join(relay)
+        assert relay.viewers == 3
+        await _until(lambda: all(v.frames >= 60 for v in viewers), 30, "every viewer's frames")
+        assert _ffmpeg_processes() - before == encoders == 1  # one encode, however many watch
+        assert all(v.sizes == {(640, 360)} and v.audio for v in viewers)
+        # The same encode, as HLS: a playlist of 2-second segments that play.
+        await _until(lambda: len(list(hls.glob("*.ts"))) >= 2, 20, "HLS segments")
+        with av.open(str(hls / "live.m3u8")) as hls_in:
+            assert {s.type for s in hls_in.streams} == {"video", "audio"}
+        # A viewer leaves (WHEP DELETE): the others go on.
+        assert await relay.close(viewers[0].resource) and relay.viewers == 2
+        assert not await relay.close(viewers[0].resource)  # already gone
+        seen = viewers[1].frames
+        await _until(lambda: viewers[1].frames >= seen + 30, 15, "frames after one left")
+    finally:
+        for v in viewers:
+            await v.leave()
+        await relay.stop()
+        segments = await recorder.stop()
+    assert segments and all(s.media.has_audio for s in segments)
+
+
+async def test_an_unusable_offer_or_no_stream_is_refused(tmp_path: Path) -> None:
+    relay = LiveRelay(LiveSource(free_udp_port()))
+    with pytest.raises(LiveError, match="no video"):
+        await relay.offer("v=0\r\nthis is not an offer\r\n")
+    viewer = Viewer()
+    started = time.monotonic()
+    with pytest.raises(LiveError, match="not running"):  # nothing sends: refused, in seconds
+        await viewer.join(relay)
+    assert time.monotonic() - started < 15 and relay.viewers == 0
+    await viewer.leave()
+    await relay.stop()
