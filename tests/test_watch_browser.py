@@ -145,12 +145,19 @@ def test_the_player_reports_what_was_really_played(live: LiveStack, tmp_path: Pa
         assert spans[0][0] < 1 and 2.5 < spans[0][1] < 12 and len(spans) == 2, spans
         assert sum(b - a for a, b in spans) < 20  # the skipped stretch is not in it
         # The page goes to the background: playing on counts nothing.
-        page.evaluate(
+        hidden_pos = page.evaluate(
             "(() => { for (const [k, v] of [['hidden', true], ['visibilityState', 'hidden']])"
             " Object.defineProperty(document, k, {configurable: true, get: () => v});"
-            " document.dispatchEvent(new Event('visibilitychange')); })()"
+            " document.dispatchEvent(new Event('visibilitychange'));"
+            " return document.querySelector('#player').currentTime; })()"
         )
         expect(page.locator("#watch")).to_contain_text("后台")
+        # What played up to the moment it was hidden still counts.
+        _wait(
+            lambda: max(b for _, b in _intervals(live, rec)) >= hidden_pos - 0.25,
+            10,
+            "the stretch played before hiding",
+        )
         hidden_at = sum(b - a for a, b in _intervals(live, rec))
         time.sleep(3.5)
         assert not page.evaluate("document.querySelector('#player').paused")

@@ -29,7 +29,10 @@
   async function flush(final) {
     if (!view || stopped) return;
     if (from !== null) { close(video.currentTime); open(); }
-    const body = JSON.stringify({ played: pending, rate: video.playbackRate, visible: !document.hidden });
+    // Stretches are only ever collected while the page is visible; the one closed as it went to
+    // the background is still reported as visible.
+    const visible = !document.hidden || pending.length > 0;
+    const body = JSON.stringify({ played: pending, rate: video.playbackRate, visible });
     pending = [];
     const url = base + "/views/" + view + "/progress";
     if (final && navigator.sendBeacon) {  // the page is going away: fire and forget
