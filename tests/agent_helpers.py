@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.launch import build_agent
 from classroom.agent.runner import Agent
 from storage.seaweed import S3Connection
@@ -49,10 +50,11 @@ async def running_agent(
     try:
         yield a
     finally:
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        await a.shutdown()
-        await a.portal.aclose()
+        # Bounded, so a shutdown that hangs fails here with where it hung.
+        async with asyncio.timeout(120):
+            await cancel_and_wait(runner)
+            await a.shutdown()
+            await a.portal.aclose()
 
 
 async def until(check: Callable[[], object], within_s: float = 30, what: str = "") -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
@@ -132,9 +133,7 @@ async def run_until_stopped(agent: Agent, stop: asyncio.Event) -> None:
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        stopper.cancel()
-        if not task.done():
-            task.cancel()
+        await cancel_and_wait(stopper, task)
         await agent.shutdown()
         await agent.portal.aclose()
     if task.done() and not task.cancelled() and task.exception() is not None:

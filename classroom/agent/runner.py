@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import (
     Command,
     PortalClient,
@@ -628,12 +629,9 @@ class Agent:
     async def shutdown(self) -> None:
         """Stop every recording gracefully and finish its upload before returning. Recordings
         are not marked stopped: a restarted agent records the rest of their sessions."""
-        loops = list(self._loops)
-        for task in loops:
-            task.cancel()
         if self._metrics is not None:
             self._metrics.close()
-        await asyncio.gather(*loops, return_exceptions=True)
+        await cancel_and_wait(*self._loops)
         for recording_id in list(self.recorders) + list(self.screen_recorders):
             log.info("agent.stopping_recording", recording=recording_id)
             await self._stop_capture(recording_id)
