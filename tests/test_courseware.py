@@ -4,7 +4,6 @@ original name as metadata only, and downloadable by people the course is open to
 from __future__ import annotations
 
 import io
-import subprocess
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
@@ -16,8 +15,8 @@ import pytest
 
 from classroom.db.models import Course
 from classroom.runtime import Services
-from streaming.ffmpeg_bin import resolve_ffmpeg
 from tests.api_helpers import Portal, make_portal
+from tests.recording_helpers import clip
 
 pytestmark = pytest.mark.anyio
 
@@ -40,29 +39,7 @@ def _image(ext: str) -> bytes:
 
 
 def _mp4(tmp: Path) -> bytes:
-    out = tmp / "clip.mp4"
-    subprocess.run(
-        [
-            resolve_ffmpeg(),
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=10",
-            "-t",
-            "1",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-movflags",
-            "+faststart",
-            str(out),
-        ],
-        check=True,
-    )
-    return out.read_bytes()
+    return clip(tmp / "clip.mp4", 1, size="160x120", rate=10).read_bytes()
 
 
 GOOD = {

@@ -19,6 +19,7 @@ from hardware.synthetic import SyntheticCamera, SyntheticMic
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.live import LiveError, LiveRelay, LiveSource
 from streaming.recorder import EncodeSettings, LiveBranches, SegmentRecorder
+from tests.agent_helpers import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -81,13 +82,6 @@ def _ffmpeg_processes() -> int:
     return count
 
 
-async def _until(check, within_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
-
-
 async def test_one_encode_goes_to_three_viewers_the_recording_and_hls(tmp_path: Path) -> None:
     port = free_udp_port()
     hls = tmp_path / "hls"
@@ -105,23 +99,23 @@ async def test_one_encode_goes_to_three_viewers_the_recording_and_hls(tmp_path: 
     viewers = [Viewer() for _ in range(3)]
     try:
         await viewers[0].join(relay)
-        await _until(lambda: viewers[0].frames >= 30, 30, "the first viewer's frames")
+        await until(lambda: viewers[0].frames >= 30, 30, "the first viewer's frames")
         encoders = _ffmpeg_processes() - before
         for v in viewers[1:]:
             await v.join(relay)
         assert relay.viewers == 3
-        await _until(lambda: all(v.frames >= 60 for v in viewers), 30, "every viewer's frames")
+        await until(lambda: all(v.frames >= 60 for v in viewers), 30, "every viewer's frames")
         assert _ffmpeg_processes() - before == encoders == 1  # one encode, however many watch
         assert all(v.sizes == {(640, 360)} and v.audio for v in viewers)
         # The same encode, as HLS: a playlist of 2-second segments that play.
-        await _until(lambda: len(list(hls.glob("*.ts"))) >= 2, 20, "HLS segments")
+        await until(lambda: len(list(hls.glob("*.ts"))) >= 2, 20, "HLS segments")
         with av.open(str(hls / "live.m3u8")) as hls_in:
             assert {s.type for s in hls_in.streams} == {"video", "audio"}
         # A viewer leaves (WHEP DELETE): the others go on.
         assert await relay.close(viewers[0].resource) and relay.viewers == 2
         assert not await relay.close(viewers[0].resource)  # already gone
         seen = viewers[1].frames
-        await _until(lambda: viewers[1].frames >= seen + 30, 15, "frames after one left")
+        await until(lambda: viewers[1].frames >= seen + 30, 15, "frames after one left")
     finally:
         for v in viewers:
             await v.leave()

@@ -4,11 +4,9 @@ played — a seek skips the gap, a hidden page counts nothing, and a second tab 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,13 +14,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from classroom.db.engine import session_factory
-from classroom.db.models import Recording, RecordingState, Session, WatchProgress
+from classroom.db.models import Session, WatchProgress
 from classroom.runtime import open_database
 from classroom.settings import load_settings
 from storage.object_store import sha256_file
-from streaming.ffmpeg_bin import resolve_ffmpeg
 from tests.browser import browser
 from tests.live_stack import LiveStack
+from tests.recording_helpers import clip, past_recording
 from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -43,61 +41,25 @@ def _db(live: LiveStack, work: Callable[..., object]) -> object:
 
 def _recording(live: LiveStack, tmp: Path) -> int:
     """A 40-second recording in the store, of a past session of the demo course."""
-    mp4 = tmp / "lecture.mp4"
-    subprocess.run(
-        [
-            resolve_ffmpeg(),
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=15",
-            "-t",
-            "40",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "15",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-            "-y",
-            str(mp4),
-        ],
-        check=True,
-    )
+    mp4 = clip(tmp / "lecture.mp4", 40)
     key = f"watch-test/{time.time_ns()}.mp4"
     live.store.put_file(key, mp4, "video/mp4")
 
     async def add(db):  # type: ignore[no-untyped-def]
         demo = await db.get(Session, live.world.session_id)
-        start = datetime.now(UTC) - timedelta(days=1)
-        s = Session(
+        return await past_recording(
+            db,
             course_id=demo.course_id,
             classroom_id=demo.classroom_id,
             trainer_id=demo.trainer_id,
             kind=demo.kind,
             title="回放：依法行政",
-            planned_start=start,
-            planned_end=start + timedelta(hours=1),
-        )
-        db.add(s)
-        await db.flush()
-        rec = Recording(
-            session_id=s.id,
-            state=RecordingState.AVAILABLE,
-            object_key=key,
+            hours=1,
             duration_s=40.0,
+            object_key=key,
             size_bytes=mp4.stat().st_size,
             sha256=sha256_file(mp4),
         )
-        db.add(rec)
-        await db.flush()
-        return rec.id
 
     return int(_db(live, add))  # type: ignore[call-overload]
 

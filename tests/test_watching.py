@@ -23,8 +23,6 @@ from classroom.db.models import (
     CreditSourceKind,
     Person,
     Recording,
-    RecordingState,
-    Session,
     SessionKind,
     Unit,
     UnitKind,
@@ -35,6 +33,7 @@ from classroom.settings import Settings
 from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, make_portal
 from tests.conftest import ROOT, make_settings
+from tests.recording_helpers import past_recording
 
 pytestmark = pytest.mark.anyio
 
@@ -72,30 +71,20 @@ async def _recording(portal: Portal, unit_only: bool = False) -> int:
         course = Course(code=f"W{uuid.uuid4().hex[:8]}", title="回放课程")
         db.add(course)
         await db.flush()
-        start = datetime.now(UTC) - timedelta(days=2)
-        s = Session(
+        rec = await past_recording(
+            db,
             course_id=course.id,
             classroom_id=portal.world.classroom_id,
             trainer_id=trainer.id,
             unit_id=session_unit,
             kind=SessionKind.TRAINING_DAY,
             title="依法行政专题",
-            planned_start=start,
-            planned_end=start + timedelta(hours=8),
-        )
-        db.add(s)
-        await db.flush()
-        rec = Recording(
-            session_id=s.id,
-            state=RecordingState.AVAILABLE,
-            object_key=f"recordings/{s.id}/recording.mp4",
+            hours=8,
             duration_s=DURATION,
-            size_bytes=1,
-            sha256="0" * 64,
+            days_ago=2,
         )
-        db.add(rec)
         await db.commit()
-        return rec.id
+        return rec
 
 
 async def _elapse(portal: Portal, view: str, seconds: float) -> None:
