@@ -50,7 +50,7 @@ from storage.upload_journal import UploadJob, UploadJournal
 log = structlog.get_logger(__name__)
 
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
-DEFAULT_PART = 8 * 1024 * 1024
+DEFAULT_PART = 5 * 1024 * 1024
 # Parts in flight at once: enough to keep the link and the store busy while this process hashes
 # the next part; memory stays at (WORKERS + 1) parts. Measured on 2 cores (bench/upload.py):
 # more workers or more read-ahead only add contention with the store for the CPU.

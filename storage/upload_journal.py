@@ -70,6 +70,16 @@ class _Serialized:
         with self._lock:
             return _Rows(self._conn.execute(sql, params).fetchall())
 
+    def execute_lazily(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Commit without waiting for the disk (WAL, synchronous=NORMAL): the row is safe from a
+        crash of this process, and the next durable commit carries it through a power cut."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._conn.execute(sql, params)
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
+
     def executescript(self, sql: str) -> None:
         with self._lock:
             self._conn.executescript(sql)
@@ -195,7 +205,9 @@ class UploadJournal:
             )
 
     def part_done(self, key: str, part_no: int, etag: str, size: int) -> None:
-        self._db.execute(
+        # Not flushed to disk at once (an fsync per part held each part's worker while the disk
+        # was busy with the store's writes): a part lost to a power cut is only sent again.
+        self._db.execute_lazily(
             "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?)", (key, part_no, etag, size)
         )
 
