@@ -17,6 +17,7 @@ from classroom.compliance import PlanBook
 from classroom.db.engine import create_engine, session_factory
 from classroom.db.migrate import upgrade
 from classroom.faces.service import FaceService
+from classroom.live_broker import LiveBroker
 from classroom.recordings import CommandSignal
 from classroom.settings import Settings, SettingsError
 from storage.object_store import ObjectStore
@@ -36,6 +37,7 @@ class Services:
     # Each classroom's newest preview JPEG and when it came: a confidence monitor, not a record,
     # so it lives in memory (a restarted portal shows the next one a few seconds later).
     previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
+    live: LiveBroker = field(default_factory=LiveBroker)  # WHEP requests on their way to agents
     faces: FaceService = field(init=False)  # from settings.faces
 
     def __post_init__(self) -> None:

@@ -171,6 +171,34 @@ class FacesSettings(_Section):
     keep_photos: bool = False
 
 
+class IceServer(_Section):
+    """A STUN or TURN server for viewers outside the classroom's network (RTCIceServer)."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str = ""
+    credential: str = ""
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return v
+
+
+class LiveSettings(_Section):
+    # Sessions are sent live while they record (WebRTC through the agent, HLS from the store).
+    enabled: bool = True
+    # On a LAN, host candidates are enough; viewers elsewhere need STUN, and TURN behind
+    # symmetric NATs. Given to both the viewer's browser and the agent.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # How long a viewer's offer waits for the classroom's agent to answer.
+    answer_timeout_s: float = Field(default=15, gt=0, le=120)
+    # A viewer whose WebRTC does not connect within this long plays HLS instead.
+    webrtc_timeout_s: float = Field(default=8, gt=0, le=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -189,6 +217,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     faces: FacesSettings = FacesSettings()
     kiosk: KioskSettings = KioskSettings()
+    live: LiveSettings = LiveSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -31,6 +31,9 @@ class ObjectNotFound(KeyError):
     pass
 
 
+_MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound")
+
+
 class IntegrityError(RuntimeError):
     pass
 
@@ -147,7 +150,7 @@ class ObjectStore:
         try:
             st = self.client.stat_object(self.bucket, key)
         except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+            if exc.code in _MISSING:
                 raise ObjectNotFound(key) from None
             raise
         meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
@@ -169,6 +172,23 @@ class ObjectStore:
         finally:
             resp.close()
             resp.release_conn()
+
+    def get_small(self, key: str, max_bytes: int = 16 * 1024 * 1024) -> bytes:
+        """A small object whole (a playlist, a live segment); ObjectNotFound if absent."""
+        try:
+            resp: BaseHTTPResponse = self.client.get_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        try:
+            data = resp.read(max_bytes + 1)
+        finally:
+            resp.close()
+            resp.release_conn()
+        if len(data) > max_bytes:
+            raise ValueError(f"{key} is larger than {max_bytes} bytes")
+        return data
 
     def presigned_get(
         self, key: str, expires: timedelta, response_headers: dict[str, str] | None = None

@@ -1,4 +1,4 @@
-"""Free TCP ports on the loopback interface."""
+"""Free TCP and UDP ports on the loopback interface."""
 
 from __future__ import annotations
 
@@ -23,3 +23,9 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

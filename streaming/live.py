@@ -94,8 +94,11 @@ class LiveRelay:
         # buffered: a slow viewer queues its own packets instead of holding up the others.
         return [self._relay.subscribe(t, buffered=True) for t in tracks]
 
-    async def offer(self, sdp: str) -> tuple[str, str]:
-        """A viewer's SDP offer → (SDP answer, resource id)."""
+    async def offer(
+        self, sdp: str, ice_servers: list[RTCIceServer] | None = None
+    ) -> tuple[str, str]:
+        """A viewer's SDP offer → (SDP answer, resource id). ``ice_servers``, if given, replace
+        the relay's own for this viewer (the portal's settings travel with each offer)."""
         try:
             media = SessionDescription.parse(sdp).media
         except Exception as exc:
@@ -104,7 +107,8 @@ class LiveRelay:
             raise LiveError("the offer asks for no video")
         offer = RTCSessionDescription(sdp=sdp, type="offer")
         tracks = await self._tracks()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        servers = self.ice_servers if ice_servers is None else ice_servers
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         viewer = _Viewer(pc)
         try:
             for track in tracks:

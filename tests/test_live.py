@@ -5,81 +5,21 @@ published as HLS."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import time
 from pathlib import Path
 
 import av
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hardware.synthetic import SyntheticCamera, SyntheticMic
+from storage.ports import free_udp_port
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.live import LiveError, LiveRelay, LiveSource
 from streaming.recorder import EncodeSettings, LiveBranches, SegmentRecorder
 from tests.agent_helpers import until
+from tests.live_helpers import Viewer, ffmpeg_processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Viewer:
-    """A WHEP-style viewer: recvonly audio and video, counting the video frames it decodes."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection()
-        self.frames = 0
-        self.sizes: set[tuple[int, int]] = set()
-        self.audio = False
-        self.resource = ""
-        self._tasks: list[asyncio.Task[None]] = []
-
-        @self.pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self._tasks.append(asyncio.ensure_future(self._consume(track)))
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                if track.kind == "video":
-                    self.frames += 1
-                    self.sizes.add((frame.width, frame.height))  # type: ignore[union-attr]
-                else:
-                    self.audio = True
-        except MediaStreamError:
-            pass
-
-    async def join(self, relay: LiveRelay) -> None:
-        self.pc.addTransceiver("video", direction="recvonly")
-        self.pc.addTransceiver("audio", direction="recvonly")
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer, self.resource = await relay.offer(self.pc.localDescription.sdp)
-        assert "H264" in answer and "VP8" not in answer and "opus" in answer
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-
-    async def leave(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await self.pc.close()
-
-
-def _ffmpeg_processes() -> int:
-    count = 0
-    for pid in Path("/proc").iterdir():
-        try:
-            if pid.name.isdigit() and "ffmpeg" in (pid / "comm").read_text():
-                count += 1
-        except OSError:
-            continue
-    return count
 
 
 async def test_one_encode_goes_to_three_viewers_the_recording_and_hls(tmp_path: Path) -> None:
@@ -93,19 +33,19 @@ async def test_one_encode_goes_to_three_viewers_the_recording_and_hls(tmp_path: 
         EncodeSettings(segment_seconds=2, x264_preset="ultrafast"),
         live=LiveBranches(udp_port=port, hls_dir=hls),
     )
-    before = _ffmpeg_processes()
+    before = ffmpeg_processes()
     await recorder.start()
     relay = LiveRelay(LiveSource(port))
     viewers = [Viewer() for _ in range(3)]
     try:
         await viewers[0].join(relay)
         await until(lambda: viewers[0].frames >= 30, 30, "the first viewer's frames")
-        encoders = _ffmpeg_processes() - before
+        encoders = ffmpeg_processes() - before
         for v in viewers[1:]:
             await v.join(relay)
         assert relay.viewers == 3
         await until(lambda: all(v.frames >= 60 for v in viewers), 30, "every viewer's frames")
-        assert _ffmpeg_processes() - before == encoders == 1  # one encode, however many watch
+        assert ffmpeg_processes() - before == encoders == 1  # one encode, however many watch
         assert all(v.sizes == {(640, 360)} and v.audio for v in viewers)
         # The same encode, as HLS: a playlist of 2-second segments that play.
         await until(lambda: len(list(hls.glob("*.ts"))) >= 2, 20, "HLS segments")

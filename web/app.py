@@ -28,6 +28,7 @@ from web.api import (
     imports,
     kiosk,
     kiosk_ws,
+    live,
     metrics,
     people,
     recordings,
@@ -125,6 +126,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         kiosk,
         kiosk_ws,
         watching,
+        live,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

@@ -88,6 +88,17 @@ class PortalClient:
         resp = await self._call("GET", "/agent/commands", params={"wait": wait_s})
         return [Command(**c) for c in resp.json()]
 
+    async def live_requests(self, wait_s: float) -> list[dict[str, Any]]:
+        """Viewers' WHEP requests for this classroom (long poll)."""
+        data: list[dict[str, Any]] = (
+            await self._call("GET", "/agent/live", params={"wait": wait_s})
+        ).json()
+        return data
+
+    async def live_answer(self, request_id: str, body: dict[str, Any]) -> None:
+        """One attempt: a viewer waits seconds at most, an answer later is of no use."""
+        await self.once("POST", f"/agent/live/{request_id}", json=body)
+
     async def schedule(self) -> list[dict[str, Any]]:
         """One attempt: when the portal does not answer, the agent goes on from its cache."""
         data: list[dict[str, Any]] = (await self.once("GET", "/agent/schedule")).json()

@@ -64,6 +64,7 @@ async def build_agent(
         retention_days=settings.agent.retention_days,
         metrics_port=settings.agent.metrics_port,
         composite=settings.media.composite,
+        live=settings.live.enabled,
     )
     camera = camera_from_setting(
         settings.media.camera,

@@ -35,6 +35,7 @@ from classroom.agent.client import (
     PortalUnavailable,
 )
 from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write_status
+from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
@@ -75,6 +76,7 @@ class AgentConfig:
     retention_days: float = 14.0
     metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
     composite: bool = False  # camera and screen side by side, made after the session
+    live: bool = True  # send the camera live (WebRTC relay, HLS) while recording
 
 
 class DiskLow(RuntimeError):
@@ -125,6 +127,7 @@ class Agent:
         self._finishing_ids: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
+        self.live = LiveDesk(portal, store, config.poll_wait_s)
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """The uploader's back-off: cut short, and the upload left to the journal, on shutdown."""
@@ -164,6 +167,8 @@ class Agent:
         self._spawn(self._follow_schedule(), self._loops)
         self._spawn(self._heartbeat(), self._loops)
         self._spawn(self._retention(), self._loops)
+        if self.config.live:
+            self._spawn(self.live.serve(), self._loops)
         if self.card_reader is not None:
             self._spawn(self._read_cards(self.card_reader), self._loops)
         if self.config.metrics_port:
@@ -323,6 +328,7 @@ class Agent:
                 set(self.health.alerts),
             ),
             "recordings": sorted(self.recorders),
+            "live_viewers": self.live.viewers,
             "devices": {
                 "camera": getattr(self.camera, "name", type(self.camera).__name__),
                 "mic": getattr(self.mic, "name", None) if self.mic else None,
@@ -467,6 +473,8 @@ class Agent:
         def on_fault(fault: RecorderFault) -> None:
             self.health.fault(fault.message, fault.log_tail)
 
+        # The camera's one encode also feeds the live relay and HLS (never a second encoder).
+        live = self.live.branches(self._workdir(recording_id)) if self.config.live else None
         recorder = SegmentRecorder(
             self.config.ffmpeg,
             self.camera,
@@ -475,9 +483,12 @@ class Agent:
             self.config.encode,
             on_segment=upload_segment,
             on_fault=on_fault,
+            live=live,
         )
         await recorder.start()
         self.recorders[recording_id] = recorder
+        if live is not None:
+            self.live.open(recording_id, live)
         if self.screen is not None:
             # The screen is a track of its own: its own encode, its own segments and watchdog;
             # a dead screen capture never stops the camera's.
@@ -501,6 +512,7 @@ class Agent:
                 self.screen_recorders[recording_id] = screen
 
     async def _stop_capture(self, recording_id: int) -> None:
+        await self.live.close(recording_id)
         for recorders in (self.recorders, self.screen_recorders):
             recorder = recorders.pop(recording_id, None)
             if recorder is not None:
@@ -632,6 +644,7 @@ class Agent:
         if self._metrics is not None:
             self._metrics.close()
         await cancel_and_wait(*self._loops)
+        await self.live.close_all()
         for recording_id in list(self.recorders) + list(self.screen_recorders):
             log.info("agent.stopping_recording", recording=recording_id)
             await self._stop_capture(recording_id)

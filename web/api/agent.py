@@ -126,6 +126,37 @@ async def commands(
                 await event.wait()
 
 
+class LiveAnswerIn(BaseModel):
+    sdp: str | None = Field(default=None, max_length=64 * 1024)
+    resource: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    error: str | None = Field(default=None, max_length=500)
+
+
+@router.get("/live")
+async def live_requests(
+    request: Request,
+    db: DB,
+    device: CurrentAgent,
+    wait: float = Query(default=0, ge=0, le=60, description="seconds to hold the request open"),
+) -> list[dict[str, object]]:
+    """Viewers' WHEP requests for this classroom (offers to answer, resources to close), by long
+    polling like the commands: the agent needs no open port."""
+    classroom_id = device.classroom_id
+    await db.commit()  # last_seen_at; no transaction held while waiting
+    taken = await services(request).live.take(classroom_id, wait)
+    return [r.to_json() for r in taken]
+
+
+@router.post("/live/{request_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def live_answer(
+    request: Request, request_id: str, body: LiveAnswerIn, db: DB, device: CurrentAgent
+) -> None:
+    classroom_id = device.classroom_id
+    await db.commit()
+    if not services(request).live.answer(classroom_id, request_id, body.model_dump()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody waits for this answer any more")
+
+
 async def _own_command(db: DB, device: Device, command_id: int) -> AgentCommand:
     cmd = await db.get(AgentCommand, command_id)
     if cmd is None or cmd.classroom_id != device.classroom_id:

@@ -1,0 +1,192 @@
+"""The agent's live side, while a session records: viewers' WHEP offers (long-polled from the
+portal, as commands are) are answered by a relay of the recorder's one encode, and the recorder's
+HLS branch is published to the object store, where the portal serves it to large audiences.
+
+Nothing here is a record: a lost live segment is a gap for a viewer, never for the recording
+(the recorder's segments go through the journaled uploader as before).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiortc import RTCIceServer
+
+from classroom.agent.cancel import cancel_and_wait
+from classroom.agent.client import PortalClient, PortalRejected
+from storage.object_store import ObjectStore
+from storage.ports import free_udp_port
+from streaming.live import LiveError, LiveRelay, LiveSource
+from streaming.recorder import LiveBranches
+
+log = structlog.get_logger(__name__)
+
+PLAYLIST = "live.m3u8"
+OFFER_TIMEOUT_S = 12.0  # the portal waits 15 s by default; an answer after it is wasted
+
+
+def hls_prefix(recording_id: int) -> str:
+    """Where a live recording's HLS goes in the store (web/api/live.py reads it there)."""
+    return f"live/{recording_id}/"
+
+
+class HlsPublisher:
+    """Copies the recorder's live HLS to the store: each new segment the playlist names, then the
+    playlist itself (so a player never sees a segment that is not there yet); segments that left
+    the playlist are removed a round later (a player may still be fetching one)."""
+
+    def __init__(self, hls_dir: Path, store: ObjectStore, prefix: str) -> None:
+        self.hls_dir = hls_dir
+        self.store = store
+        self.prefix = prefix
+        self._published: set[str] = set()
+        self._previous: list[str] = []
+        self._playlist = b""
+
+    def publish_once(self) -> bool:
+        """Publish what changed; True if the playlist did."""
+        try:
+            playlist = (self.hls_dir / PLAYLIST).read_bytes()
+        except FileNotFoundError:
+            return False
+        if playlist == self._playlist:
+            return False
+        names = [
+            line.strip()
+            for line in playlist.decode("utf-8", "replace").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        for name in names:
+            if name in self._published or "/" in name:
+                continue
+            try:
+                data = (self.hls_dir / name).read_bytes()
+            except FileNotFoundError:
+                continue  # already rotated out by ffmpeg
+            self.store.put_bytes(self.prefix + name, data, "video/mp2t")
+            self._published.add(name)
+        self.store.put_bytes(self.prefix + PLAYLIST, playlist, "application/vnd.apple.mpegurl")
+        for gone in self._published - set(names) - set(self._previous):
+            self.store.delete(self.prefix + gone)
+            self._published.discard(gone)
+        self._previous, self._playlist = names, playlist
+        return True
+
+    def clear(self) -> None:
+        for name in [*self._published, PLAYLIST]:
+            with contextlib.suppress(Exception):
+                self.store.delete(self.prefix + name)
+        self._published.clear()
+
+    async def run(self, every_s: float = 0.25) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.publish_once)
+            except Exception as exc:  # the store is down: live HLS waits, the recording does not
+                log.warning("live.hls_publish_failed", error=str(exc)[:200])
+                await asyncio.sleep(2)
+            await asyncio.sleep(every_s)
+
+
+@dataclass
+class _Feed:
+    relay: LiveRelay
+    publisher: HlsPublisher
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class LiveDesk:
+    """The live feeds of the recordings running here, and the portal's viewers for them."""
+
+    def __init__(self, portal: PortalClient, store: ObjectStore, poll_wait_s: float) -> None:
+        self.portal = portal
+        self.store = store
+        self.poll_wait_s = poll_wait_s
+        self._feeds: dict[int, _Feed] = {}
+        self._answering: set[asyncio.Task[None]] = set()
+
+    @property
+    def viewers(self) -> int:
+        return sum(f.relay.viewers for f in self._feeds.values())
+
+    def branches(self, workdir: Path) -> LiveBranches:
+        """Where the recorder also sends its encode: a free loopback UDP port, an HLS folder."""
+        hls_dir = workdir / "live"
+        shutil.rmtree(hls_dir, ignore_errors=True)  # an earlier run's playlist is not this one
+        return LiveBranches(udp_port=free_udp_port(), hls_dir=hls_dir)
+
+    def open(self, recording_id: int, branches: LiveBranches) -> None:
+        assert branches.udp_port is not None and branches.hls_dir is not None
+        feed = _Feed(
+            LiveRelay(LiveSource(branches.udp_port)),
+            HlsPublisher(branches.hls_dir, self.store, hls_prefix(recording_id)),
+        )
+        task = asyncio.create_task(feed.publisher.run())
+        feed.tasks.add(task)
+        self._feeds[recording_id] = feed
+        log.info("live.open", recording=recording_id, udp_port=branches.udp_port)
+
+    async def close(self, recording_id: int) -> None:
+        feed = self._feeds.pop(recording_id, None)
+        if feed is None:
+            return
+        for task in feed.tasks:
+            await cancel_and_wait(task)
+        await feed.relay.stop()
+        await asyncio.to_thread(feed.publisher.clear)
+        log.info("live.closed", recording=recording_id)
+
+    async def close_all(self) -> None:
+        for task in list(self._answering):
+            await cancel_and_wait(task)
+        for recording_id in list(self._feeds):
+            await self.close(recording_id)
+
+    async def serve(self) -> None:
+        """Until cancelled: take viewers' requests from the portal and answer each."""
+        while True:
+            try:
+                requests = await self.portal.live_requests(self.poll_wait_s)
+            except PortalRejected as exc:  # a portal without live: ask again now and then
+                log.warning("live.requests_refused", error=str(exc))
+                await asyncio.sleep(30)
+                continue
+            for req in requests:
+                task = asyncio.create_task(self._answer(req))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, req: dict[str, Any]) -> None:
+        body: dict[str, Any]
+        feed = self._feeds.get(int(req["recording_id"]))
+        try:
+            if req["kind"] == "close":
+                closed = feed is not None and await feed.relay.close(str(req["resource"]))
+                body = {"resource": req["resource"]} if closed else {"error": "no such viewer"}
+            elif feed is None:
+                body = {"error": "this recording is not running here"}
+            else:
+                ice = [
+                    RTCIceServer(
+                        urls=s["urls"],
+                        username=s.get("username"),
+                        credential=s.get("credential"),
+                    )
+                    for s in req.get("ice_servers") or []
+                ]
+                async with asyncio.timeout(OFFER_TIMEOUT_S):
+                    sdp, resource = await feed.relay.offer(str(req["sdp"]), ice)
+                body = {"sdp": sdp, "resource": resource}
+        except (LiveError, TimeoutError) as exc:
+            body = {"error": str(exc) or "the live stream did not answer in time"}
+        try:
+            await self.portal.live_answer(str(req["id"]), body)
+        except PortalRejected:  # the viewer gave up waiting: drop the peer made for it
+            if feed is not None and body.get("sdp"):
+                await feed.relay.close(body["resource"])

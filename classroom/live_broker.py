@@ -1,0 +1,102 @@
+"""WHEP signalling between a viewer's browser and the classroom's agent, through the portal.
+
+The agent sits behind the classroom's NAT with no open port, as for commands: it long-polls the
+portal for viewers' requests (an SDP offer to answer, a resource to close) and posts each answer
+back. The broker holds those requests in memory while a viewer's request waits for its answer —
+they live for seconds, and a restarted portal loses nothing a viewer cannot simply ask again.
+One portal process holds the broker: the agent and the viewers must reach the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class AgentSilent(RuntimeError):
+    """The classroom's agent did not take or answer the request in time."""
+
+
+@dataclass
+class LiveRequest:
+    kind: Literal["offer", "close"]
+    recording_id: int
+    sdp: str | None = None
+    resource: str | None = None
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "recording_id": self.recording_id,
+            "sdp": self.sdp,
+            "resource": self.resource,
+            "ice_servers": self.ice_servers,
+        }
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A WHEP resource: whose it is and where it plays, so only its owner (or staff) ends it."""
+
+    resource: str
+    classroom_id: int
+    session_id: int
+    recording_id: int
+    person_id: int
+
+
+class LiveBroker:
+    def __init__(self) -> None:
+        self._queued: dict[int, list[LiveRequest]] = {}
+        self._wake: dict[int, asyncio.Event] = {}
+        self._waiting: dict[str, tuple[int, asyncio.Future[dict[str, Any]]]] = {}
+        self.viewers: dict[str, Viewer] = {}
+
+    def _event(self, classroom_id: int) -> asyncio.Event:
+        return self._wake.setdefault(classroom_id, asyncio.Event())
+
+    async def ask(
+        self, classroom_id: int, request: LiveRequest, timeout_s: float
+    ) -> dict[str, Any]:
+        """Queue ``request`` for the classroom's agent and wait for its answer."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[request.id] = (classroom_id, future)
+        self._queued.setdefault(classroom_id, []).append(request)
+        self._event(classroom_id).set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            raise AgentSilent("the classroom's agent did not answer in time") from None
+        finally:
+            self._waiting.pop(request.id, None)
+            queue = self._queued.get(classroom_id, [])
+            if request in queue:  # never taken: the agent must not answer it later
+                queue.remove(request)
+
+    async def take(self, classroom_id: int, wait_s: float) -> list[LiveRequest]:
+        """The agent's long poll: the requests queued for its classroom, as soon as there are."""
+        event = self._event(classroom_id)
+        if not self._queued.get(classroom_id):
+            event.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await event.wait()
+        return self._queued.pop(classroom_id, [])
+
+    def answer(self, classroom_id: int, request_id: str, body: dict[str, Any]) -> bool:
+        """The agent's answer; False if nobody waits for it (timed out, or not this room's)."""
+        waiting = self._waiting.get(request_id)
+        if waiting is None or waiting[0] != classroom_id or waiting[1].done():
+            return False
+        waiting[1].set_result(body)
+        return True
+
+    def watching(self, session_id: int) -> int:
+        return sum(1 for v in self.viewers.values() if v.session_id == session_id)
