@@ -110,6 +110,7 @@ def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:
         "CLASSROOM_AGENT__SCHEDULE_REFRESH_S": "1",
         "CLASSROOM_AGENT__RETRY_BACKOFF_MAX_S": "2",
         "CLASSROOM_WEB__WATCH_REPORT_S": "1",  # the player reports what it played every second
+        "CLASSROOM_LIVE__WEBRTC_TIMEOUT_S": "5",  # a blocked WebRTC falls back to HLS sooner
     }
     settings = load_settings(data_dir=data_dir)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
@@ -62,6 +62,7 @@ async def session_page(
     open_course = await course_open_to(db, person, session.course_id)
     files = await course_files(db, person, session.course_id) if open_course else []
     names = {p.id: p.display_name for p in await officers_for(db, session)} if may_read else {}
+    live_now = open_course and any(r.state.value == "recording" for r in recordings)
     return render(
         request,
         "session.html",
@@ -71,6 +72,7 @@ async def session_page(
         may_record=may_record,
         recording_now=any(r.state.active for r in recordings),
         recording_started=any(r.state.value == "recording" for r in recordings),
+        live_now=live_now and services(request).settings.live.enabled,
         paused=any(r.state.active and r.paused for r in recordings),
         refresh=busy,
         may_read_attendance=may_read,
@@ -82,6 +84,17 @@ async def session_page(
         may_upload=await may_upload(db, person, session.course_id),
         local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
     )
+
+
+@router.get("/sessions/{session_id}/live", response_class=HTMLResponse)
+async def live_page(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> HTMLResponse:
+    """The session live: WebRTC from the classroom's agent, HLS when WebRTC cannot connect."""
+    session = await get_session_or_404(db, session_id)
+    if not await course_open_to(db, person, session.course_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this session's course is not open to you")
+    return render(request, "live.html", person, session=session)
 
 
 async def officers_for(db: DB, session: Session) -> list[Person]:

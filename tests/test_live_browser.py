@@ -1,0 +1,163 @@
+"""Officers watching a session live in headless Chromium, against `classroom serve` and
+`classroom agent` with the synthetic camera: WebRTC through the portal's WHEP endpoint decodes
+H.264 frames in the page; a second and third viewer join without the agent starting another
+encoder; a browser whose WebRTC cannot connect plays the same encode over HLS (hls.js)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Route
+
+from tests.browser import browser
+from tests.live_stack import LiveStack
+from tests.test_browser import log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+# Real addresses in the offer instead of mDNS names: the agent answers without resolving them.
+WEBRTC = ["--disable-features=WebRtcHideLocalIpsWithMdns"]
+# Both sides' ICE candidates pointed at the discard port: what a firewall that drops the media's
+# UDP does to WebRTC (signalling works, no packet gets through either way).
+CANDIDATE_PORT = re.compile(r"(a=candidate:\S+ \d+ udp \d+ \S+ )\d+", re.IGNORECASE)
+
+
+def _udp_blocked(route: Route) -> None:
+    offer = CANDIDATE_PORT.sub(r"\g<1>9", route.request.post_data or "")
+    answer = route.fetch(post_data=offer)
+    route.fulfill(response=answer, body=CANDIDATE_PORT.sub(r"\g<1>9", answer.text()))
+
+
+VIDEO_STATS = """async () => {
+  const peer = window.livePeer;
+  if (!peer) return null;
+  const stats = await peer.getStats();
+  for (const r of stats.values()) {
+    if (r.type === "inbound-rtp" && r.kind === "video") {
+      const codec = stats.get(r.codecId);
+      return {frames: r.framesDecoded || 0, codec: codec ? codec.mimeType : "",
+              width: r.frameWidth || 0};
+    }
+  }
+  return {frames: 0, codec: "", width: 0};
+}"""
+
+PLAYING = """() => { const v = document.querySelector('#live');
+  return {time: v.currentTime, paused: v.paused, ready: v.readyState, width: v.videoWidth}; }"""
+
+
+def _wait(check: Callable[[], object], within_s: float, what: str) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+
+
+def _mode(page: Page) -> str:
+    return page.locator("#live-mode").get_attribute("data-mode") or ""
+
+
+def _frames(page: Page) -> int:
+    stats = page.evaluate(VIDEO_STATS)
+    return int(stats["frames"]) if stats else 0
+
+
+def _encoders(agent_pid: int) -> int:
+    """ffmpeg processes the agent runs (its children)."""
+    count = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or "ffmpeg" not in (proc / "comm").read_text():
+                continue
+            ppid = next(
+                line.split()[1]
+                for line in (proc / "status").read_text().splitlines()
+                if line.startswith("PPid:")
+            )
+        except (OSError, StopIteration):
+            continue
+        count += int(ppid) == agent_pid
+    return count
+
+
+def _watch_webrtc(page: Page, live: LiveStack) -> None:
+    page.goto(f"{live.url}/sessions/{live.world.session_id}/live")
+    _wait(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
+    _wait(lambda: _frames(page) >= 30, 30, "30 frames decoded")
+
+
+def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    trainer = live.login("trainer")
+    sid = live.world.session_id
+    r = trainer.post(f"/api/v1/sessions/{sid}/recording/start")
+    assert r.status_code == 202, r.text
+    _wait(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
+    assert live.agent is not None
+    try:
+        with browser(tmp_path / "profile", WEBRTC) as ctx:
+            page = ctx.new_page()
+            log_in(page, live, "officer1", "officer-demo-pw")
+            page.goto(f"{live.url}/sessions/{sid}")
+            page.click("#watch-live")
+            _wait(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
+            assert "WebRTC" in page.locator("#live-mode").inner_text()
+            _wait(lambda: _frames(page) >= 30, 30, "30 frames decoded")
+            stats = page.evaluate(VIDEO_STATS)
+            assert stats["codec"] == "video/H264" and stats["width"] == 640, stats
+            before = stats["frames"]
+            _wait(lambda: _frames(page) >= before + 30, 15, "frames still coming")
+            playing = page.evaluate(PLAYING)
+            assert playing["ready"] >= 2 and not playing["paused"] and playing["width"] == 640
+            encoders = _encoders(live.agent.pid)
+            assert encoders == 1, encoders  # the recorder's one ffmpeg (the screen is off)
+
+            # A second and a third viewer: relayed, not encoded again.
+            others = [ctx.new_page(), ctx.new_page()]
+            for other in others:
+                _watch_webrtc(other, live)
+            assert _encoders(live.agent.pid) == encoders
+            assert trainer.get(f"/api/v1/sessions/{sid}/live").json()["viewers"] == 3
+            seen = [_frames(p) for p in (page, *others)]
+            _wait(
+                lambda: all(
+                    _frames(p) >= n + 30 for p, n in zip((page, *others), seen, strict=True)
+                ),
+                20,
+                "every viewer's frames",
+            )
+            page.screenshot(path=str(live.data_dir / "live-webrtc.png"))
+            # Viewers who leave end their WHEP resources (DELETE as the page goes).
+            for other in others:
+                other.close()
+            _wait(
+                lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["viewers"] == 1,
+                10,
+                "the leaving viewers' resources ended",
+            )
+
+        with browser(tmp_path / "blocked", WEBRTC) as ctx:
+            page = ctx.new_page()
+            page.route("**/live/whep", _udp_blocked)
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            log_in(page, live, "officer2", "officer-demo-pw")
+            page.goto(f"{live.url}/sessions/{sid}/live")
+            try:
+                _wait(lambda: _mode(page) == "hls", 40, "the HLS fall-back")
+            except AssertionError:
+                raise AssertionError(f"{_mode(page)}: {console}") from None
+            assert "HLS" in page.locator("#live-mode").inner_text()
+            assert page.evaluate("!!window.liveHls")  # hls.js, served by the portal
+            _wait(lambda: page.evaluate(PLAYING)["time"] > 1, 40, "HLS playing")
+            at = page.evaluate(PLAYING)["time"]
+            _wait(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
+            assert page.evaluate(PLAYING)["width"] == 640
+            page.screenshot(path=str(live.data_dir / "live-hls.png"))
+    finally:
+        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
