@@ -22,11 +22,16 @@ class AgentSilent(RuntimeError):
 
 @dataclass
 class LiveRequest:
-    kind: Literal["offer", "close"]
-    recording_id: int
+    """What the agent is asked: answer an offer, close a viewer, or move the camera to a preset
+    (the console's PTZ buttons: an action of the moment, so it travels here, not as a command
+    that would wait for an agent that is offline)."""
+
+    kind: Literal["offer", "close", "ptz"]
+    recording_id: int | None = None
     sdp: str | None = None
     resource: str | None = None
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    preset: int | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, Any]:
@@ -37,6 +42,7 @@ class LiveRequest:
             "sdp": self.sdp,
             "resource": self.resource,
             "ice_servers": self.ice_servers,
+            "preset": self.preset,
         }
 
 

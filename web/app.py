@@ -22,6 +22,7 @@ from web.api import (
     auth,
     classrooms,
     compliance,
+    console,
     courseware,
     devices,
     health,
@@ -31,10 +32,12 @@ from web.api import (
     live,
     metrics,
     people,
+    qa,
     recordings,
     sessions,
     watching,
 )
+from web.api.qa import QaHub
 from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
 from web.pages import classrooms as classroom_pages
@@ -109,6 +112,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.qa_hub = QaHub()
     api = APIRouter(prefix=API_PREFIX)
     for module in (
         auth,
@@ -127,6 +131,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         kiosk_ws,
         watching,
         live,
+        qa,
+        console,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

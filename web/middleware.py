@@ -80,18 +80,24 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class SameOrigin:
-    """Refuse cross-site writes: browsers send Origin on them. Defence in depth for the
-    SameSite=Lax session cookie against CSRF; non-browser clients send no Origin."""
+    """Refuse cross-site writes and WebSockets: browsers send Origin on them. Defence in depth
+    for the SameSite=Lax session cookie against CSRF (and cross-site WebSocket hijacking, which
+    SameSite alone does not stop between sites of one domain); non-browser clients send no
+    Origin."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _UNSAFE:
+        socket = scope["type"] == "websocket"
+        if socket or (scope["type"] == "http" and scope["method"] in _UNSAFE):
             headers = dict(scope["headers"])
             origin = headers.get(b"origin", b"").decode("latin-1")
             host = headers.get(b"host", b"").decode("latin-1")
             if origin and origin != "null" and origin.split("://", 1)[-1] != host:
-                await _json_error(send, 403, "cross-origin request refused")
+                if socket:  # before accept: the handshake is answered 403
+                    await send({"type": "websocket.close", "code": 4403})
+                else:
+                    await _json_error(send, 403, "cross-origin request refused")
                 return
         await self.app(scope, receive, send)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,15 @@ class _Feed:
 class LiveDesk:
     """The live feeds of the recordings running here, and the portal's viewers for them."""
 
-    def __init__(self, portal: PortalClient, store: ObjectStore, poll_wait_s: float) -> None:
+    def __init__(
+        self,
+        portal: PortalClient,
+        store: ObjectStore,
+        poll_wait_s: float,
+        ptz: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         self.portal = portal
+        self.ptz = ptz  # recall a preset now; None: the classroom has no PTZ camera
         self.store = store
         self.poll_wait_s = poll_wait_s
         self._feeds: dict[int, _Feed] = {}
@@ -162,11 +170,23 @@ class LiveDesk:
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
 
+    async def _ptz(self, preset: int) -> dict[str, Any]:
+        if self.ptz is None:
+            return {"error": "this classroom has no PTZ camera"}
+        try:
+            async with asyncio.timeout(15):
+                await self.ptz(preset)
+        except Exception as exc:  # the camera did not answer, or refused
+            return {"error": f"the camera did not move: {type(exc).__name__}: {exc}"[:400]}
+        return {"resource": f"preset-{preset}"}
+
     async def _answer(self, req: dict[str, Any]) -> None:
         body: dict[str, Any]
-        feed = self._feeds.get(int(req["recording_id"]))
+        feed = self._feeds.get(int(req.get("recording_id") or 0))
         try:
-            if req["kind"] == "close":
+            if req["kind"] == "ptz":
+                body = await self._ptz(int(req["preset"]))
+            elif req["kind"] == "close":
                 closed = feed is not None and await feed.relay.close(str(req["resource"]))
                 body = {"resource": req["resource"]} if closed else {"error": "no such viewer"}
             elif feed is None:
@@ -183,7 +203,7 @@ class LiveDesk:
                 async with asyncio.timeout(OFFER_TIMEOUT_S):
                     sdp, resource = await feed.relay.offer(str(req["sdp"]), ice)
                 body = {"sdp": sdp, "resource": resource}
-        except (LiveError, TimeoutError) as exc:
+        except (LiveError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             body = {"error": str(exc) or "the live stream did not answer in time"}
         try:
             await self.portal.live_answer(str(req["id"]), body)

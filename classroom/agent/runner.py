@@ -127,7 +127,9 @@ class Agent:
         self._finishing_ids: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
-        self.live = LiveDesk(portal, store, config.poll_wait_s)
+        self.live = LiveDesk(
+            portal, store, config.poll_wait_s, ptz.recall if ptz is not None else None
+        )
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """The uploader's back-off: cut short, and the upload left to the journal, on shutdown."""

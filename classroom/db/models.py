@@ -465,3 +465,17 @@ class WatchProgress(Base):
     version: Mapped[int] = mapped_column(default=0)
     credit_event_id: Mapped[int | None] = mapped_column(ForeignKey("credit_events.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LiveQuestion(Base):
+    """A viewer's question during a live session, and when its trainer marked it answered."""
+
+    __tablename__ = "live_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))

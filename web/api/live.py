@@ -79,7 +79,7 @@ def _link_header(ice: list[dict[str, Any]]) -> str:
     return ", ".join(links)
 
 
-async def _viewable(db: DB, session_id: int, person: Person) -> Session:
+async def viewable_session(db: DB, session_id: int, person: Person) -> Session:
     session = await get_session_or_404(db, session_id)
     if not await course_open_to(db, person, session.course_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this session's course is not open to you")
@@ -111,7 +111,7 @@ def _whep_url(session_id: int) -> str:
 @router.get("", response_model=LiveOut)
 async def live_info(request: Request, session_id: int, db: DB, person: CurrentPerson) -> LiveOut:
     """What a viewer page needs: whether the session is live, where to ask, which ICE servers."""
-    await _viewable(db, session_id, person)
+    await viewable_session(db, session_id, person)
     rec = await _recording_now(db, session_id)
     live = services(request).settings.live
     return LiveOut(
@@ -145,7 +145,7 @@ async def whep_offer(request: Request, session_id: int, db: DB, person: CurrentP
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the offer is not UTF-8 text") from None
     if not sdp.startswith("v=0"):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the offer is not an SDP session")
-    session = await _viewable(db, session_id, person)
+    session = await viewable_session(db, session_id, person)
     rec = await _live_recording(db, session_id)
     classroom_id, person_id, recording_id = session.classroom_id, person.id, rec.id
     await db.commit()  # no transaction held while the agent answers
@@ -226,7 +226,7 @@ async def live_hls(
     """The live HLS playlist and segments, as the agent published them to the store."""
     if not _HLS_NAME.match(name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
-    await _viewable(db, session_id, person)
+    await viewable_session(db, session_id, person)
     key = hls_key((await _live_recording(db, session_id)).id, name)
     await db.commit()
     store = services(request).store

@@ -17,6 +17,7 @@ from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
 from web.api.sessions import (
     StudyItemIn,
+    check_may_record,
     extend,
     get_session_or_404,
     pause_recording,
@@ -95,6 +96,16 @@ async def live_page(
     if not await course_open_to(db, person, session.course_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this session's course is not open to you")
     return render(request, "live.html", person, session=session)
+
+
+@router.get("/sessions/{session_id}/console", response_class=HTMLResponse)
+async def console_page(
+    session_id: int, request: Request, db: DB, person: CurrentPerson
+) -> HTMLResponse:
+    """The trainer's console: the picture being sent, viewers, audio, PTZ, start/stop, Q&A."""
+    session = await get_session_or_404(db, session_id)
+    check_may_record(person, session)
+    return render(request, "console.html", person, session=session)
 
 
 async def officers_for(db: DB, session: Session) -> list[Person]:
