@@ -17,17 +17,35 @@ _CLOCK = (
 )
 
 
+# The machine-readable clock (streaming/latency.py reads it): the wall clock in milliseconds,
+# modulo 2**24, as CLOCK_BITS blocks of CLOCK_BLOCK_PX square (black 0, white 1, most significant
+# first), in two rows evaluated one after the other, top left. time(0) is ffmpeg's wall clock at
+# the moment the frame is drawn: the "glass" of glass-to-glass latency.
+CLOCK_BITS = 24
+CLOCK_BLOCK_PX = 32
+_MS = f"mod(floor(time(0)*1000),{1 << CLOCK_BITS})"
+_BLOCKS = (
+    f"color=c=black:s={CLOCK_BITS}x2:r={{fps}},"
+    f"geq=lum='255*mod(floor({_MS}/pow(2,{CLOCK_BITS - 1}-X)),2)':cb=128:cr=128,"
+    f"scale={CLOCK_BITS * CLOCK_BLOCK_PX}:{2 * CLOCK_BLOCK_PX}:flags=neighbor"
+)
+
+
 @dataclass(frozen=True)
 class SyntheticCamera:
     name: str = "synthetic-camera"
     size: str = "1280x720"
     fps: int = 30
-    clock: bool = True
+    clock: bool = True  # the time of day, for people
+    clock_blocks: bool = False  # the clock in milliseconds, for latency measurements
 
     def ffmpeg_input(self) -> FfmpegInput:
         graph = f"testsrc2=size={self.size}:rate={self.fps}"
         if self.clock:
             graph += "," + _CLOCK
+        if self.clock_blocks:
+            blocks = _BLOCKS.format(fps=self.fps)
+            graph = f"{graph}[m];{blocks}[b];[m][b]overlay=0:0:shortest=1[out0]"
         return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
 
 
@@ -42,11 +60,19 @@ class SyntheticScreen:
     slide_s: int = 10
 
     def ffmpeg_input(self) -> FfmpegInput:
+        # Three layouts in turn (a title band, a side column, a lower half), as real slides
+        # differ: a slide change is a scene change, as the player's chapters expect.
+        layout = f"mod(floor(t/{self.slide_s}),3)"
         graph = (
             f"color=c=0xf4f4f4:s={self.size}:r={self.fps},"
+            "drawbox=x=0:y=0:w=iw:h=ih*3/10:color=0x1a3c6e:t=fill"
+            f":enable='eq({layout},0)',"
+            "drawbox=x=0:y=0:w=iw*2/5:h=ih:color=0x6e1a3c:t=fill"
+            f":enable='eq({layout},1)',"
+            "drawbox=x=0:y=ih/2:w=iw:h=ih/2:color=0x1a6e3c:t=fill"
+            f":enable='eq({layout},2)',"
             f"drawtext=text='Slide %{{eif\\:floor(t/{self.slide_s})+1\\:d}}':fontsize=h/8"
-            ":fontcolor=0x1a3c6e:x=(w-tw)/2:y=h/5,"
-            "drawbox=x=iw/10:y=ih/2:w=iw*8/10:h=ih/3:color=0x1a3c6e@0.3:t=fill"
+            ":fontcolor=0x1a3c6e:x=(w-tw)/2:y=h/5"
         )
         return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
 

@@ -47,7 +47,31 @@ async def test_camera_and_screen_tracks_and_the_composite(
             assert time.monotonic() < deadline, got
             await asyncio.sleep(0.3)
         assert got["state"] == "available", got
-        assert set(got["tracks"]) == {"screen", "composite"}
+        assert set(got["tracks"]) == {"screen", "composite", "hls", "screen_hls", "chapters"}
+        # HLS over the uploaded segments, for each track: every segment named is served.
+        for track in ("camera", "screen"):
+            hls = f"/api/v1/recordings/{rec['id']}/hls/{track}"
+            r = await trainer.get(f"{hls}/index.m3u8")
+            assert r.status_code == 200 and "#EXT-X-ENDLIST" in r.text, r.text
+            names = [line for line in r.text.splitlines() if line.endswith(".ts")]
+            lengths = [
+                float(x.split(":")[1].rstrip(","))
+                for x in r.text.splitlines()
+                if x.startswith("#EXTINF")
+            ]
+            assert names and len(lengths) == len(names)
+            if track == "camera":
+                assert abs(sum(lengths) - got["duration_s"]) < 0.5
+            seg = await trainer.get(f"{hls}/{names[-1]}")
+            assert seg.status_code == 200 and seg.content[:1] == b"\x47"
+        bad = f"/api/v1/recordings/{rec['id']}/hls"
+        assert (await trainer.get(f"{bad}/camera/..%2Frecording.mp4")).status_code == 404
+        assert (await trainer.get(f"{bad}/composite/index.m3u8")).status_code == 422
+        # Chapters where the slides change, each with a thumbnail.
+        chapters = (await trainer.get(f"/api/v1/recordings/{rec['id']}/chapters")).json()
+        assert chapters and chapters[0]["start_s"] == 0
+        thumb = await trainer.get(chapters[0]["thumbnail"])
+        assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
         base = f"/api/v1/recordings/{rec['id']}/media"
         cam = _video((await trainer.get(base)).content, tmp_path / "cam.mp4")
         scr = _video((await trainer.get(f"{base}?track=screen")).content, tmp_path / "s.mp4")

@@ -56,6 +56,8 @@ def test_trainer_records_and_plays_back(live: LiveStack, tmp_path: Path) -> None
             time.sleep(0.2)
         error = page.evaluate("document.querySelector('video#player').error?.message ?? null")
         assert current > 1.0, (current, error)
+        # Through HLS over the stored segments (hls.js, bundled), not the MP4.
+        assert video.get_attribute("data-source") == "hls"
         page.screenshot(path=str(live.data_dir / "player.png"))
 
 

@@ -33,21 +33,27 @@ def _cookie(live: LiveStack, username: str) -> str:
     return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
-def _other_squads_session(live: LiveStack) -> int:
+def _session(live: LiveStack, other_squad: bool = False) -> int:
+    """A session of the demo trainer that has not ended: district-wide in the demo course, or
+    (``other_squad``) one squad's, in a course of its own that officer1 cannot see."""
+
     async def add(db):  # type: ignore[no-untyped-def]
         demo = await db.get(Session, live.world.session_id)
-        unit = Unit(name=f"别的中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
-        course = Course(code=f"Q{uuid.uuid4().hex[:8]}", title="别的课程")
-        db.add_all([unit, course])
-        await db.flush()
-        start = utcnow() + timedelta(days=3)
+        course_id, unit_id = demo.course_id, None
+        if other_squad:
+            unit = Unit(name=f"别的中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
+            course = Course(code=f"Q{uuid.uuid4().hex[:8]}", title="别的课程")
+            db.add_all([unit, course])
+            await db.flush()
+            course_id, unit_id = course.id, unit.id
+        start = utcnow() - timedelta(minutes=5)
         s = Session(
-            course_id=course.id,
+            course_id=course_id,
             classroom_id=demo.classroom_id,
             trainer_id=demo.trainer_id,
-            unit_id=unit.id,
+            unit_id=unit_id,
             kind=SessionKind.OTHER,
-            title="别的中队的课",
+            title="答疑课" if not other_squad else "别的中队的课",
             planned_start=start,
             planned_end=start + timedelta(hours=1),
         )
@@ -65,8 +71,7 @@ async def _next(ws: ClientConnection) -> dict[str, Any]:
 
 
 def test_questions_over_the_websocket(live: LiveStack) -> None:
-    sid = live.world.session_id
-    other = _other_squads_session(live)
+    sid, other = _session(live), _session(live, other_squad=True)
     base = live.url.replace("http://", "ws://") + "/api/v1/sessions"
     officer, trainer = _cookie(live, "officer1"), _cookie(live, "trainer")
 
@@ -144,7 +149,7 @@ def test_questions_over_the_websocket(live: LiveStack) -> None:
 
 @pytest.mark.browser
 def test_questions_in_the_live_page_and_the_console(live: LiveStack, tmp_path: Path) -> None:
-    sid = live.world.session_id
+    sid = _session(live)
     text = f"课件会发给我们吗？{uuid.uuid4().hex[:6]}"
     # One browser, two people: cookies are per host, so the trainer uses "localhost".
     trainer_url = live.url.replace("127.0.0.1", "localhost")
@@ -158,7 +163,7 @@ def test_questions_in_the_live_page_and_the_console(live: LiveStack, tmp_path: P
         console.fill("input[name=password]", "trainer-demo-pw")
         console.click("button[type=submit]")
         console.goto(f"{trainer_url}/sessions/{sid}")
-        console.click("#open-console")
+        console.click("#open-console")  # the session page links its trainer to the console
         expect(console.locator("h1")).to_contain_text("教员控制台")
         expect(console.locator("#qa")).to_have_attribute("data-ready", "1")
         expect(viewer.locator("#qa")).to_have_attribute("data-ready", "1")

@@ -35,6 +35,7 @@ from web.api import (
     qa,
     recordings,
     sessions,
+    vod,
     watching,
 )
 from web.api.qa import QaHub
@@ -133,6 +134,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         live,
         qa,
         console,
+        vod,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)

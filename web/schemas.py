@@ -241,7 +241,11 @@ class UploadIn(Strict):
     duration_s: float = Field(ge=0)
     size_bytes: int = Field(ge=0)
     sha256: str = Field(pattern=SHA256)
-    tracks: dict[Literal["screen", "composite"], TrackIn] = Field(default_factory=dict)
+    # Besides the camera's MP4: the screen's and the side-by-side MP4s, the HLS playlists over
+    # the segments, and the chapters where the slides change (chapters.json).
+    tracks: dict[Literal["screen", "composite", "hls", "screen_hls", "chapters"], TrackIn] = Field(
+        default_factory=dict
+    )
 
 
 class FailureIn(Strict):

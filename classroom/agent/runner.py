@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import threading
 import time
@@ -50,6 +51,7 @@ from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.preview import preview_jpeg
 from streaming.recorder import EncodeSettings, RecorderFault, Segment, SegmentRecorder
+from streaming.vod import VodSegment, hls_playlist, scene_changes, thumbnail
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +87,10 @@ class DiskLow(RuntimeError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _track(key: str, info: ObjectInfo) -> dict[str, Any]:
+    return {"object_key": key, "size_bytes": info.size, "sha256": info.sha256}
 
 
 class Agent:
@@ -574,6 +580,7 @@ class Agent:
             key = f"{prefix}recording.mp4"
             stored = await self._upload(key, final, "video/mp4")
             tracks = await self._screen_tracks(recording_id, final)
+            tracks |= await self._hls(recording_id, segments, "", "hls")
             self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
         except UploadCancelled:
             log.warning("agent.upload_deferred", recording=recording_id)
@@ -613,6 +620,8 @@ class Agent:
         screen = workdir / "screen.mp4"
         await self._joined(segments, screen)
         made = {"screen": screen}
+        extras = await self._hls(recording_id, segments, "screen/", "screen_hls")
+        extras |= await self._chapters(recording_id, screen)
         if self.config.composite:
             composite = workdir / "composite.mp4"
             try:
@@ -625,8 +634,52 @@ class Agent:
         for name, path in made.items():
             key = f"{prefix}{path.name}"
             info = await self._upload(key, path, "video/mp4")
-            tracks[name] = {"object_key": key, "size_bytes": info.size, "sha256": info.sha256}
-        return tracks
+            tracks[name] = _track(key, info)
+        return tracks | extras
+
+    async def _hls(
+        self, recording_id: int, segments: list[Path], sub: str, name: str
+    ) -> dict[str, Any]:
+        """An HLS playlist over the uploaded segments (a convenience for players: if it fails,
+        the recording is whole without it)."""
+        prefix = self._prefixes[recording_id]
+        try:
+            listed = []
+            for seg in segments:
+                media = await asyncio.to_thread(check_media, seg, need_audio=False)
+                listed.append(VodSegment(seg.name, media.duration_s))
+            path = self._workdir(recording_id) / f"{name}.m3u8"
+            path.write_text(hls_playlist(listed), encoding="utf-8")
+            key = f"{prefix}{sub}index.m3u8"
+            info = await self._upload(key, path, "application/vnd.apple.mpegurl")
+        except UploadCancelled:
+            raise
+        except Exception as exc:
+            log.warning("agent.hls_failed", recording=recording_id, error=str(exc)[:300])
+            return {}
+        return {name: _track(key, info)}
+
+    async def _chapters(self, recording_id: int, screen: Path) -> dict[str, Any]:
+        """Chapters where the slides change, each with a thumbnail (a convenience, as _hls)."""
+        prefix = self._prefixes[recording_id]
+        folder = self._workdir(recording_id) / "chapters"
+        try:
+            folder.mkdir(exist_ok=True)
+            starts = await scene_changes(self.config.ffmpeg, screen)
+            for i, start in enumerate(starts):
+                thumb = folder / f"{i:03d}.jpg"
+                await thumbnail(self.config.ffmpeg, screen, start + 0.5, thumb)
+                await self._upload(f"{prefix}chapters/{thumb.name}", thumb, "image/jpeg")
+            listing = folder / "chapters.json"
+            listing.write_text(json.dumps([{"start_s": s} for s in starts]), encoding="utf-8")
+            key = f"{prefix}chapters.json"
+            info = await self._upload(key, listing, "application/json")
+        except UploadCancelled:
+            raise
+        except Exception as exc:
+            log.warning("agent.chapters_failed", recording=recording_id, error=str(exc)[:300])
+            return {}
+        return {"chapters": _track(key, info)}
 
     async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
         """The joined MP4: the one already made (before a restart) if it is whole, else anew."""

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from classroom.db.models import Role
 from classroom.watching import watchers
+from web.api.courseware import course_files
 from web.api.recordings import list_recordings_query, visible_recording
 from web.api.watching import rules_now
 from web.deps import DB, CurrentPerson
@@ -30,4 +31,7 @@ async def player_page(
     stats = None
     if person.has_role(Role.MANAGER, Role.ADMIN):
         stats = await watchers(db, rec, rules_now(request))
-    return render(request, "recording.html", person, recording=rec, watchers=stats)
+    files = await course_files(db, person, rec.session.course_id)
+    return render(
+        request, "recording.html", person, recording=rec, watchers=stats, courseware=files
+    )

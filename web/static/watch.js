@@ -67,13 +67,61 @@
 
   const speed = document.getElementById("speed");
   speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
+  // HLS (hls.js, bundled) where the track has a playlist, else the MP4 with byte ranges; if
+  // hls.js gives up, the MP4 plays instead.
+  let hls = null;
+  function load(track) {
+    if (hls) { hls.destroy(); hls = null; }
+    const playlist = { camera: video.dataset.hls, screen: video.dataset.screenHls }[track];
+    const mp4 = base + "/media" + (track === "camera" ? "" : "?track=" + track);
+    if (playlist && window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls();
+      hls.on(window.Hls.Events.ERROR, (_, data) => {
+        if (!data.fatal) return;
+        const at = video.currentTime;
+        hls.destroy(); hls = null;
+        video.src = mp4; video.dataset.source = "mp4";
+        video.addEventListener("loadedmetadata", () => { video.currentTime = at; }, { once: true });
+      });
+      hls.loadSource(playlist);
+      hls.attachMedia(video);
+      video.dataset.source = "hls";
+    } else {
+      video.src = mp4;
+      video.dataset.source = "mp4";
+    }
+  }
+  load("camera");
   document.querySelectorAll("button.track").forEach((b) => b.addEventListener("click", () => {
     const at = video.currentTime, playing = !video.paused;
     close(at);
-    video.src = base + "/media" + (b.dataset.track === "camera" ? "" : "?track=" + b.dataset.track);
+    load(b.dataset.track);
     video.addEventListener("loadedmetadata", () => { video.currentTime = at; if (playing) video.play(); }, { once: true });
     document.querySelectorAll("button.track").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
   }));
+
+  // Chapters where the slides change: a thumbnail and a time each; a click goes there.
+  const chapters = document.getElementById("chapters");
+  if (chapters) {
+    fetch(base + "/chapters").then((r) => (r.ok ? r.json() : [])).then((list) => {
+      list.forEach((c) => {
+        const item = document.createElement("li");
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "chapter";
+        button.dataset.start = String(c.start_s);
+        const img = document.createElement("img");
+        img.src = c.thumbnail; img.alt = ""; img.loading = "lazy";
+        const label = document.createElement("span");
+        label.textContent = fmt(c.start_s);
+        button.append(img, label);
+        button.addEventListener("click", () => { video.currentTime = c.start_s; video.play(); });
+        item.append(button);
+        chapters.append(item);
+      });
+      chapters.hidden = list.length === 0;
+    });
+  }
   document.addEventListener("keydown", (e) => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
     if (e.key === " " || e.key === "k") { e.preventDefault(); video.paused ? video.play() : video.pause(); }

@@ -1,0 +1,101 @@
+"""A finished recording for players, from the store: its HLS playlists (over the segments the
+agent uploaded, so no second copy of the video exists) and its chapters where the slides change,
+with thumbnails. Readable by whoever may see the recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from classroom.db.models import Recording, RecordingState
+from classroom.recordings import object_prefix
+from storage.object_store import ObjectNotFound
+from web.api.recordings import visible_recording
+from web.deps import DB, CurrentPerson, services
+
+router = APIRouter(prefix="/recordings", tags=["recordings"])
+
+_SEGMENT = re.compile(r"^r\d{4}-\d{5}\.ts$")
+_PLAYLIST = {"camera": "hls", "screen": "screen_hls"}
+_SEGMENTS = {"camera": "segments/", "screen": "screen/segments/"}
+MAX_CHAPTERS = 500
+
+
+class ChapterOut(BaseModel):
+    start_s: float
+    thumbnail: str
+
+
+async def _available(db: DB, recording_id: int, person: CurrentPerson) -> Recording:
+    rec = await visible_recording(db, recording_id, person)
+    if rec.state != RecordingState.AVAILABLE:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
+    return rec
+
+
+async def _read(request: Request, key: str) -> bytes:
+    try:
+        return await asyncio.to_thread(services(request).store.get_small, key)
+    except ObjectNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the store") from None
+
+
+@router.get("/{recording_id}/hls/{track}/{name}")
+async def recording_hls(
+    recording_id: int,
+    track: Literal["camera", "screen"],
+    name: str,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+) -> Response:
+    """The track's HLS playlist (``index.m3u8``) and the segments it names."""
+    rec = await _available(db, recording_id, person)
+    playlist = rec.tracks.get(_PLAYLIST[track])
+    if playlist is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no {track} HLS")
+    if name == "index.m3u8":
+        key, kind = playlist["object_key"], "application/vnd.apple.mpegurl"
+    elif _SEGMENT.match(name):
+        key, kind = f"{object_prefix(rec)}{_SEGMENTS[track]}{name}", "video/mp2t"
+    else:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
+    data = await _read(request, key)
+    # A finished recording's playlist and segments never change.
+    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.get("/{recording_id}/chapters", response_model=list[ChapterOut])
+async def recording_chapters(
+    recording_id: int, request: Request, db: DB, person: CurrentPerson
+) -> list[ChapterOut]:
+    """Where the slides change (empty when the recording has no screen track)."""
+    rec = await _available(db, recording_id, person)
+    found = rec.tracks.get("chapters")
+    if found is None:
+        return []
+    listed = json.loads(await _read(request, found["object_key"]))
+    base = f"/api/v1/recordings/{rec.id}/chapters"
+    return [
+        ChapterOut(start_s=float(c["start_s"]), thumbnail=f"{base}/{i}.jpg")
+        for i, c in enumerate(listed[:MAX_CHAPTERS])
+    ]
+
+
+@router.get("/{recording_id}/chapters/{number}.jpg")
+async def chapter_thumbnail(
+    recording_id: int, number: int, request: Request, db: DB, person: CurrentPerson
+) -> Response:
+    rec = await _available(db, recording_id, person)
+    if "chapters" not in rec.tracks or not 0 <= number < MAX_CHAPTERS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such chapter")
+    data = await _read(request, f"{object_prefix(rec)}chapters/{number:03d}.jpg")
+    return Response(
+        data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )
