@@ -43,10 +43,14 @@ class SyntheticCamera:
         graph = f"testsrc2=size={self.size}:rate={self.fps}"
         if self.clock:
             graph += "," + _CLOCK
-        if self.clock_blocks:
-            blocks = _BLOCKS.format(fps=self.fps)
-            graph = f"{graph}[m];{blocks}[b];[m][b]overlay=0:0:shortest=1[out0]"
-        return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
+        if not self.clock_blocks:
+            return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=True)
+        # Paced inside the graph (the realtime filter) instead of by ffmpeg's -re, which reads
+        # ahead: the blocks are drawn when a frame is due, as a camera delivers it.
+        blocks = _BLOCKS.format(fps=self.fps)
+        graph = graph.replace(f"rate={self.fps}", f"rate={self.fps},realtime", 1)
+        graph = f"{graph}[m];{blocks}[b];[m][b]overlay=0:0:shortest=1[out0]"
+        return FfmpegInput(url=graph, options={"f": "lavfi"}, realtime=False)
 
 
 @dataclass(frozen=True)

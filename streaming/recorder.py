@@ -117,7 +117,10 @@ def build_command(
         )
     if live.udp_port is not None:
         branches.append(
-            f"[select=\\'{webrtc}\\':f=mpegts:onfail=ignore]"
+            # Each packet out at once, and each video frame's length in its PES header: the
+            # reader hands a frame on when it is complete, not when the next one begins.
+            f"[select=\\'{webrtc}\\':f=mpegts:onfail=ignore:flush_packets=1"
+            ":omit_video_pes_length=0]"
             f"udp://127.0.0.1:{live.udp_port}?pkt_size=1316"
         )
     encode: dict[str, object] = {
@@ -138,6 +141,10 @@ def build_command(
     # at the camera's own keyframes; SPS/PPS are still repeated for the live branch.
     copy = {"c:v": "copy", "bsf:v": "dump_extra=freq=keyframe"}
     out_opts: dict[str, object] = {"format": "tee", **(copy if cam.copy_video else encode)}
+    if live.udp_port is not None:
+        # Packets go out as they are encoded instead of waiting to be interleaved with the
+        # audio encoders' (a frame and more): ~35 ms of live latency. Each stream stays in order.
+        out_opts["max_interleave_delta"] = 1
     if audio is not None:
         out_opts.update({"c:a:0": "aac", "b:a:0": "96k", "ar": 48000})
         if webrtc != "0":
