@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from classroom.audit import audit
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
@@ -39,8 +40,11 @@ async def open_session(
     db: AsyncSession, classroom_id: int, now: datetime, open_before: timedelta
 ) -> Session | None:
     end = func.coalesce(Session.actual_end, Session.planned_end)
+    # The session's own columns only: a Session loads its course, classroom, trainer (with roles)
+    # and study items eagerly, five joins and two more queries that a kiosk tap never reads.
     return await db.scalar(
         select(Session)
+        .options(raiseload("*"))
         .where(
             Session.classroom_id == classroom_id,
             Session.planned_start <= now + open_before,
