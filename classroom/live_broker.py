@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -55,6 +56,7 @@ class Viewer:
     session_id: int
     recording_id: int
     person_id: int
+    since: float = field(default_factory=time.monotonic)
 
 
 class LiveBroker:
@@ -104,5 +106,19 @@ class LiveBroker:
         waiting[1].set_result(body)
         return True
 
-    def watching(self, session_id: int) -> int:
-        return sum(1 for v in self.viewers.values() if v.session_id == session_id)
+    def watching(self, session_id: int, recording_id: int | None) -> int:
+        """Viewers of the session's live recording (none once it is no longer live)."""
+        return sum(
+            1
+            for v in self.viewers.values()
+            if v.session_id == session_id and v.recording_id == recording_id
+        )
+
+    def reconcile(self, classroom_id: int, alive: set[str], grace_s: float = 10.0) -> None:
+        """The agent's heartbeat lists the viewers it still serves: those it dropped (a page
+        closed without DELETE, a connection lost) leave the count. Viewers younger than
+        ``grace_s`` stay: the heartbeat may have been written before they joined."""
+        now = time.monotonic()
+        for resource, v in list(self.viewers.items()):
+            if v.classroom_id == classroom_id and resource not in alive and now - v.since > grace_s:
+                del self.viewers[resource]

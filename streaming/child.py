@@ -61,6 +61,25 @@ class FfmpegProcess:
                 await self._reader
         return rc
 
+    async def run(self) -> int:
+        """A one-off job (a join, a thumbnail): start, wait for the end. Cancelled — the agent
+        shutting down — it kills ffmpeg first: a job never outlives the one who waits for it."""
+        await self.start()
+        try:
+            return await self.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._kill())
+            raise
+
+    async def _kill(self) -> None:
+        assert self._proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        await self._proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
     async def stop(self, grace_s: float = 10.0) -> int:
         """Ask ffmpeg to finish ('q'), so it closes the open segment; escalate if it will not."""
         proc = self._proc

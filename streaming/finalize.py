@@ -39,8 +39,7 @@ async def join_segments(ffmpeg_exe: str, segments: Sequence[Path], out: Path) ->
 async def _made(args: list[str], partial: Path, out: Path, what: str) -> MediaInfo:
     """Run ffmpeg writing ``partial``; if it plays, it becomes ``out``."""
     proc = FfmpegProcess(args)
-    await proc.start()
-    rc = await proc.wait()
+    rc = await proc.run()
     if rc != 0:
         raise FinalizeError(f"ffmpeg {what} exited {rc}: {' | '.join(proc.tail)}")
     info = await asyncio.to_thread(check_media, partial, need_audio=False)

@@ -83,6 +83,10 @@ class LiveRelay:
     def viewers(self) -> int:
         return len(self._viewers)
 
+    @property
+    def resources(self) -> list[str]:
+        return list(self._viewers)
+
     async def _tracks(self) -> list[MediaStreamTrack]:
         try:  # opening probes the stream: blocking, and seconds if it does not come
             player = await asyncio.to_thread(self.source.open)

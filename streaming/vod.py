@@ -72,8 +72,7 @@ async def scene_changes(
         .compile(cmd=ffmpeg_exe)
     )
     proc = FfmpegProcess(args, tail_lines=100_000)
-    await proc.start()
-    rc = await proc.wait()
+    rc = await proc.run()
     if rc != 0:
         raise RuntimeError(f"scene detection exited {rc}: {' | '.join(list(proc.tail)[-5:])}")
     times = [0.0]
@@ -95,6 +94,5 @@ async def thumbnail(ffmpeg_exe: str, video: Path, at_s: float, out: Path) -> Non
         .compile(cmd=ffmpeg_exe)
     )
     proc = FfmpegProcess(args)
-    await proc.start()
-    if await proc.wait() != 0 or not out.exists():
+    if await proc.run() != 0 or not out.exists():
         raise RuntimeError(f"no thumbnail at {at_s:.1f} s: {' | '.join(proc.tail)}")

@@ -6,14 +6,12 @@ encoder; a browser whose WebRTC cannot connect plays the same encode over HLS (h
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route
 
-from tests.browser import browser
+from tests.browser import browser, until
 from tests.live_stack import LiveStack
 from tests.test_browser import log_in
 
@@ -50,13 +48,6 @@ PLAYING = """() => { const v = document.querySelector('#live');
   return {time: v.currentTime, paused: v.paused, ready: v.readyState, width: v.videoWidth}; }"""
 
 
-def _wait(check: Callable[[], object], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
 def _mode(page: Page) -> str:
     return page.locator("#live-mode").get_attribute("data-mode") or ""
 
@@ -86,8 +77,8 @@ def _encoders(agent_pid: int) -> int:
 
 def _watch_webrtc(page: Page, live: LiveStack) -> None:
     page.goto(f"{live.url}/sessions/{live.world.session_id}/live")
-    _wait(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
-    _wait(lambda: _frames(page) >= 30, 30, "30 frames decoded")
+    until(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
+    until(lambda: _frames(page) >= 30, 30, "30 frames decoded")
 
 
 def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
@@ -97,7 +88,7 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
     sid = live.world.session_id
     r = trainer.post(f"/api/v1/sessions/{sid}/recording/start")
     assert r.status_code == 202, r.text
-    _wait(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
+    until(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
     assert live.agent is not None
     try:
         with browser(tmp_path / "profile", WEBRTC) as ctx:
@@ -105,13 +96,13 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             log_in(page, live, "officer1", "officer-demo-pw")
             page.goto(f"{live.url}/sessions/{sid}")
             page.click("#watch-live")
-            _wait(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
+            until(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
             assert "WebRTC" in page.locator("#live-mode").inner_text()
-            _wait(lambda: _frames(page) >= 30, 30, "30 frames decoded")
+            until(lambda: _frames(page) >= 30, 30, "30 frames decoded")
             stats = page.evaluate(VIDEO_STATS)
             assert stats["codec"] == "video/H264" and stats["width"] == 640, stats
             before = stats["frames"]
-            _wait(lambda: _frames(page) >= before + 30, 15, "frames still coming")
+            until(lambda: _frames(page) >= before + 30, 15, "frames still coming")
             playing = page.evaluate(PLAYING)
             assert playing["ready"] >= 2 and not playing["paused"] and playing["width"] == 640
             encoders = _encoders(live.agent.pid)
@@ -124,7 +115,7 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             assert _encoders(live.agent.pid) == encoders
             assert trainer.get(f"/api/v1/sessions/{sid}/live").json()["viewers"] == 3
             seen = [_frames(p) for p in (page, *others)]
-            _wait(
+            until(
                 lambda: all(
                     _frames(p) >= n + 30 for p, n in zip((page, *others), seen, strict=True)
                 ),
@@ -135,7 +126,7 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             # Viewers who leave end their WHEP resources (DELETE as the page goes).
             for other in others:
                 other.close()
-            _wait(
+            until(
                 lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["viewers"] == 1,
                 10,
                 "the leaving viewers' resources ended",
@@ -149,14 +140,14 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             log_in(page, live, "officer2", "officer-demo-pw")
             page.goto(f"{live.url}/sessions/{sid}/live")
             try:
-                _wait(lambda: _mode(page) == "hls", 40, "the HLS fall-back")
+                until(lambda: _mode(page) == "hls", 40, "the HLS fall-back")
             except AssertionError:
                 raise AssertionError(f"{_mode(page)}: {console}") from None
             assert "HLS" in page.locator("#live-mode").inner_text()
             assert page.evaluate("!!window.liveHls")  # hls.js, served by the portal
-            _wait(lambda: page.evaluate(PLAYING)["time"] > 1, 40, "HLS playing")
+            until(lambda: page.evaluate(PLAYING)["time"] > 1, 40, "HLS playing")
             at = page.evaluate(PLAYING)["time"]
-            _wait(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
+            until(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
             assert page.evaluate(PLAYING)["width"] == 640
             page.screenshot(path=str(live.data_dir / "live-hls.png"))
     finally:

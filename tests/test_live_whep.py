@@ -5,6 +5,8 @@ The same encode's HLS is published to the store and served by the portal."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -72,7 +74,9 @@ async def test_whep_through_the_portal_to_the_agents_relay(
         portal.as_user("officer2") as officer2,
         portal.client() as anonymous,
         portal.agent() as agent_token,
-        running_agent(portal, s3, bucket, tmp_path / "agent", media=MEDIA) as agent,
+        running_agent(
+            portal, s3, bucket, tmp_path / "agent", media=MEDIA, agent={"heartbeat_s": 1}
+        ) as agent,
     ):
         # Not live yet: nobody to answer.
         assert (await officer1.get(f"/api/v1/sessions/{sid}/live")).json()["live"] is False
@@ -151,6 +155,15 @@ async def test_whep_through_the_portal_to_the_agents_relay(
             await officer1.get(f"/api/v1/sessions/{other_sid}/live/hls/live.m3u8")
         ).status_code == 403
         assert (await officer1.get(f"{hls}/..%2Fsecret.ts")).status_code == 404
+
+        # A viewer gone without DELETE (a crashed page): the agent drops its peer, and its
+        # heartbeat takes it off the portal's count.
+        await viewers[2].leave()
+        await until(lambda: agent.live.viewers == 1, 30, "the agent dropping the vanished viewer")
+        deadline = time.monotonic() + 40
+        while (await officer1.get(f"/api/v1/sessions/{sid}/live")).json()["viewers"] != 1:
+            assert time.monotonic() < deadline, "the portal still counts the vanished viewer"
+            await asyncio.sleep(0.5)
 
         # Stopped: no longer live, the live copies leave the store.
         await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")

@@ -18,7 +18,7 @@ from classroom.db.models import Session, WatchProgress
 from classroom.runtime import open_database
 from classroom.settings import load_settings
 from storage.object_store import sha256_file
-from tests.browser import browser
+from tests.browser import browser, until
 from tests.live_stack import LiveStack
 from tests.recording_helpers import clip, past_recording
 from tests.test_browser import log_in
@@ -76,13 +76,6 @@ def _watched(page: Page) -> float:
     return float(page.locator("#watch").get_attribute("data-watched") or 0)
 
 
-def _wait(check: Callable[[], bool], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def _play(page: Page) -> None:
     page.evaluate(
         "(() => { const v = document.querySelector('#player'); v.muted = true; v.play(); })()"
@@ -97,10 +90,10 @@ def test_the_player_reports_what_was_really_played(live: LiveStack, tmp_path: Pa
         page.goto(f"{live.url}/recordings/{rec}")
         expect(page.locator("#watch")).to_contain_text("需观看 0:36")  # 90% of 40 s
         _play(page)
-        _wait(lambda: _watched(page) >= 3, 20, "three seconds watched")
+        until(lambda: _watched(page) >= 3, 20, "three seconds watched")
         # A seek to 25 s: the stretch before it ends where playback was; 25 s on counts anew.
         page.evaluate("document.querySelector('#player').currentTime = 25")
-        _wait(
+        until(
             lambda: any(a >= 24.5 and b > a for a, b in _intervals(live, rec)), 20, "after the seek"
         )
         spans = _intervals(live, rec)
@@ -115,7 +108,7 @@ def test_the_player_reports_what_was_really_played(live: LiveStack, tmp_path: Pa
         )
         expect(page.locator("#watch")).to_contain_text("后台")
         # What played up to the moment it was hidden still counts.
-        _wait(
+        until(
             lambda: max(b for _, b in _intervals(live, rec)) >= hidden_pos - 0.25,
             10,
             "the stretch played before hiding",

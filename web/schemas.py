@@ -146,6 +146,8 @@ class HeartbeatIn(BaseModel):
     portal_reachable: bool | None = None
     alerts: list[AlertIn] = Field(default_factory=list, max_length=50)
     faults: list[FaultIn] = Field(default_factory=list, max_length=20)
+    # The WHEP resources the agent still serves (None from agents without live).
+    live_viewers: list[str] | None = Field(default=None, max_length=10_000)
 
 
 class AgentStatusOut(BaseModel):

@@ -123,6 +123,10 @@ class LiveDesk:
     def viewers(self) -> int:
         return sum(f.relay.viewers for f in self._feeds.values())
 
+    def resources(self) -> list[str]:
+        """The WHEP resources served now (the heartbeat tells the portal)."""
+        return [r for f in self._feeds.values() for r in f.relay.resources]
+
     def branches(self, workdir: Path) -> LiveBranches:
         """Where the recorder also sends its encode: a free loopback UDP port, an HLS folder."""
         hls_dir = workdir / "live"

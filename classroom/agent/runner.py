@@ -20,6 +20,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -336,7 +337,7 @@ class Agent:
                 set(self.health.alerts),
             ),
             "recordings": sorted(self.recorders),
-            "live_viewers": self.live.viewers,
+            "live_viewers": self.live.resources(),
             "devices": {
                 "camera": getattr(self.camera, "name", type(self.camera).__name__),
                 "mic": getattr(self.mic, "name", None) if self.mic else None,
@@ -642,28 +643,25 @@ class Agent:
     ) -> dict[str, Any]:
         """An HLS playlist over the uploaded segments (a convenience for players: if it fails,
         the recording is whole without it)."""
-        prefix = self._prefixes[recording_id]
-        try:
+
+        async def make() -> tuple[str, ObjectInfo]:
             listed = []
             for seg in segments:
                 media = await asyncio.to_thread(check_media, seg, need_audio=False)
                 listed.append(VodSegment(seg.name, media.duration_s))
             path = self._workdir(recording_id) / f"{name}.m3u8"
             path.write_text(hls_playlist(listed), encoding="utf-8")
-            key = f"{prefix}{sub}index.m3u8"
-            info = await self._upload(key, path, "application/vnd.apple.mpegurl")
-        except UploadCancelled:
-            raise
-        except Exception as exc:
-            log.warning("agent.hls_failed", recording=recording_id, error=str(exc)[:300])
-            return {}
-        return {name: _track(key, info)}
+            key = f"{self._prefixes[recording_id]}{sub}index.m3u8"
+            return key, await self._upload(key, path, "application/vnd.apple.mpegurl")
+
+        return await self._extra(recording_id, name, make)
 
     async def _chapters(self, recording_id: int, screen: Path) -> dict[str, Any]:
         """Chapters where the slides change, each with a thumbnail (a convenience, as _hls)."""
         prefix = self._prefixes[recording_id]
         folder = self._workdir(recording_id) / "chapters"
-        try:
+
+        async def make() -> tuple[str, ObjectInfo]:
             folder.mkdir(exist_ok=True)
             starts = await scene_changes(self.config.ffmpeg, screen)
             for i, start in enumerate(starts):
@@ -673,13 +671,26 @@ class Agent:
             listing = folder / "chapters.json"
             listing.write_text(json.dumps([{"start_s": s} for s in starts]), encoding="utf-8")
             key = f"{prefix}chapters.json"
-            info = await self._upload(key, listing, "application/json")
+            return key, await self._upload(key, listing, "application/json")
+
+        return await self._extra(recording_id, "chapters", make)
+
+    @staticmethod
+    async def _extra(
+        recording_id: int, name: str, make: Callable[[], Awaitable[tuple[str, ObjectInfo]]]
+    ) -> dict[str, Any]:
+        """A convenience made after the recording (a playlist, chapters), uploaded like the rest;
+        if it cannot be made, the recording is whole without it."""
+        try:
+            key, info = await make()
         except UploadCancelled:
             raise
         except Exception as exc:
-            log.warning("agent.chapters_failed", recording=recording_id, error=str(exc)[:300])
+            log.warning(
+                "agent.extra_failed", recording=recording_id, extra=name, error=str(exc)[:300]
+            )
             return {}
-        return {"chapters": _track(key, info)}
+        return {name: _track(key, info)}
 
     async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
         """The joined MP4: the one already made (before a restart) if it is whole, else anew."""

@@ -231,10 +231,13 @@ MAX_PREVIEW_BYTES = 512 * 1024
 
 
 @router.post("/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
-async def heartbeat(body: HeartbeatIn, db: DB, device: CurrentAgent) -> None:
+async def heartbeat(request: Request, body: HeartbeatIn, db: DB, device: CurrentAgent) -> None:
     device.status = body.model_dump(mode="json")
     device.last_seen_at = utcnow()  # the heartbeat is what "online" means: always recorded
+    classroom_id = device.classroom_id
     await db.commit()
+    if body.live_viewers is not None:
+        services(request).live.reconcile(classroom_id, set(body.live_viewers))
 
 
 @router.post(

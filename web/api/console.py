@@ -66,7 +66,7 @@ async def console(request: Request, session_id: int, db: DB, person: CurrentPers
         recording_state=rec.state.value if rec else None,
         paused=bool(rec and rec.state.active and rec.paused),
         live=recording and svc.settings.live.enabled,
-        viewers=svc.live.watching(session_id),
+        viewers=svc.live.watching(session_id, rec.id if recording and rec else None),
         agent_online=online,
         audio_rms_dbfs=status_.get("audio_rms_dbfs") if recording else None,
         audio_peak_dbfs=status_.get("audio_peak_dbfs") if recording else None,

@@ -120,7 +120,7 @@ async def live_info(request: Request, session_id: int, db: DB, person: CurrentPe
         recording_id=rec.id if rec else None,
         whep=_whep_url(session_id),
         hls=f"/api/v1/sessions/{session_id}/live/hls/live.m3u8",
-        viewers=services(request).live.watching(session_id),
+        viewers=services(request).live.watching(session_id, rec.id if rec else None),
         ice_servers=[IceServerOut(**s) for s in _ice_servers(live)],
         webrtc_timeout_s=live.webrtc_timeout_s,
     )
