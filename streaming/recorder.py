@@ -112,7 +112,10 @@ def build_command(
     if live.hls_dir is not None:
         branches.append(
             f"[select=\\'{recorded}\\':f=hls:hls_time=2:hls_list_size=6"
-            ":hls_flags=delete_segments+independent_segments+omit_endlist:onfail=ignore]"
+            ":hls_flags=delete_segments+independent_segments+omit_endlist:onfail=ignore"
+            # Named after the run: a restarted ffmpeg numbers its segments from 0 again, and a
+            # name must never stand for two different segments (players, the store's copy).
+            f":hls_segment_filename={live.hls_dir / (run_dir.name + '-%05d.ts')}]"
             f"{live.hls_dir / 'live.m3u8'}"
         )
     if live.udp_port is not None:
