@@ -73,8 +73,14 @@ class LiveRelay:
     """Answers viewers' offers with the one live stream. ``ice_servers`` (STUN/TURN URLs, with
     credentials where TURN needs them) are for viewers outside the classroom's network."""
 
-    def __init__(self, source: LiveSource, ice_servers: list[RTCIceServer] | None = None) -> None:
+    def __init__(
+        self,
+        source: LiveSource,
+        ice_servers: list[RTCIceServer] | None = None,
+        screen: LiveSource | None = None,
+    ) -> None:
         self.source = source
+        self.screen = screen  # the screen's own encode, sent as a second video to viewers asking
         self.ice_servers = ice_servers or []
         self._relay = MediaRelay()
         self._viewers: dict[str, _Viewer] = {}
@@ -98,6 +104,16 @@ class LiveRelay:
         # buffered: a slow viewer queues its own packets instead of holding up the others.
         return [self._relay.subscribe(t, buffered=True) for t in tracks]
 
+    async def _screen_track(self) -> MediaStreamTrack | None:
+        if self.screen is None:
+            return None
+        try:
+            player = await asyncio.to_thread(self.screen.open)
+        except Exception as exc:  # no screen stream: the camera alone
+            log.warning("live.screen_unavailable", error=str(exc)[:200])
+            return None
+        return self._relay.subscribe(player.video, buffered=True) if player.video else None
+
     async def offer(
         self, sdp: str, ice_servers: list[RTCIceServer] | None = None
     ) -> tuple[str, str]:
@@ -107,10 +123,16 @@ class LiveRelay:
             media = SessionDescription.parse(sdp).media
         except Exception as exc:
             raise LiveError(f"not an SDP offer: {exc}") from None
-        if not any(m.kind == "video" for m in media):
+        videos = sum(m.kind == "video" for m in media)
+        if not videos:
             raise LiveError("the offer asks for no video")
         offer = RTCSessionDescription(sdp=sdp, type="offer")
         tracks = await self._tracks()
+        # A second video section asks for the screen; a track nobody negotiates would only
+        # queue frames, so it is subscribed only then.
+        screen = await self._screen_track() if videos > 1 else None
+        if screen is not None:
+            tracks.append(screen)
         servers = self.ice_servers if ice_servers is None else ice_servers
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         viewer = _Viewer(pc)
@@ -159,8 +181,10 @@ class LiveRelay:
     async def stop(self) -> None:
         for viewer_id in list(self._viewers):
             await self.close(viewer_id)
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.source.close)
+        for source in (self.source, self.screen):
+            if source is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(source.close)
 
 
 def _fmtp(codec: object) -> str:

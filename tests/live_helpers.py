@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -12,25 +13,34 @@ from streaming.live import LiveRelay
 
 
 class Viewer:
-    """A WHEP-style viewer: recvonly audio and video, counting the video frames it decodes."""
+    """A WHEP-style viewer: recvonly audio and video (and, with ``screen``, a second video for the
+    slides), counting the frames it decodes."""
 
-    def __init__(self) -> None:
+    def __init__(self, screen: bool = False) -> None:
         self.pc = RTCPeerConnection()
+        self.screen = screen
         self.frames = 0
         self.sizes: set[tuple[int, int]] = set()
+        self.screen_frames = 0
+        self.screen_sizes: set[tuple[int, int]] = set()
         self.audio = False
         self.resource = ""
         self._tasks: list[asyncio.Task[None]] = []
 
         @self.pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            self._tasks.append(asyncio.ensure_future(self._consume(track)))
+            receivers = [t.receiver.track for t in self.pc.getTransceivers()]
+            is_screen = track.kind == "video" and receivers.index(track) == 2
+            self._tasks.append(asyncio.ensure_future(self._consume(track, is_screen)))
 
-    async def _consume(self, track: MediaStreamTrack) -> None:
+    async def _consume(self, track: MediaStreamTrack, is_screen: bool) -> None:
         try:
             while True:
                 frame = await track.recv()
-                if track.kind == "video":
+                if is_screen:
+                    self.screen_frames += 1
+                    self.screen_sizes.add((frame.width, frame.height))  # type: ignore[union-attr]
+                elif track.kind == "video":
                     self.frames += 1
                     self.sizes.add((frame.width, frame.height))  # type: ignore[union-attr]
                 else:
@@ -42,6 +52,8 @@ class Viewer:
         """The SDP offer, its ICE candidates gathered (aiortc does not trickle)."""
         self.pc.addTransceiver("video", direction="recvonly")
         self.pc.addTransceiver("audio", direction="recvonly")
+        if self.screen:
+            self.pc.addTransceiver("video", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 
@@ -59,12 +71,18 @@ class Viewer:
         await self.pc.close()
 
 
-def ffmpeg_processes() -> int:
+def ffmpeg_processes(parent: int | None = None) -> int:
+    """The ffmpeg processes started by ``parent`` (this process by default): the encoders of an
+    agent or a recorder, not those of anything else on the machine."""
+    parent = os.getpid() if parent is None else parent
     count = 0
-    for pid in Path("/proc").iterdir():
+    for proc in Path("/proc").iterdir():
         try:
-            if pid.name.isdigit() and "ffmpeg" in (pid / "comm").read_text():
-                count += 1
-        except OSError:
+            if not proc.name.isdigit() or "ffmpeg" not in (proc / "comm").read_text():
+                continue
+            status = (proc / "status").read_text().splitlines()
+            ppid = int(next(line.split()[1] for line in status if line.startswith("PPid:")))
+        except (OSError, StopIteration):
             continue
+        count += ppid == parent
     return count

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, Route
 
 from tests.browser import browser, until
+from tests.live_helpers import ffmpeg_processes
 from tests.live_stack import LiveStack
 from tests.test_browser import log_in
 
@@ -57,24 +58,6 @@ def _frames(page: Page) -> int:
     return int(stats["frames"]) if stats else 0
 
 
-def _encoders(agent_pid: int) -> int:
-    """ffmpeg processes the agent runs (its children)."""
-    count = 0
-    for proc in Path("/proc").iterdir():
-        try:
-            if not proc.name.isdigit() or "ffmpeg" not in (proc / "comm").read_text():
-                continue
-            ppid = next(
-                line.split()[1]
-                for line in (proc / "status").read_text().splitlines()
-                if line.startswith("PPid:")
-            )
-        except (OSError, StopIteration):
-            continue
-        count += int(ppid) == agent_pid
-    return count
-
-
 def _watch_webrtc(page: Page, live: LiveStack) -> None:
     page.goto(f"{live.url}/sessions/{live.world.session_id}/live")
     until(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
@@ -105,14 +88,14 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             until(lambda: _frames(page) >= before + 30, 15, "frames still coming")
             playing = page.evaluate(PLAYING)
             assert playing["ready"] >= 2 and not playing["paused"] and playing["width"] == 640
-            encoders = _encoders(live.agent.pid)
+            encoders = ffmpeg_processes(live.agent.pid)
             assert encoders == 1, encoders  # the recorder's one ffmpeg (the screen is off)
 
             # A second and a third viewer: relayed, not encoded again.
             others = [ctx.new_page(), ctx.new_page()]
             for other in others:
                 _watch_webrtc(other, live)
-            assert _encoders(live.agent.pid) == encoders
+            assert ffmpeg_processes(live.agent.pid) == encoders
             assert trainer.get(f"/api/v1/sessions/{sid}/live").json()["viewers"] == 3
             seen = [_frames(p) for p in (page, *others)]
             until(

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 SDP = {"Content-Type": "application/sdp"}
 MEDIA = {"video_size": "640x360", "segment_seconds": 2}
+SCREEN = {"screen": "synthetic", "screen_size": "320x180", "screen_fps": 5}
 
 
 async def _other_units_session(portal: Portal) -> int:
@@ -116,6 +117,7 @@ async def test_whep_through_the_portal_to_the_agents_relay(
         assert viewers[0].pc.iceConnectionState == "completed"
         assert viewers[0].sizes == {(640, 360)} and viewers[0].audio
         encoders = ffmpeg_processes()
+        assert encoders == 1  # the recorder's one ffmpeg
 
         # More viewers: the agent's relay, not a new encoder.
         for v, who in ((viewers[1], officer2), (viewers[2], trainer)):
@@ -200,3 +202,33 @@ async def test_an_agent_that_does_not_answer_is_a_503(services: Services) -> Non
             assert (await agent.get("/api/v1/agent/live")).json() == []
             r = await agent.post(f"/api/v1/agent/live/{uuid.uuid4().hex}", json={"error": "x"})
             assert r.status_code == 404
+
+
+async def test_the_screen_goes_live_as_a_second_video(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """With a screen track, a viewer asking for two videos gets the slides from the screen's own
+    encode as the second; one asking for one video gets the camera alone."""
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    both, camera_only = Viewer(screen=True), Viewer()
+    async with (
+        portal.as_user("trainer") as trainer,
+        running_agent(portal, s3, bucket, tmp_path / "agent", media=MEDIA | SCREEN) as agent,
+    ):
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        await until(lambda: rec["id"] in agent.screen_recorders, what="the screen capture")
+        encoders = ffmpeg_processes()
+        assert encoders == 2  # the camera's and the screen's
+        for viewer in (both, camera_only):
+            r = await _whep(trainer, sid, viewer)
+            assert r.status_code == 201, r.text
+            await viewer.accept(r.text)
+        await until(lambda: both.frames >= 30 and both.screen_frames >= 5, 30, "both videos")
+        await until(lambda: camera_only.frames >= 30, 30, "the camera alone")
+        assert both.sizes == {(640, 360)} and both.screen_sizes == {(320, 180)}
+        assert camera_only.screen_frames == 0
+        assert ffmpeg_processes() == encoders  # the camera's and the screen's: no more
+        await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
+    for viewer in (both, camera_only):
+        await viewer.leave()

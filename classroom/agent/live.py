@@ -133,10 +133,18 @@ class LiveDesk:
         shutil.rmtree(hls_dir, ignore_errors=True)  # an earlier run's playlist is not this one
         return LiveBranches(udp_port=free_udp_port(), hls_dir=hls_dir)
 
-    def open(self, recording_id: int, branches: LiveBranches) -> None:
+    @staticmethod
+    def screen_branch() -> LiveBranches:
+        """The screen's encode, for WebRTC only (HLS carries the camera)."""
+        return LiveBranches(udp_port=free_udp_port())
+
+    def open(
+        self, recording_id: int, branches: LiveBranches, screen: LiveBranches | None = None
+    ) -> None:
         assert branches.udp_port is not None and branches.hls_dir is not None
+        screen_source = LiveSource(screen.udp_port) if screen and screen.udp_port else None
         feed = _Feed(
-            LiveRelay(LiveSource(branches.udp_port)),
+            LiveRelay(LiveSource(branches.udp_port), screen=screen_source),
             HlsPublisher(branches.hls_dir, self.store, hls_prefix(recording_id)),
         )
         task = asyncio.create_task(feed.publisher.run())

@@ -496,8 +496,7 @@ class Agent:
         )
         await recorder.start()
         self.recorders[recording_id] = recorder
-        if live is not None:
-            self.live.open(recording_id, live)
+        screen_live = None
         if self.screen is not None:
             # The screen is a track of its own: its own encode, its own segments and watchdog;
             # a dead screen capture never stops the camera's.
@@ -512,6 +511,7 @@ class Agent:
                 self.config.encode,
                 on_segment=upload_screen,
                 on_fault=on_fault,
+                live=self.live.screen_branch() if live is not None else None,
             )
             try:
                 await screen.start()
@@ -519,6 +519,9 @@ class Agent:
                 self.health.fault(f"screen capture did not start: {exc}", [])
             else:
                 self.screen_recorders[recording_id] = screen
+                screen_live = screen.live
+        if live is not None:
+            self.live.open(recording_id, live, screen_live)
 
     async def _stop_capture(self, recording_id: int) -> None:
         await self.live.close(recording_id)

@@ -4,6 +4,7 @@
 (() => {
   "use strict";
   const video = document.getElementById("live");
+  const screenVideo = document.getElementById("live-screen"); // the slides, where there are
   const mode = document.getElementById("live-mode");
   const texts = JSON.parse(document.getElementById("live-texts").textContent);
   const api = `/api/v1/sessions/${video.dataset.session}/live`;
@@ -63,8 +64,17 @@
     window.livePeer = pc; // for diagnostics: getStats() in the console
     preferH264(pc.addTransceiver("video", { direction: "recvonly" }));
     pc.addTransceiver("audio", { direction: "recvonly" });
+    // A second video asks for the screen; a classroom without one leaves it inactive.
+    const slides = screenVideo ? pc.addTransceiver("video", { direction: "recvonly" }) : null;
+    if (slides) preferH264(slides);
     const stream = new MediaStream();
     pc.addEventListener("track", (e) => {
+      if (slides && e.transceiver === slides) {
+        screenVideo.srcObject = new MediaStream([e.track]);
+        screenVideo.hidden = false;
+        screenVideo.play().catch(() => {});
+        return;
+      }
       stream.addTrack(e.track);
       video.srcObject = stream;
     });
@@ -97,6 +107,10 @@
     if (pc) pc.close();
     pc = null;
     video.srcObject = null; // it would take precedence over the HLS source
+    if (screenVideo) {
+      screenVideo.srcObject = null;
+      screenVideo.hidden = true;
+    }
     window.livePeer = null;
   }
 
