@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from classroom.db.models import Course, Session, SessionKind, Unit, UnitKind
 from classroom.db.types import utcnow
@@ -136,6 +136,17 @@ def test_questions_over_the_websocket(live: LiveStack) -> None:
                 assert (await _next(t))["type"] == "question"
             await o.send(json.dumps({"type": "ask", "text": "再问一个"}))
             assert (await _next(o))["code"] == "too_many"
+
+        # Logged out meanwhile: the next message closes the socket (4401), nothing is stored.
+        leaving = live.login("officer3")
+        cookie = "; ".join(f"{k}={v}" for k, v in leaving.cookies.items())
+        async with socket(sid, cookie) as gone:
+            assert (await _next(gone))["type"] == "questions"
+            assert leaving.post("/api/v1/auth/logout").status_code in (200, 204)
+            await gone.send(json.dumps({"type": "ask", "text": "还在吗"}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await _next(gone)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
         # Kept with the session: the list reads back (viewers only).
         listed = live.login("officer1").get(f"/api/v1/sessions/{sid}/questions").json()

@@ -102,9 +102,8 @@ async def qa_socket(ws: WebSocket, session_id: int) -> None:
                 {"type": "questions", "items": items, "moderator": moderator}, ensure_ascii=False
             )
         )
-        while True:
-            raw = await ws.receive_text()
-            await _handle(ws, svc, hub, session_id, person_id, raw)
+        while await _handle(ws, svc, hub, session_id, person_id, await ws.receive_text()):
+            pass
     except WebSocketDisconnect:
         pass
     finally:
@@ -113,7 +112,8 @@ async def qa_socket(ws: WebSocket, session_id: int) -> None:
 
 async def _handle(
     ws: WebSocket, svc: Services, hub: QaHub, session_id: int, person_id: int, raw: str
-) -> None:
+) -> bool:
+    """One message from a viewer; False once the socket is closed (logged out since)."""
     try:
         if len(raw.encode()) > MAX_MESSAGE_BYTES:
             raise QuestionRefused("too_long", "message too large")
@@ -126,7 +126,7 @@ async def _handle(
             session = await db.get(Session, session_id)
             if person is None or person.id != person_id or session is None:  # logged out since
                 await ws.close(code=4401)
-                return
+                return False
             if kind == "ask":
                 item = await ask(db, session, person, str(msg.get("text", "")))
                 await db.commit()
@@ -146,3 +146,4 @@ async def _handle(
             await ws.send_text(
                 json.dumps({"type": "error", "code": "bad_message", "message": "not JSON"})
             )
+    return True
