@@ -88,7 +88,9 @@ class LiveStack:
         )
 
 
-def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:
+def build_stack(
+    data_dir: Path, s3: S3Connection, bucket: str, extra_env: dict[str, str] | None = None
+) -> LiveStack:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")},
@@ -111,6 +113,7 @@ def build_stack(data_dir: Path, s3: S3Connection, bucket: str) -> LiveStack:
         "CLASSROOM_AGENT__RETRY_BACKOFF_MAX_S": "2",
         "CLASSROOM_WEB__WATCH_REPORT_S": "1",  # the player reports what it played every second
         "CLASSROOM_LIVE__WEBRTC_TIMEOUT_S": "5",  # a blocked WebRTC falls back to HLS sooner
+        **(extra_env or {}),
     }
     settings = load_settings(data_dir=data_dir)
 

@@ -6,14 +6,17 @@ encoder; a browser whose WebRTC cannot connect plays the same encode over HLS (h
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route
 
+from storage.seaweed import S3Connection
 from tests.browser import browser, until
 from tests.live_helpers import ffmpeg_processes
-from tests.live_stack import LiveStack
+from tests.live_stack import LiveStack, build_stack
 from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -133,5 +136,54 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             until(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
             assert page.evaluate(PLAYING)["width"] == 640
             page.screenshot(path=str(live.data_dir / "live-hls.png"))
+    finally:
+        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
+
+
+@pytest.fixture(scope="module")
+def live_with_screen(
+    tmp_path_factory: pytest.TempPathFactory, s3: S3Connection
+) -> Iterator[LiveStack]:
+    """A classroom with a screen track (slides): its own portal and agent."""
+    screen = {
+        "CLASSROOM_MEDIA__SCREEN": "synthetic",
+        "CLASSROOM_MEDIA__SCREEN_SIZE": "320x180",
+        "CLASSROOM_MEDIA__SCREEN_FPS": "5",
+    }
+    stack = build_stack(
+        tmp_path_factory.mktemp("live-screen"), s3, f"screen-{secrets.token_hex(4)}", screen
+    )
+    stack.start_portal()
+    stack.start_agent()
+    try:
+        yield stack
+    finally:
+        stack.stop(stack.agent)
+        stack.stop(stack.portal)
+
+
+SLIDES = """() => { const v = document.querySelector('#live-screen');
+  return {hidden: v.hidden, width: v.videoWidth, time: v.currentTime}; }"""
+
+
+def test_the_slides_play_beside_the_camera(live_with_screen: LiveStack, tmp_path: Path) -> None:
+    live = live_with_screen
+    trainer = live.login("trainer")
+    sid = live.world.session_id
+    assert trainer.post(f"/api/v1/sessions/{sid}/recording/start").status_code == 202
+    until(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
+    assert live.agent is not None
+    try:
+        with browser(tmp_path / "profile", WEBRTC) as ctx:
+            page = ctx.new_page()
+            log_in(page, live, "officer1", "officer-demo-pw")
+            _watch_webrtc(page, live)
+            until(lambda: not page.evaluate(SLIDES)["hidden"], 20, "the slides shown")
+            until(lambda: page.evaluate(SLIDES)["width"] == 320, 20, "the slides decoded")
+            at = page.evaluate(SLIDES)["time"]
+            until(lambda: page.evaluate(SLIDES)["time"] > at + 1, 20, "the slides playing on")
+            assert page.evaluate(PLAYING)["width"] == 640  # the camera, beside them
+            assert ffmpeg_processes(live.agent.pid) == 2  # the camera's and the screen's
+            page.screenshot(path=str(live.data_dir / "live-slides.png"))
     finally:
         assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
