@@ -43,7 +43,7 @@ from hardware.synthetic import SyntheticCamera, SyntheticMic
 from storage.ports import free_port, free_udp_port
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.latency import frame_clock, latency_ms
-from streaming.live import LiveRelay, LiveSource
+from streaming.live import UDP_INPUT_OPTIONS, LiveRelay, LiveSource
 from streaming.recorder import EncodeSettings, LiveBranches, SegmentRecorder
 
 SECONDS = float(os.environ.get("BENCH_LIVE_S", "10"))
@@ -129,18 +129,10 @@ def _udp_url(port: int) -> str:
     return f"udp://127.0.0.1:{port}"
 
 
-_UDP_OPTIONS = {
-    "fifo_size": "100000",
-    "overrun_nonfatal": "1",
-    "timeout": "5000000",
-    "fflags": "nobuffer",
-}
-
-
 def _direct(port: int, seconds: float) -> list[int]:
     """Baseline: decode the recorder's live branch here, with no WebRTC in between."""
     out: list[int] = []
-    with av.open(_udp_url(port), format="mpegts", options=_UDP_OPTIONS) as c:
+    with av.open(_udp_url(port), format="mpegts", options=UDP_INPUT_OPTIONS) as c:
         start = time.monotonic()
         for frame in c.decode(video=0):
             now = time.monotonic()
@@ -321,7 +313,7 @@ class _EncodeEach:
 
     def __init__(self, port: int) -> None:
         self.player = MediaPlayer(
-            _udp_url(port), format="mpegts", options=_UDP_OPTIONS, decode=True
+            _udp_url(port), format="mpegts", options=UDP_INPUT_OPTIONS, decode=True
         )
         self.player._throttle_playback = False  # live already (see streaming/live.py)
         self.relay = MediaRelay()

@@ -40,6 +40,11 @@ def object_prefix(rec: Recording) -> str:
     return f"recordings/session-{rec.session_id}/recording-{rec.id}/"
 
 
+def live_hls_prefix(recording_id: int) -> str:
+    """Where the agent publishes a recording's live HLS while it runs (removed at its end)."""
+    return f"live/{recording_id}/"
+
+
 async def active_recording(db: AsyncSession, session_id: int) -> Recording | None:
     active = [s for s in RecordingState if s.active]
     return await db.scalar(

@@ -30,6 +30,11 @@ log = structlog.get_logger(__name__)
 H264_BASELINE = "42e01f"
 
 
+# The recorder's live branch as an input: a deep socket buffer (a late reader drops nothing),
+# losses survived, and no stream within 2 s (the recorder is not running) fails instead of waiting.
+UDP_INPUT_OPTIONS = {"fifo_size": "100000", "overrun_nonfatal": "1", "timeout": "2000000"}
+
+
 class LiveError(RuntimeError):
     """The live stream cannot be offered (not running, or the offer is unusable)."""
 
@@ -46,8 +51,7 @@ class LiveSource:
             self._player = MediaPlayer(
                 self.url,
                 format="mpegts",
-                # timeout (µs): no stream (the recorder is not running) fails instead of waiting
-                options={"fifo_size": "100000", "overrun_nonfatal": "1", "timeout": "2000000"},
+                options=UDP_INPUT_OPTIONS,
                 decode=False,
             )
             # MPEG-TS is not a format aiortc considers live: it would pace it again and fall

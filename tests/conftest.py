@@ -109,10 +109,5 @@ def live(tmp_path_factory: pytest.TempPathFactory, s3: S3Connection) -> Iterator
     """The portal and an agent as separate processes, on a real S3 server; shared by the
     end-to-end and browser tests."""
     stack = build_stack(tmp_path_factory.mktemp("live"), s3, f"live-{secrets.token_hex(4)}")
-    stack.start_portal()
-    stack.start_agent()
-    try:
+    with stack.running():
         yield stack
-    finally:
-        stack.stop(stack.agent)
-        stack.stop(stack.portal)

@@ -8,8 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,6 +72,31 @@ class LiveStack:
             ["agent", "--classroom", str(self.world.classroom_id), "--portal", self.url],
             {"CLASSROOM_AGENT_TOKEN": self.world.agent_token},
         )
+
+    @contextmanager
+    def running(self) -> Iterator[LiveStack]:
+        """The portal and the agent, started, and stopped afterwards."""
+        self.start_portal()
+        self.start_agent()
+        try:
+            yield self
+        finally:
+            self.stop(self.agent)
+            self.stop(self.portal)
+
+    def db(self, work: Callable[..., Any]) -> Any:
+        """Run ``work(db)`` on the stack's database and commit. In a thread of its own:
+        Playwright's sync API keeps an event loop running on this one."""
+
+        async def run() -> object:
+            settings = load_settings(data_dir=self.data_dir)
+            async with open_database(settings) as engine, session_factory(engine)() as db:
+                out = await work(db)
+                await db.commit()
+                return out
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run()).result()
 
     def stop(self, proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> int | None:
         if proc is None or proc.poll() is not None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, Route
 
@@ -67,9 +69,9 @@ def _watch_webrtc(page: Page, live: LiveStack) -> None:
     until(lambda: _frames(page) >= 30, 30, "30 frames decoded")
 
 
-def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
-    live: LiveStack, tmp_path: Path
-) -> None:
+@contextmanager
+def _recording_live(live: LiveStack) -> Iterator[httpx.Client]:
+    """The demo session recording, and live, for the block; the trainer's client."""
     trainer = live.login("trainer")
     sid = live.world.session_id
     r = trainer.post(f"/api/v1/sessions/{sid}/recording/start")
@@ -77,6 +79,17 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
     until(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
     assert live.agent is not None
     try:
+        yield trainer
+    finally:
+        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
+
+
+def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    sid = live.world.session_id
+    assert live.agent is not None
+    with _recording_live(live) as trainer:
         with browser(tmp_path / "profile", WEBRTC) as ctx:
             page = ctx.new_page()
             log_in(page, live, "officer1", "officer-demo-pw")
@@ -136,8 +149,6 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             until(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
             assert page.evaluate(PLAYING)["width"] == 640
             page.screenshot(path=str(live.data_dir / "live-hls.png"))
-    finally:
-        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
 
 
 @pytest.fixture(scope="module")
@@ -153,13 +164,8 @@ def live_with_screen(
     stack = build_stack(
         tmp_path_factory.mktemp("live-screen"), s3, f"screen-{secrets.token_hex(4)}", screen
     )
-    stack.start_portal()
-    stack.start_agent()
-    try:
+    with stack.running():
         yield stack
-    finally:
-        stack.stop(stack.agent)
-        stack.stop(stack.portal)
 
 
 SLIDES = """() => { const v = document.querySelector('#live-screen');
@@ -168,22 +174,15 @@ SLIDES = """() => { const v = document.querySelector('#live-screen');
 
 def test_the_slides_play_beside_the_camera(live_with_screen: LiveStack, tmp_path: Path) -> None:
     live = live_with_screen
-    trainer = live.login("trainer")
-    sid = live.world.session_id
-    assert trainer.post(f"/api/v1/sessions/{sid}/recording/start").status_code == 202
-    until(lambda: trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"], 30, "live")
     assert live.agent is not None
-    try:
-        with browser(tmp_path / "profile", WEBRTC) as ctx:
-            page = ctx.new_page()
-            log_in(page, live, "officer1", "officer-demo-pw")
-            _watch_webrtc(page, live)
-            until(lambda: not page.evaluate(SLIDES)["hidden"], 20, "the slides shown")
-            until(lambda: page.evaluate(SLIDES)["width"] == 320, 20, "the slides decoded")
-            at = page.evaluate(SLIDES)["time"]
-            until(lambda: page.evaluate(SLIDES)["time"] > at + 1, 20, "the slides playing on")
-            assert page.evaluate(PLAYING)["width"] == 640  # the camera, beside them
-            assert ffmpeg_processes(live.agent.pid) == 2  # the camera's and the screen's
-            page.screenshot(path=str(live.data_dir / "live-slides.png"))
-    finally:
-        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
+    with _recording_live(live), browser(tmp_path / "profile", WEBRTC) as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "officer1", "officer-demo-pw")
+        _watch_webrtc(page, live)
+        until(lambda: not page.evaluate(SLIDES)["hidden"], 20, "the slides shown")
+        until(lambda: page.evaluate(SLIDES)["width"] == 320, 20, "the slides decoded")
+        at = page.evaluate(SLIDES)["time"]
+        until(lambda: page.evaluate(SLIDES)["time"] > at + 1, 20, "the slides playing on")
+        assert page.evaluate(PLAYING)["width"] == 640  # the camera, beside them
+        assert ffmpeg_processes(live.agent.pid) == 2  # the camera's and the screen's
+        page.screenshot(path=str(live.data_dir / "live-slides.png"))

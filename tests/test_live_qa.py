@@ -23,7 +23,6 @@ from classroom.db.types import utcnow
 from tests.browser import browser
 from tests.live_stack import LiveStack
 from tests.test_browser import log_in
-from tests.test_watch_browser import _db
 
 pytestmark = [pytest.mark.slow]
 
@@ -61,7 +60,7 @@ def _session(live: LiveStack, other_squad: bool = False) -> int:
         await db.flush()
         return s.id
 
-    return int(_db(live, add))  # type: ignore[call-overload]
+    return int(live.db(add))
 
 
 async def _next(ws: ClientConnection) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from classroom.db.models import Course, Person, Session, SessionKind, Unit, UnitKind
 from classroom.db.types import utcnow
+from classroom.recordings import live_hls_prefix
 from classroom.runtime import Services
 from storage.object_store import ObjectNotFound
 from storage.seaweed import S3Connection
@@ -179,7 +180,7 @@ async def test_whep_through_the_portal_to_the_agents_relay(
 
 def _published(services: Services, recording_id: int) -> bool:
     try:
-        services.store.stat(f"live/{recording_id}/live.m3u8")
+        services.store.stat(live_hls_prefix(recording_id) + "live.m3u8")
     except ObjectNotFound:
         return False
     return True

@@ -3,20 +3,14 @@ played — a seek skips the gap, a hidden page counts nothing, and a second tab 
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from classroom.db.engine import session_factory
 from classroom.db.models import Session, WatchProgress
-from classroom.runtime import open_database
-from classroom.settings import load_settings
 from storage.object_store import sha256_file
 from tests.browser import browser, until
 from tests.live_stack import LiveStack
@@ -24,19 +18,6 @@ from tests.recording_helpers import clip, past_recording
 from tests.test_browser import log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _db(live: LiveStack, work: Callable[..., object]) -> object:
-    async def run() -> object:
-        settings = load_settings(data_dir=live.data_dir)
-        async with open_database(settings) as engine, session_factory(engine)() as db:
-            out = await work(db)  # type: ignore[misc]
-            await db.commit()
-            return out
-
-    # In a thread of its own: Playwright's sync API keeps an event loop running on this one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
 
 
 def _recording(live: LiveStack, tmp: Path) -> int:
@@ -61,7 +42,7 @@ def _recording(live: LiveStack, tmp: Path) -> int:
             sha256=sha256_file(mp4),
         )
 
-    return int(_db(live, add))  # type: ignore[call-overload]
+    return int(live.db(add))
 
 
 def _intervals(live: LiveStack, rec: int) -> list[list[float]]:
@@ -69,7 +50,8 @@ def _intervals(live: LiveStack, rec: int) -> list[list[float]]:
         row = await db.scalar(select(WatchProgress).where(WatchProgress.recording_id == rec))
         return row.intervals if row else []
 
-    return _db(live, read)  # type: ignore[return-value]
+    intervals: list[list[float]] = live.db(read)
+    return intervals
 
 
 def _watched(page: Page) -> float:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from aiortc import RTCIceServer
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient, PortalRejected
+from classroom.recordings import live_hls_prefix
 from storage.object_store import ObjectStore
 from storage.ports import free_udp_port
 from streaming.live import LiveError, LiveRelay, LiveSource
@@ -30,11 +31,6 @@ log = structlog.get_logger(__name__)
 
 PLAYLIST = "live.m3u8"
 OFFER_TIMEOUT_S = 12.0  # the portal waits 15 s by default; an answer after it is wasted
-
-
-def hls_prefix(recording_id: int) -> str:
-    """Where a live recording's HLS goes in the store (web/api/live.py reads it there)."""
-    return f"live/{recording_id}/"
 
 
 class HlsPublisher:
@@ -99,7 +95,7 @@ class HlsPublisher:
 class _Feed:
     relay: LiveRelay
     publisher: HlsPublisher
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    publishing: asyncio.Task[None]
 
 
 class LiveDesk:
@@ -143,21 +139,19 @@ class LiveDesk:
     ) -> None:
         assert branches.udp_port is not None and branches.hls_dir is not None
         screen_source = LiveSource(screen.udp_port) if screen and screen.udp_port else None
-        feed = _Feed(
+        publisher = HlsPublisher(branches.hls_dir, self.store, live_hls_prefix(recording_id))
+        self._feeds[recording_id] = _Feed(
             LiveRelay(LiveSource(branches.udp_port), screen=screen_source),
-            HlsPublisher(branches.hls_dir, self.store, hls_prefix(recording_id)),
+            publisher,
+            asyncio.create_task(publisher.run()),
         )
-        task = asyncio.create_task(feed.publisher.run())
-        feed.tasks.add(task)
-        self._feeds[recording_id] = feed
         log.info("live.open", recording=recording_id, udp_port=branches.udp_port)
 
     async def close(self, recording_id: int) -> None:
         feed = self._feeds.pop(recording_id, None)
         if feed is None:
             return
-        for task in feed.tasks:
-            await cancel_and_wait(task)
+        await cancel_and_wait(feed.publishing)
         await feed.relay.stop()
         await asyncio.to_thread(feed.publisher.clear)
         log.info("live.closed", recording=recording_id)

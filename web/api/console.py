@@ -44,7 +44,10 @@ async def console(request: Request, session_id: int, db: DB, person: CurrentPers
     session = await _console_session(db, session_id, person)
     svc = services(request)
     rec = await db.scalar(
-        select(Recording).where(Recording.session_id == session_id).order_by(Recording.id.desc())
+        select(Recording)
+        .where(Recording.session_id == session_id)
+        .order_by(Recording.id.desc())
+        .limit(1)
     )
     agent = await db.scalar(
         select(Device)

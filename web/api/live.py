@@ -20,6 +20,7 @@ from sqlalchemy import select
 from classroom.courseware import course_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from classroom.live_broker import AgentSilent, LiveRequest, Viewer
+from classroom.recordings import live_hls_prefix
 from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
 from web.api.sessions import get_session_or_404
@@ -31,11 +32,6 @@ MAX_SDP_BYTES = 64 * 1024  # a browser's offer is a few KiB
 CLOSE_TIMEOUT_S = 5.0
 _HLS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
 _HLS_TYPES = {"m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
-
-
-def hls_key(recording_id: int, name: str) -> str:
-    """Where the agent publishes a live recording's HLS playlist and segments."""
-    return f"live/{recording_id}/{name}"
 
 
 class IceServerOut(BaseModel):
@@ -227,7 +223,7 @@ async def live_hls(
     if not _HLS_NAME.match(name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
     await viewable_session(db, session_id, person)
-    key = hls_key((await _live_recording(db, session_id)).id, name)
+    key = live_hls_prefix((await _live_recording(db, session_id)).id) + name
     await db.commit()
     store = services(request).store
     try:
