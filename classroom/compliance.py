@@ -70,7 +70,7 @@ def _task_kinds(plan: Plan) -> list[SessionKind]:
 
 async def bureau_year(db: AsyncSession, plan: Plan, tz: ZoneInfo, as_of: date) -> YearLedger:
     with gc_paused():
-        facts = await load_facts(db, plan.year, tz, kinds=_task_kinds(plan))
+        facts = await load_facts(db, plan.year, tz, kinds=_task_kinds(plan), rule=plan.presence)
         return compute_year(plan, facts, as_of, tz)
 
 

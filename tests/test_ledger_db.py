@@ -134,6 +134,13 @@ async def test_sql_measured_presence_gives_the_same_ledger(db: AsyncSession, see
     kinds = [t.session_kind for t in PLAN.tasks]
     counted = await load_facts(db, 2023, TZ, kinds=kinds)
     assert len(counted.sessions) < len(slow.sessions)  # untagged "other" sessions left unread
+    ruled = await load_facts(db, 2023, TZ, kinds=kinds, rule=PLAN.presence)
+    # Plainly present people come as one list per session; the rest (late, left early, exactly
+    # at a tolerance, several check-ins) as measured rows or as check-ins.
+    assert ruled.fully_present and ruled.presence and ruled.attendance
+    on_time = {(f.session_id, p) for f in ruled.fully_present for p in f.person_ids}
+    assert not on_time & {(p.session_id, p.person_id) for p in ruled.presence}
+    assert compute_year(PLAN, ruled, as_of, TZ) == compute_year(PLAN, counted, as_of, TZ)
     assert await bureau_year(db, PLAN, TZ, as_of) == reference
 
 

@@ -24,7 +24,7 @@ from classroom.ledger.facts import (
     SessionFact,
     UnitFact,
 )
-from classroom.ledger.presence import Attended, attended, measured
+from classroom.ledger.presence import PRESENT, Attended, attended, measured
 from classroom.plan.schema import CreditSource, Plan, QuotaPart, Requirement, Task
 
 ADJUSTMENT = "adjustment"
@@ -257,6 +257,10 @@ class _Builder:
         for p in facts.presence:
             self.measured[(p.session_id, p.person_id)] = p
             self.attendees[p.session_id].add(p.person_id)
+        self.fully_present: dict[int, frozenset[int]] = {}
+        for f in facts.fully_present:
+            self.fully_present[f.session_id] = f.person_ids
+            self.attendees[f.session_id].update(f.person_ids)
         self.unit_staff: dict[int | None, list[int]] = defaultdict(list)
         for o in sorted(self.officers.values(), key=lambda o: o.id):
             if o.enforcement_staff:
@@ -274,8 +278,12 @@ class _Builder:
     def presence(self, session: SessionFact) -> dict[int, Attended]:
         rule = self.plan.presence
         out = {}
+        fully = self.fully_present.get(session.id, frozenset())
         for pid in sorted(self.attendees.get(session.id, ())):
             if pid not in self.officers:
+                continue
+            if pid in fully:
+                out[pid] = PRESENT
                 continue
             m = self.measured.get((session.id, pid))
             out[pid] = (
@@ -293,28 +301,34 @@ class _Builder:
             if task is not None:
                 valid = self.check(session, task, present)
             on = self.local(session.start)
+            # Per session, not per person: a bureau's year is a hundred thousand presences.
+            study = [t.item_no for t in session.study] if valid else []
+            practical = session.kind == SessionKind.PRACTICAL
+            hours, credits = self.session_credit(task) if task is not None else (0.0, 0.0)
+            part = task.part if task is not None and valid and (hours or credits) else None
+            full = (_r(hours), _r(credits))
+            ref = f"session:{session.id}"
             for pid, att in present.items():
                 if att.factor <= 0:
                     continue
-                if valid:
-                    self.covered[pid].update(t.item_no for t in session.study)
+                if study:
+                    self.covered[pid].update(study)
                 if task is None:
                     continue
-                if session.kind == SessionKind.PRACTICAL:
+                if practical:
                     self.practical[pid] += att.factor
-                hours, credits = self.session_credit(task)
-                if task.part and valid and (hours or credits):
-                    note = att.reason if att.factor < 1 else ""
+                if part:
+                    whole = att.factor == 1
                     self.entries[pid].append(
                         Entry(
                             pid,
-                            task.part,
-                            _r(hours * att.factor),
-                            _r(credits * att.factor),
+                            part,
+                            full[0] if whole else _r(hours * att.factor),
+                            full[1] if whole else _r(credits * att.factor),
                             on,
                             CreditSource.SESSION.value,
-                            f"session:{session.id}",
-                            note,
+                            ref,
+                            "" if whole else att.reason,
                         )
                     )
 
@@ -407,7 +421,10 @@ class _Builder:
         entries = tuple(
             sorted(self.entries.get(officer.id, []), key=lambda e: (e.on, e.ref, e.part))
         )
-        parts = tuple(self.part_status(p, entries) for p in self.plan.quota.parts)
+        by_part: dict[str, list[Entry]] = defaultdict(list)
+        for e in entries:
+            by_part[e.part].append(e)
+        parts = tuple(self.part_status(p, by_part.get(p.id, [])) for p in self.plan.quota.parts)
         recruit = officer.hired_on is not None and officer.hired_on.year == self.plan.year
         practical_task = self.plan.task_for(SessionKind.PRACTICAL)
         required = (practical_task.days or 0) if (recruit and practical_task) else 0
@@ -434,8 +451,8 @@ class _Builder:
         )
 
     @staticmethod
-    def part_status(part: QuotaPart, entries: tuple[Entry, ...]) -> PartStatus:
-        mine = [e for e in entries if e.part == part.id]
+    def part_status(part: QuotaPart, mine: list[Entry]) -> PartStatus:
+        """``mine``: the officer's entries in this part."""
         return PartStatus(
             part.id,
             part.name,

@@ -60,6 +60,15 @@ class AttendanceFact(NamedTuple):
     check_out: datetime | None = None  # None: stayed to the session's end
 
 
+class FullyPresent(NamedTuple):
+    """The people whose single check-in at a session was, by the database's measure, within the
+    plan's tolerances with a millisecond to spare: present, full credit. A year's attendance is
+    mostly this, so it arrives as one list per session rather than a row per person."""
+
+    session_id: int
+    person_ids: frozenset[int]
+
+
 class PresenceFact(NamedTuple):
     """One check-in at a session, already measured against it (by the database, for a whole
     year at once): seconds late, seconds left early, seconds present within the session."""
@@ -93,5 +102,7 @@ class Facts:
     sessions: tuple[SessionFact, ...] = ()
     attendance: tuple[AttendanceFact, ...] = ()
     credits: tuple[CreditFact, ...] = ()
-    # Single check-ins measured in SQL; a (session, person) appears here or in ``attendance``.
+    # Single check-ins measured in SQL; a (session, person) appears here, in ``fully_present``
+    # or in ``attendance``.
     presence: tuple[PresenceFact, ...] = ()
+    fully_present: tuple[FullyPresent, ...] = ()

@@ -30,12 +30,14 @@ from classroom.ledger.facts import (
     AttendanceFact,
     CreditFact,
     Facts,
+    FullyPresent,
     OfficerFact,
     PresenceFact,
     SessionFact,
     StudyTag,
     UnitFact,
 )
+from classroom.plan.schema import Presence
 
 
 def _utc(value: datetime | str) -> datetime:
@@ -62,10 +64,13 @@ async def load_facts(
     person_id: int | None = None,
     measure_in_sql: bool = True,
     kinds: Collection[SessionKind] | None = None,
+    rule: Presence | None = None,
 ) -> Facts:
     """The year's facts; with ``kinds`` (the plan's task kinds) only the sessions that can count:
     those of a task's kind or tagged with study items. The rest (briefings and the like) earn
-    nothing and cover nothing, yet carry most of a year's attendance rows."""
+    nothing and cover nothing, yet carry most of a year's attendance rows. With the plan's presence
+    ``rule``, a whole year's check-ins that are plainly within its tolerances come as
+    ``fully_present`` lists, not one measured row each."""
     lo, hi = year_window(year, tz)
     # A session's time is what happened, else what was planned.
     start = func.coalesce(Session.actual_start, Session.planned_start)
@@ -141,11 +146,14 @@ async def load_facts(
         for r in session_rows
     )
     presence: tuple[PresenceFact, ...] = ()
+    fully: tuple[FullyPresent, ...] = ()
     if person_id is None and measure_in_sql:
         # A whole year: the database measures each single check-in against its session, so a
         # million rows arrive as numbers; only people with several check-ins at one session (a
         # break) come as rows, for the union of their spans.
-        presence, multi = await _measured(db, lo - timedelta(days=1), hi + timedelta(days=1), kinds)
+        presence, fully, multi = await _measured(
+            db, lo - timedelta(days=1), hi + timedelta(days=1), kinds, rule
+        )
         attendance_q = attendance_q.where(
             tuple_(Attendance.session_id, Attendance.person_id).in_(multi) if multi else false()
         )
@@ -179,32 +187,47 @@ async def load_facts(
         )
         for r in await db.execute(credit_q)
     )
-    return Facts(units, officers, sessions, attendance, credits, presence)
+    return Facts(units, officers, sessions, attendance, credits, presence, fully)
 
 
-# Seconds since the epoch of a stored UTC time: PostgreSQL natively; SQLite keeps
-# 'YYYY-MM-DD HH:MM:SS.ffffff' text, read exactly (whole seconds + the fraction), not through
-# julianday(), whose floating-point days would put 10 minutes late a hair over 10 minutes.
-_EPOCH = {
-    "postgresql": "EXTRACT(EPOCH FROM {0})::float8",
-    "sqlite": "(CAST(strftime('%s', {0}) AS INTEGER) + COALESCE(CAST(substr({0}, 20) AS REAL), 0))",
+# Seconds from one stored UTC time to another. PostgreSQL: the interval's own seconds
+# (date_part gives float8 at once; EXTRACT goes through numeric, measured 2× slower on a year).
+# SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' text, read exactly (whole seconds + the fraction),
+# not through julianday(), whose floating-point days would put 10 minutes late a hair over 10.
+_SQLITE_EPOCH = (
+    "(CAST(strftime('%s', {0}) AS INTEGER) + COALESCE(CAST(substr({0}, 20) AS REAL), 0))"
+)
+_SECONDS = {
+    "postgresql": "date_part('epoch', {1} - {0})",
+    "sqlite": f"{_SQLITE_EPOCH.format('{1}')} - {_SQLITE_EPOCH.format('{0}')}",
 }
 _BOUNDS = {"postgresql": ("GREATEST", "LEAST"), "sqlite": ("max", "min")}
+_LIST = {"postgresql": "string_agg(CAST({0} AS TEXT), ',')", "sqlite": "group_concat({0}, ',')"}
+# "Plainly within the tolerances" leaves this much room at every boundary, so that the database's
+# arithmetic and Python's (presence.judge_seconds) can never disagree on a row it decides: a
+# check-in within a millisecond of a boundary comes as a measured row and is judged in Python.
+_MARGIN_S = 0.001
 
 
 async def _measured(
-    db: AsyncSession, lo: datetime, hi: datetime, kinds: Collection[SessionKind] | None
-) -> tuple[tuple[PresenceFact, ...], list[tuple[int, int]]]:
+    db: AsyncSession,
+    lo: datetime,
+    hi: datetime,
+    kinds: Collection[SessionKind] | None,
+    rule: Presence | None = None,
+) -> tuple[tuple[PresenceFact, ...], tuple[FullyPresent, ...], list[tuple[int, int]]]:
     dialect = db.get_bind().dialect.name
-    ep = _EPOCH[dialect].format
+    between = _SECONDS[dialect].format
     greatest, least = _BOUNDS[dialect]
     st = "COALESCE(s.actual_start, s.planned_start)"
     en = "COALESCE(s.actual_end, s.planned_end)"
     lo_t = f"{greatest}(a.check_in, {st})"
     hi_t = f"{least}(COALESCE(a.check_out, {en}), {en})"
-    sql = text(
-        f"SELECT a.session_id, a.person_id, {ep(lo_t)} - {ep(st)}, {ep(en)} - {ep(hi_t)}, "
-        f"{ep(hi_t)} - {ep(lo_t)} FROM attendance a JOIN sessions s ON s.id = a.session_id "
+    measures = (
+        f"SELECT a.session_id AS sid, a.person_id AS pid, {between(st, lo_t)} AS late, "
+        f"{between(hi_t, en)} AS early, {between(lo_t, hi_t)} AS covered, "
+        f"{between(st, en)} AS length "
+        "FROM attendance a JOIN sessions s ON s.id = a.session_id "
         "WHERE s.planned_start >= :lo AND s.planned_start < :hi"
         + (
             " AND (s.kind IN :kinds OR EXISTS "
@@ -213,6 +236,26 @@ async def _measured(
             else ""
         )
     )
+    params: dict[str, object] = {}
+    if rule is None:
+        sql = text(f"SELECT sid, pid, NULL, late, early, covered FROM ({measures}) m")
+    else:
+        full = (
+            f"covered > {_MARGIN_S} AND length > {_MARGIN_S} AND late <= :late_max "
+            "AND early <= :early_max AND length - covered <= :missed_max"
+        )
+        sql = text(
+            f"WITH m AS ({measures}) "
+            f"SELECT sid, NULL, {_LIST[dialect].format('pid')}, NULL, NULL, NULL FROM m "
+            f"WHERE {full} GROUP BY sid "
+            f"UNION ALL SELECT sid, pid, NULL, late, early, covered FROM m WHERE NOT ({full})"
+        )
+        late_s, early_s = rule.late_tolerance_min * 60, rule.early_leave_tolerance_min * 60
+        params = {
+            "late_max": late_s - _MARGIN_S,
+            "early_max": early_s - _MARGIN_S,
+            "missed_max": late_s + early_s - _MARGIN_S,
+        }
     if kinds is not None:
         sql = sql.bindparams(bindparam("kinds", [k.value for k in kinds], expanding=True))
     bounds: dict[str, object] = {"lo": lo.astimezone(UTC), "hi": hi.astimezone(UTC)}
@@ -222,13 +265,24 @@ async def _measured(
             for k, lo_hi in (("lo", lo), ("hi", hi))
         }
     seen: dict[tuple[int, int], PresenceFact] = {}
+    listed: dict[int, frozenset[int]] = {}
     multi: set[tuple[int, int]] = set()
-    rows = (await (await db.connection()).execute(sql, bounds)).all()
-    for sid, pid, late, early, covered in rows:
+    rows = (await (await db.connection()).execute(sql, {**bounds, **params})).all()
+    for sid, pid, people, late, early, covered in rows:
+        if people is not None:
+            ids = [int(p) for p in people.split(",")]
+            listed[sid] = frozenset(ids)
+            if len(ids) != len(listed[sid]):  # a break: several check-ins, each plainly fine
+                multi.update((sid, p) for p in listed[sid] if ids.count(p) > 1)
+            continue
         key = (sid, pid)
         if key in seen:
             multi.add(key)
         seen[key] = PresenceFact(sid, pid, float(late), float(early), float(covered))
-    for key in multi:
-        del seen[key]
-    return tuple(seen.values()), sorted(multi)
+    multi.update(key for key in seen if key[1] in listed.get(key[0], ()))
+    for key in multi:  # a person with several check-ins at a session comes as rows instead
+        seen.pop(key, None)
+    for sid in {sid for sid, _ in multi}:
+        listed[sid] = listed.get(sid, frozenset()) - {p for s, p in multi if s == sid}
+    fully = tuple(FullyPresent(sid, ids) for sid, ids in listed.items() if ids)
+    return tuple(seen.values()), fully, sorted(multi)

@@ -18,6 +18,11 @@ class Attended(NamedTuple):
     reason: str
 
 
+# Within every tolerance, as the database found it (facts.FullyPresent): full credit. Its
+# measures are not carried over; nothing reads them but the credit and its reason.
+PRESENT = Attended(1.0, 0.0, 0.0, 1.0, "present")
+
+
 def _covered(
     session: SessionFact, rows: Iterable[AttendanceFact]
 ) -> list[tuple[datetime, datetime]]:
