@@ -21,6 +21,8 @@ from classroom.audit import audit
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
 from classroom.db.types import utcnow
 
+NO_SESSION = "no session in this classroom now"
+
 
 class CheckinRefused(ValueError):
     def __init__(self, code: str, message: str) -> None:
@@ -60,7 +62,7 @@ async def _open(
 ) -> Session:
     session = await open_session(db, classroom_id, now, open_before)
     if session is None:
-        raise CheckinRefused("no_session", "no session in this classroom now")
+        raise CheckinRefused("no_session", NO_SESSION)
     return session
 
 

@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from classroom.compliance import PlanBook
-from classroom.db.engine import create_engine, session_factory
+from classroom.db.engine import create_engine, create_pg_pool, session_factory
 from classroom.db.migrate import upgrade
 from classroom.faces.service import FaceService
 from classroom.live_broker import LiveBroker
@@ -38,6 +39,8 @@ class Services:
     # so it lives in memory (a restarted portal shows the next one a few seconds later).
     previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
     live: LiveBroker = field(default_factory=LiveBroker)  # WHEP requests on their way to agents
+    # PostgreSQL only: a plain asyncpg pool for the kiosks' card taps (classroom.card_tap).
+    pg_pool: asyncpg.Pool | None = None
     faces: FaceService = field(init=False)  # from settings.faces
 
     def __post_init__(self) -> None:
@@ -95,7 +98,9 @@ async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
 
 @asynccontextmanager
 async def open_database(settings: Settings, migrate: bool = True) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_url, settings.database.echo)
+    engine = create_engine(
+        settings.database_url, settings.database.echo, settings.database.pool_size
+    )
     try:
         if migrate:
             await upgrade(engine)
@@ -109,4 +114,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_database(settings) as engine, open_store(settings) as store:
         plans = PlanBook(settings.plans_dir)
-        yield Services(settings, engine, session_factory(engine), store, CommandSignal(), plans)
+        svc = Services(settings, engine, session_factory(engine), store, CommandSignal(), plans)
+        if engine.dialect.name == "postgresql":
+            svc.pg_pool = await create_pg_pool(settings.database_url, settings.database.pool_size)
+        try:
+            yield svc
+        finally:
+            if svc.pg_pool is not None:
+                await svc.pg_pool.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import socket
 from collections.abc import Generator
 
 import uvicorn
@@ -15,6 +17,14 @@ APP_FACTORY = "web.app:create_app"
 
 
 class PortalServer(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # Everything loaded so far (the app, its routes and models, the libraries) lives as long
+        # as the process: out of the collector's way, so that its full passes under load scan
+        # only what requests make (the kiosk benchmark's p99 waited on them).
+        gc.collect()
+        gc.freeze()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         # The process's own handlers decide when the portal stops (after the agent, before the

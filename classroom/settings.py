@@ -37,6 +37,9 @@ class DatabaseSettings(_Section):
     # Empty means the embedded SQLite file ``<data_dir>/classroom.db``.
     url: str = ""
     echo: bool = False
+    # Connections the portal keeps open (PostgreSQL): as many again may open under a burst. The
+    # kiosks' card taps have a pool of their own of this size (classroom.card_tap).
+    pool_size: int = Field(default=10, ge=1, le=200)
 
     @field_validator("url")
     @classmethod

@@ -9,13 +9,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from classroom.compliance import PlanBook
-from classroom.db.models import AuditEntry, Classroom, Device, DeviceKind, Person
+from classroom.db.models import (
+    Attendance,
+    AuditEntry,
+    Classroom,
+    Device,
+    DeviceKind,
+    Person,
+    SessionKind,
+)
+from classroom.db.models import Session as DbSession
 from classroom.devices import create_device, revoke_device
-from classroom.runtime import Services
+from classroom.runtime import Services, open_services
+from classroom.settings import Settings
+from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, make_portal
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 PLANS = Path(__file__).resolve().parent.parent / "plans"
@@ -26,6 +38,12 @@ async def _kiosk(portal: Portal, classroom_id: int) -> tuple[int, str]:
         device, token = await create_device(db, classroom_id, DeviceKind.KIOSK, "door")
         await db.commit()
         return device.id, token
+
+
+@pytest.fixture
+def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Settings:
+    """The kiosk's card path is SQL of its own: every test here runs on SQLite and PostgreSQL."""
+    return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
 
 
 @pytest.fixture
@@ -149,3 +167,124 @@ async def test_a_check_out_shows_in_the_ledger_at_once(portal: Portal, tmp_path:
         report = (await me.get(f"/api/v1/compliance/me?year={year}")).json()
     entries = [e for e in report["entries"] if e["ref"] == f"session:{sid}"]
     assert entries and entries[0]["hours"] == 8.0 and entries[0]["credits"] == 4.0
+
+
+async def test_card_tap_rules(portal: Portal) -> None:
+    """The rules of a tap, as the ORM check-in has them: a session opens open_before (30 min)
+    ahead of its start and closes at its actual end; only active officers check in; a tap after
+    a check-out starts a new stay; the same event delivered again is the first answer."""
+    now = datetime.now(UTC)
+    async with portal.services.sessionmaker() as db:
+        for room in (11, 12, 13):
+            db.add(Classroom(id=room, name=f"room {room}", location=""))
+        await db.flush()
+        trainer = await db.scalar(select(Person.id).where(Person.username == "trainer"))
+        assert trainer is not None
+
+        def session(room: int, start: timedelta, **extra: object) -> DbSession:
+            return DbSession(
+                course_id=1,
+                classroom_id=room,
+                trainer_id=trainer,
+                kind=SessionKind.OTHER,
+                title=f"in room {room}",
+                planned_start=now + start,
+                planned_end=now + start + timedelta(hours=1),
+                **extra,
+            )
+
+        db.add_all(
+            [
+                session(11, timedelta(minutes=29)),
+                session(12, timedelta(minutes=31)),
+                session(13, -timedelta(minutes=20), actual_end=now - timedelta(minutes=1)),
+            ]
+        )
+        officer2 = await db.scalar(select(Person).where(Person.username == "officer2"))
+        assert officer2 is not None
+        officer2.active = False
+        await db.commit()
+    async with portal.as_user("manager") as manager:
+        for username, card in (("manager", "M0001"), ("officer2", "P0002")):
+            async with portal.services.sessionmaker() as db:
+                pid = await db.scalar(select(Person.id).where(Person.username == username))
+            r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": card})
+            assert r.status_code == 201, r.text
+    taps = {}
+    for room in (11, 12, 13):
+        _, token = await _kiosk(portal, room)
+        taps[room] = portal.client(headers={"Authorization": f"Bearer {token}"})
+    async with taps[11] as k11, taps[12] as k12, taps[13] as k13:
+        first = await k11.post("/api/v1/kiosk/card", json={"card_no": " 0004471234 "})
+        assert first.status_code == 200 and first.json()["result"] == "checked_in"
+        assert first.json()["session"] == "in room 11"  # 29 minutes ahead: open
+        for kiosk in (k12, k13):  # 31 minutes ahead; stopped a minute ago
+            r = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+            assert r.status_code == 409 and r.json()["detail"]["code"] == "no_session"
+        r = await k11.post("/api/v1/kiosk/card", json={"card_no": "M0001"})
+        assert r.status_code == 403 and r.json()["detail"]["code"] == "not_an_officer"
+        assert "王经理" in r.json()["detail"]["message"]
+        for card in ("P0002", "x!"):  # an inactive officer's card; not a card number at all
+            r = await k11.post("/api/v1/kiosk/card", json={"card_no": card})
+            assert r.status_code == 404 and r.json()["detail"]["code"] == "unknown_card"
+        again = await k11.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+        assert again.json()["result"] == "already" and again.json()["at"] == first.json()["at"]
+        out = await k11.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
+        assert out.json()["result"] == "checked_out"
+        tap = str(uuid.uuid4())
+        back = await k11.post(
+            "/api/v1/kiosk/card", json={"card_no": "0004471234", "event_uid": tap}
+        )
+        assert back.json()["result"] == "checked_in" and back.json()["at"] > first.json()["at"]
+        retry = await k11.post(
+            "/api/v1/kiosk/card", json={"card_no": "0004471234", "event_uid": tap}
+        )
+        assert retry.json() == {**back.json(), "result": "already"}
+    async with portal.services.sessionmaker() as db:
+        stays = (
+            await db.scalars(
+                select(Attendance)
+                .join(DbSession, DbSession.id == Attendance.session_id)
+                .where(DbSession.classroom_id == 11)
+                .order_by(Attendance.check_in)
+            )
+        ).all()
+        seen = await db.scalar(select(Device.last_seen_at).where(Device.classroom_id == 11))
+    assert [(a.source.value, a.check_out is not None) for a in stays] == [
+        ("kiosk", True),
+        ("kiosk", False),
+    ]
+    assert stays[1].event_uid == tap and seen is not None
+
+
+async def test_card_tap_survives_dropped_database_connections(
+    tmp_path: Path, s3: S3Connection, bucket: str, pg_url: str
+) -> None:
+    """PostgreSQL restarted under a busy kiosk: the taps' pooled connections are gone, and the
+    next tap still checks in — once (the retry carries the same event id)."""
+    settings = make_settings(tmp_path / "var", s3, bucket, database={"url": pg_url})
+    async with open_services(settings) as services:
+        portal = await make_portal(services)
+        async with portal.as_user("manager") as manager:
+            async with services.sessionmaker() as db:
+                pid = await db.scalar(select(Person.id).where(Person.username == "officer1"))
+            r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": "0004471234"})
+            assert r.status_code == 201
+        _, token = await _kiosk(portal, portal.world.classroom_id)
+        async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+            r = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+            assert r.json()["result"] == "checked_in"
+            r = await kiosk.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
+            assert r.json()["result"] == "checked_out"
+            assert services.pg_pool is not None and services.pg_pool.get_size() >= 1
+            async with services.engine.connect() as conn:
+                dropped = await conn.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            assert dropped and dropped >= 1
+            r = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+            assert r.status_code == 200, r.text
+            assert r.json()["result"] == "checked_in"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -58,30 +58,51 @@ Admin = Annotated[Person, Depends(require_role(Role.ADMIN))]
 Staff = Annotated[Person, Depends(require_role(Role.TRAINER, Role.MANAGER, Role.ADMIN))]
 
 _bearer = HTTPBearer(auto_error=False)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 LAST_SEEN_EVERY = timedelta(seconds=5)
+
+
+def _device_token(creds: Bearer) -> str:
+    if creds is None:
+        check_device_kind(None, DeviceKind.KIOSK)  # 401, before the body is looked at
+    assert creds is not None
+    return creds.credentials
+
+
+# A bearer token is there; whether it is a device's, and which, is for the caller to find out.
+DeviceToken = Annotated[str, Depends(_device_token)]
+
+
+def check_device_kind(found: DeviceKind | None, kind: DeviceKind) -> None:
+    """401 for a token that is missing, unknown or revoked (``found`` None), 403 for a device of
+    another kind."""
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing, unknown or revoked device token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if found != kind:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this needs a device token of kind {kind.value}"
+        )
+
+
+def last_seen_due(last_seen_at: datetime | None, now: datetime) -> bool:
+    # At most every few seconds: a busy kiosk or agent must not queue its requests on updates of
+    # its own row (the dashboard's threshold is tens of seconds).
+    return last_seen_at is None or now - last_seen_at > LAST_SEEN_EVERY
 
 
 def require_device(kind: DeviceKind) -> Callable[..., Coroutine[Any, Any, Device]]:
     """A device's bearer token, of the given kind (agent or kiosk), not revoked."""
 
-    async def check(
-        db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> Device:
+    async def check(db: DB, creds: Bearer) -> Device:
         device = await device_for_token(db, creds.credentials) if creds else None
-        if device is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing, unknown or revoked device token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if device.kind != kind:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this needs a device token of kind {kind.value}"
-            )
+        check_device_kind(device.kind if device else None, kind)
+        assert device is not None
         now = utcnow()
-        # At most every few seconds: a busy kiosk or agent must not queue its requests on
-        # updates of its own row (the dashboard's threshold is tens of seconds).
-        if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_EVERY:
+        if last_seen_due(device.last_seen_at, now):
             device.last_seen_at = now
         return device
 
