@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import threading
@@ -10,10 +11,12 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import google_crc32c
 import pytest
+from minio.error import S3Error
 
-from storage.multipart import MIN_PART, Backoff, ResumableUploader, UploadCancelled
-from storage.object_store import ObjectStore
+from storage.multipart import CRC32C, MIN_PART, Backoff, ResumableUploader, UploadCancelled
+from storage.object_store import UNSIGNED, ObjectStore
 from storage.ports import free_port
 from storage.ratelimit import RateLimit
 from storage.seaweed import EmbeddedSeaweed, S3Connection
@@ -298,3 +301,23 @@ def test_a_journal_from_before_fingerprints_still_resumes(
     assert up.enqueue("r/seg.ts", src, "video/mp2t").mtime_ns is None  # the same job, kept
     info = up.upload("r/seg.ts")
     assert info.sha256 == digest and up.journal.pending() == []
+
+
+def test_the_store_checks_each_part_s_crc32c(store: ObjectStore) -> None:
+    """The per-part checksum the uploader sends is worth its time only if the store checks it: a
+    part that does not match it is refused, one that does is taken."""
+    client = store.client
+    upload_id = client._create_multipart_upload(store.bucket, "damaged", {})
+    data = os.urandom(1024)
+    right = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+    wrong = base64.b64encode((google_crc32c.value(data) ^ 1).to_bytes(4, "big")).decode()
+
+    def send(crc: str) -> str:
+        headers: dict[str, str | list[str] | tuple[str]] = {UNSIGNED: "1", CRC32C: crc}
+        return client._upload_part(store.bucket, "damaged", data, headers, upload_id, 1)
+
+    with pytest.raises(S3Error) as refused:
+        send(wrong)
+    assert refused.value.code == "BadDigest"
+    assert send(right)
+    client._abort_multipart_upload(store.bucket, "damaged", upload_id)
