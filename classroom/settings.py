@@ -121,6 +121,10 @@ class MediaSettings(_Section):
     # checked in through the portal, queued on disk while the portal is unreachable.
     card_reader: str = Field(default="", pattern=r"^(|/dev/\S+)$")
     card_reader_baud: int = Field(default=9600, ge=1200, le=921600)
+    # A camera at the door that checks people in by face, through the agent (a camera of its
+    # own: the classroom camera is busy recording): "v4l2:/dev/video4", "rtsp://…", a video
+    # "file:/path" (demonstrations), or empty for none. Works while the portal is unreachable.
+    door_camera: str = Field(default="", pattern=r"^(|v4l2:/dev/\S+|rtsp://\S+|file:/\S+)$")
     # How an RTSP camera's stream is fetched: RTP interleaved in TCP, or RTP over UDP.
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     # A PTZ camera whose presets sessions may name: "visca://HOST[:PORT]",
@@ -151,6 +155,9 @@ class AgentSettings(_Section):
     retention_days: float = Field(default=14, ge=0)
     # Upload bandwidth cap for everything the agent sends, in kbit/s; 0: none.
     upload_kbps: int = Field(default=0, ge=0)
+    # How often the door camera's face gallery is fetched again (an ETag makes an unchanged one
+    # cheap); a person deleted from face recognition leaves the agent within this time.
+    gallery_sync_s: float = Field(default=300, ge=1, le=86400)
     # Prometheus /metrics on this port (127.0.0.1); 0: off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
 

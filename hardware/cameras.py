@@ -74,3 +74,15 @@ class NetworkCamera:
         elif self.url.startswith("udp://"):
             opts["f"] = "mpegts"
         return FfmpegInput(self.url, opts, copy_video=self.copy)
+
+
+@dataclass(frozen=True)
+class FileCamera:
+    """A video file played as a camera, looped at its own pace: a door camera's stand-in for
+    demonstrations and tests (a real one is a V4L2 or IP camera)."""
+
+    path: str
+    name: str = "file-camera"
+
+    def ffmpeg_input(self) -> FfmpegInput:
+        return FfmpegInput(self.path, {"stream_loop": -1}, realtime=True)

@@ -14,7 +14,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # PR_SET_PDEATHSIG: the kernel ends ffmpeg if we die, even by kill -9 (no orphan encoders).
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
@@ -40,7 +40,7 @@ class FfmpegProcess:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the agent only; it stops us in order
         )
         self._reader = asyncio.create_task(self._read_stderr())

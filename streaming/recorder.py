@@ -69,7 +69,7 @@ SegmentHandler = Callable[[Segment], Awaitable[None]]
 FaultHandler = Callable[[RecorderFault], None]
 
 
-def _input(src: FfmpegInput) -> ffmpeg.nodes.FilterableStream:
+def ffmpeg_input(src: FfmpegInput) -> ffmpeg.nodes.FilterableStream:
     opts: dict[str, object] = dict(src.options)
     size = opts.get("video_size")
     if isinstance(size, str):
@@ -91,9 +91,9 @@ def build_command(
     live: LiveBranches | None = None,
 ) -> list[str]:
     cam = camera.ffmpeg_input()
-    video = _input(cam).video
+    video = ffmpeg_input(cam).video
     streams = [video]
-    audio = _input(mic.ffmpeg_input()).audio if mic is not None else None
+    audio = ffmpeg_input(mic.ffmpeg_input()).audio if mic is not None else None
     if audio is not None:
         streams.append(audio)
     recorded = ",".join(str(i) for i in range(len(streams)))  # video + AAC

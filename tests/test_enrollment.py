@@ -4,10 +4,7 @@ in-memory gallery following every change."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
-import httpx
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -15,22 +12,9 @@ from sqlalchemy import select
 from classroom.db.models import AuditEntry, FaceEmbedding, Person
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
+from tests.face_helpers import BLANK, FACES, OBAMA, enroll, jpeg
 
 pytestmark = pytest.mark.anyio
-FACES = Path(__file__).parent / "data" / "faces"
-
-
-def jpeg(name: str, width: int = 640) -> bytes:
-    image = cv2.imread(str(FACES / f"{name}.jpg"))
-    h, w = image.shape[:2]
-    image = cv2.resize(image, (width, h * width // w))
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return data.tobytes()
-
-
-BLANK = cv2.imencode(".png", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()
-OBAMA = [jpeg("obama"), jpeg("obama_partial_face"), jpeg("obama2")]
 
 
 async def _id(db_portal: Portal, username: str) -> int:
@@ -38,15 +22,6 @@ async def _id(db_portal: Portal, username: str) -> int:
         pid = await db.scalar(select(Person.id).where(Person.username == username))
         assert pid is not None
         return pid
-
-
-async def enroll(
-    client: httpx.AsyncClient, pid: int, frames: list[bytes], consent: bool = True
-) -> httpx.Response:
-    files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
-    return await client.post(
-        f"/api/v1/people/{pid}/face", files=files, data={"consent": str(consent).lower()}
-    )
 
 
 @pytest.fixture

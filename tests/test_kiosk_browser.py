@@ -16,58 +16,11 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from streaming.ffmpeg_bin import resolve_ffmpeg
 from tests.browser import browser, fake_camera
+from tests.face_helpers import photo, turning_head, y4m
 from tests.live_stack import CLI, LiveStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-FACES = Path(__file__).parent / "data" / "faces"
-
-
-def _fit(image: np.ndarray, w: int = 640, h: int = 480) -> np.ndarray:
-    scale = min(w / image.shape[1], h / image.shape[0])
-    small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
-    canvas = np.full((h, w, 3), 40, np.uint8)
-    y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
-    canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
-    return canvas
-
-
-def y4m(out: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
-    """A .y4m for Chromium's fake camera, from BGR frames."""
-    raw = b"".join(f.tobytes() for f in frames)
-    subprocess.run(
-        [
-            resolve_ffmpeg(),
-            "-v",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "bgr24",
-            "-s",
-            "640x480",
-            "-r",
-            str(fps),
-            "-i",
-            "-",
-            "-pix_fmt",
-            "yuv420p",
-            "-y",
-            str(out),
-        ],
-        input=raw,
-        check=True,
-    )
-    return out
-
-
-def photo(name: str) -> np.ndarray:
-    image = cv2.imread(str(FACES / f"{name}.jpg"))
-    assert image is not None
-    if image.shape[0] > 2 * image.shape[1]:  # a full-length portrait: the head and shoulders
-        image = image[: image.shape[1]]
-    return _fit(image)
 
 
 def new_kiosk(live: LiveStack, classroom: int, name: str) -> str:
@@ -98,13 +51,6 @@ def open_session_now(live: LiveStack, classroom: int, title: str) -> None:
         },
     )
     assert r.status_code == 201, r.text
-
-
-def turning_head(tmp: Path) -> Path:
-    """A frontal face that turns one way, back, and the other way: any challenge side passes."""
-    turned = photo("obama2")
-    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
-    return y4m(tmp / "live.y4m", frames)
 
 
 @pytest.fixture(scope="module")

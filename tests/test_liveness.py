@@ -36,3 +36,11 @@ def test_the_window() -> None:
     assert c.feed(0.3, WINDOW_S + 0.1) == "failed"
     assert HeadTurnChallenge(1, 0.0, side=1).direction == "left"  # their left: image right
     assert HeadTurnChallenge(1, 0.0, side=-1).direction == "right"
+
+
+def test_either_side_for_a_door_camera_with_no_screen_to_ask() -> None:
+    assert run(0, [0.02, 0.25]) == "passed"
+    assert run(0, [0.0, -0.25]) == "passed"
+    assert run(0, [0.03] * 40) == "failed"  # still
+    assert run(0, [0.3] * 40) == "failed"  # turned from the start (a turned photo)
+    assert HeadTurnChallenge(1, 0.0, side=0).direction == "either"

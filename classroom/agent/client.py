@@ -99,6 +99,15 @@ class PortalClient:
         """One attempt: a viewer waits seconds at most, an answer later is of no use."""
         await self.once("POST", f"/agent/live/{request_id}", json=body)
 
+    async def gallery(self, version: str) -> dict[str, Any] | None:
+        """One attempt: the door camera's face gallery, None if ``version`` is still current."""
+        headers = {"If-None-Match": f'"{version}"'} if version else {}
+        resp = await self.once("GET", "/agent/gallery", headers=headers)
+        if resp.status_code == 304:
+            return None
+        data: dict[str, Any] = resp.json()
+        return data
+
     async def schedule(self) -> list[dict[str, Any]]:
         """One attempt: when the portal does not answer, the agent goes on from its cache."""
         data: list[dict[str, Any]] = (await self.once("GET", "/agent/schedule")).json()

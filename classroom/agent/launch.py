@@ -11,7 +11,7 @@ from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
 from classroom.runtime import agent_connection
 from classroom.settings import Settings
-from hardware.cameras import NetworkCamera, ScreenCamera, V4L2Camera
+from hardware.cameras import FileCamera, NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.card_reader import SerialCardReader
 from hardware.mics import AlsaMic, PulseMic
 from hardware.ptz import ptz_from_url
@@ -65,6 +65,7 @@ async def build_agent(
         metrics_port=settings.agent.metrics_port,
         composite=settings.media.composite,
         live=settings.live.enabled,
+        gallery_sync_s=settings.agent.gallery_sync_s,
     )
     camera = camera_from_setting(
         settings.media.camera,
@@ -92,6 +93,7 @@ async def build_agent(
         ptz_from_url(m.ptz),
         screen_from_setting(m.screen, m.screen_size, m.screen_fps),
         SerialCardReader(m.card_reader, m.card_reader_baud) if m.card_reader else None,
+        door_from_setting(m.door_camera),
     )
 
 
@@ -105,6 +107,15 @@ def camera_from_setting(
     if value.startswith(("rtsp://", "udp://")):
         return NetworkCamera(value, rtsp_transport=rtsp_transport)
     return SyntheticCamera(size=size, fps=fps)
+
+
+def door_from_setting(value: str) -> CameraSource | None:
+    """The door camera: frames are scaled to 640×480 for the face networks whatever it sends."""
+    if not value:
+        return None
+    if value.startswith("file:"):
+        return FileCamera(value.removeprefix("file:"))
+    return camera_from_setting(value, "1280x720", 10)
 
 
 def screen_from_setting(value: str, size: str, fps: int) -> CameraSource | None:

@@ -36,6 +36,7 @@ from classroom.agent.client import (
     PortalRejected,
     PortalUnavailable,
 )
+from classroom.agent.door import DoorDesk
 from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write_status
 from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
@@ -80,6 +81,7 @@ class AgentConfig:
     metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
     composite: bool = False  # camera and screen side by side, made after the session
     live: bool = True  # send the camera live (WebRTC relay, HLS) while recording
+    gallery_sync_s: float = 300.0  # the door camera's face gallery, fetched again this often
 
 
 class DiskLow(RuntimeError):
@@ -106,6 +108,7 @@ class Agent:
         ptz: PtzControl | None = None,
         screen: CameraSource | None = None,
         card_reader: SerialCardReader | None = None,
+        door_camera: CameraSource | None = None,
     ) -> None:
         self.config = config
         self.card_reader = card_reader
@@ -136,6 +139,19 @@ class Agent:
         self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
         self.live = LiveDesk(
             portal, store, config.poll_wait_s, ptz.recall if ptz is not None else None
+        )
+        self.door = (
+            DoorDesk(
+                portal,
+                self.report,
+                self.health,
+                config.ffmpeg,
+                door_camera,
+                config.workdir,
+                config.gallery_sync_s,
+            )
+            if door_camera is not None
+            else None
         )
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
@@ -180,6 +196,8 @@ class Agent:
             self._spawn(self.live.serve(), self._loops)
         if self.card_reader is not None:
             self._spawn(self._read_cards(self.card_reader), self._loops)
+        if self.door is not None:
+            self._spawn(self.door.serve(), self._loops)
         if self.config.metrics_port:
             self._metrics = await serve_metrics(
                 self.config.metrics_port, lambda: agent_metrics(self.status())

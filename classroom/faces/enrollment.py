@@ -137,6 +137,31 @@ async def gallery_rows(db: AsyncSession) -> list[tuple[int, np.ndarray]]:
     return [(pid, vector_of(v)) for pid, v in rows]
 
 
+async def gallery_export(db: AsyncSession) -> list[tuple[int, str, list[bytes]]]:
+    """The enrolled active people, their names and embeddings (little-endian float32): what an
+    agent's door camera needs to recognise them without the portal."""
+    rows = await db.execute(
+        select(Person.id, Person.display_name, FaceEmbedding.vector)
+        .join(FaceEnrollment, FaceEnrollment.person_id == Person.id)
+        .join(FaceEmbedding, FaceEmbedding.enrollment_id == FaceEnrollment.id)
+        .where(FaceEnrollment.model == MODEL_ID, Person.active.is_(True))
+        .order_by(Person.id, FaceEmbedding.id)
+    )
+    people: dict[int, tuple[int, str, list[bytes]]] = {}
+    for pid, name, vector in rows:
+        people.setdefault(pid, (pid, name, []))[2].append(vector)
+    return list(people.values())
+
+
+async def is_enrolled(db: AsyncSession, person_id: int) -> bool:
+    found = await db.scalar(
+        select(FaceEnrollment.id).where(
+            FaceEnrollment.person_id == person_id, FaceEnrollment.model == MODEL_ID
+        )
+    )
+    return found is not None
+
+
 def normalise_card(card_no: str) -> str:
     card = card_no.strip().upper()
     if not CARD_NO.fullmatch(card):

@@ -36,7 +36,9 @@ class HeadTurnChallenge:
     person_id: int
     started: float
     # +1: the nose must move to the image's right, which is the person turning to THEIR left
-    # (the camera faces them); -1 the other way.
+    # (the camera faces them); -1 the other way; 0 either way (a door camera with no screen to
+    # ask on: the turn is still parallax a photo cannot show, but a video replay passes more
+    # easily than with the kiosk's random side).
     side: int = field(default_factory=lambda: random.choice((-1, 1)))
     frontal_seen: bool = False
     passed: bool = False
@@ -44,7 +46,7 @@ class HeadTurnChallenge:
     @property
     def direction(self) -> str:
         """Which way to ask the person to turn, from their side."""
-        return "left" if self.side > 0 else "right"
+        return "left" if self.side > 0 else "right" if self.side < 0 else "either"
 
     def feed(self, face_yaw: float, now: float) -> str:
         """``pending``, ``passed`` or ``failed`` after this frame."""
@@ -54,7 +56,7 @@ class HeadTurnChallenge:
             return "failed"
         if abs(face_yaw) < FRONTAL:
             self.frontal_seen = True
-        elif self.frontal_seen and face_yaw * self.side >= TURNED:
+        elif self.frontal_seen and (face_yaw * self.side if self.side else abs(face_yaw)) >= TURNED:
             self.passed = True
             return "passed"
         return "pending"

@@ -9,19 +9,28 @@ database until acknowledged, a dropped connection or a restarted portal loses no
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from classroom.audit import audit
 from classroom.checkin import CheckinRefused, check_in, unknown_card
-from classroom.db.models import AgentCommand, AttendanceSource, Device, Recording, RecordingState
+from classroom.db.models import (
+    AgentCommand,
+    AttendanceSource,
+    Device,
+    Person,
+    Recording,
+    RecordingState,
+)
 from classroom.db.types import utcnow
-from classroom.faces.enrollment import person_for_card
+from classroom.faces.enrollment import gallery_export, is_enrolled, person_for_card
 from classroom.recordings import (
     RecordingConflict,
     TrackReport,
@@ -258,15 +267,75 @@ async def preview(request: Request, device: CurrentAgent, db: DB) -> None:
 
 
 class AgentCheckinIn(Strict):
-    """A card tapped at the agent's reader, possibly long ago (queued while offline)."""
+    """A card tapped at the agent's reader, or a face its door camera recognised (and saw turn),
+    possibly long ago (queued while offline)."""
 
     event_uid: uuid.UUID
-    card_no: str = Field(min_length=1, max_length=64)
+    method: Literal["card", "face"] = "card"
+    card_no: str | None = Field(default=None, min_length=1, max_length=64)
+    person_id: int | None = Field(default=None, ge=1)
+    score: float | None = Field(default=None, ge=-1, le=1)
     at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AgentCheckinIn:
+        if self.method == "card" and (self.card_no is None or self.person_id is not None):
+            raise ValueError("a card check-in carries card_no, and no person_id")
+        if self.method == "face" and (self.person_id is None or self.card_no is not None):
+            raise ValueError("a face check-in carries person_id, and no card_no")
+        return self
+
+
+class GalleryPersonOut(BaseModel):
+    id: int
+    name: str
+    embeddings: list[str]  # base64 of 128 little-endian float32, unit length
+
+
+class GalleryOut(BaseModel):
+    version: str
+    threshold: float
+    margin: float
+    people: list[GalleryPersonOut]
+
+
+@router.get("/gallery", response_model=GalleryOut)
+async def gallery(request: Request, db: DB, device: CurrentAgent) -> Response:
+    """The face gallery for the classroom's door camera: embeddings only, never photos. The
+    agent keeps it to check people in while the portal is unreachable; ``version`` is its ETag
+    (If-None-Match: 304 when nothing changed)."""
+    faces = services(request).settings.faces
+    people = await gallery_export(db)
+    digest = hashlib.sha256(f"{faces.match_threshold}:{faces.match_margin}".encode())
+    for pid, name, vectors in people:
+        digest.update(f"|{pid}:{name}:".encode())
+        for v in vectors:
+            digest.update(v)
+    version = digest.hexdigest()
+    await db.commit()  # last_seen_at
+    etag = f'"{version}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    body = GalleryOut(
+        version=version,
+        threshold=faces.match_threshold,
+        margin=faces.match_margin,
+        people=[
+            GalleryPersonOut(
+                id=pid, name=name, embeddings=[base64.b64encode(v).decode() for v in vectors]
+            )
+            for pid, name, vectors in people
+        ],
+    )
+    return Response(
+        body.model_dump_json(),
+        media_type="application/json",
+        headers={"ETag": etag, "Cache-Control": "no-store"},  # biometric data: no caches
+    )
 
 
 class AgentCheckinOut(BaseModel):
-    result: str  # checked_in | already | unknown_card | no_session | not_an_officer
+    result: str  # checked_in | already | unknown_card | not_enrolled | no_session | not_an_officer
     person_id: int | None = None
     attendance_id: int | None = None
 
@@ -281,18 +350,32 @@ async def agent_checkin(
     if not now - timedelta(days=30) <= body.at <= now + timedelta(minutes=5):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at is out of range")
     room = device.classroom_id
-    person = await person_for_card(db, body.card_no)
-    if person is None or not person.active:
-        await unknown_card(db, room, body.card_no)
-        await db.commit()
-        return AgentCheckinOut(result="unknown_card")
+    if body.method == "face":
+        assert body.person_id is not None
+        person = await db.get(Person, body.person_id)
+        # Deleted from face recognition since the agent's gallery was made: not counted.
+        if person is None or not person.active or not await is_enrolled(db, person.id):
+            await audit(
+                db, None, "checkin.not_enrolled", f"classroom:{room}", person_id=body.person_id
+            )
+            await db.commit()
+            return AgentCheckinOut(result="not_enrolled")
+        via = "face (door camera)" + (f", {body.score:.2f}" if body.score is not None else "")
+    else:
+        assert body.card_no is not None
+        person = await person_for_card(db, body.card_no)
+        if person is None or not person.active:
+            await unknown_card(db, room, body.card_no)
+            await db.commit()
+            return AgentCheckinOut(result="unknown_card")
+        via = "card (classroom reader)"
     window = services(request).settings.kiosk.open_before
     try:
         result = await check_in(
             db,
             room,
             person,
-            "card (classroom reader)",
+            via,
             window,
             at=body.at,
             event_uid=str(body.event_uid),

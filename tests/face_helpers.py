@@ -1,0 +1,90 @@
+"""Frames made from the real face photos in tests/data/faces (see its ATTRIBUTION.md): stills,
+a head that turns, and .y4m files of them for Chromium's fake camera or the agent's door camera."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+from streaming.ffmpeg_bin import resolve_ffmpeg
+
+FACES = Path(__file__).parent / "data" / "faces"
+
+
+def fit(image: np.ndarray, w: int = 640, h: int = 480) -> np.ndarray:
+    scale = min(w / image.shape[1], h / image.shape[0])
+    small = cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)))
+    canvas = np.full((h, w, 3), 40, np.uint8)
+    y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return canvas
+
+
+def y4m(out: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """A .y4m for Chromium's fake camera, from BGR frames."""
+    raw = b"".join(f.tobytes() for f in frames)
+    subprocess.run(
+        [
+            resolve_ffmpeg(),
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            "640x480",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+            "-pix_fmt",
+            "yuv420p",
+            "-y",
+            str(out),
+        ],
+        input=raw,
+        check=True,
+    )
+    return out
+
+
+def photo(name: str) -> np.ndarray:
+    image = cv2.imread(str(FACES / f"{name}.jpg"))
+    assert image is not None
+    if image.shape[0] > 2 * image.shape[1]:  # a full-length portrait: the head and shoulders
+        image = image[: image.shape[1]]
+    return fit(image)
+
+
+def turning_head(tmp: Path) -> Path:
+    """A frontal face that turns one way, back, and the other way: any challenge side passes."""
+    turned = photo("obama2")
+    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
+    return y4m(tmp / "live.y4m", frames)
+
+
+def jpeg(name: str, width: int = 640) -> bytes:
+    image = cv2.imread(str(FACES / f"{name}.jpg"))
+    h, w = image.shape[:2]
+    image = cv2.resize(image, (width, h * width // w))
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return data.tobytes()
+
+
+BLANK = cv2.imencode(".png", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()
+OBAMA = [jpeg("obama"), jpeg("obama_partial_face"), jpeg("obama2")]
+
+
+async def enroll(
+    client: httpx.AsyncClient, pid: int, frames: list[bytes], consent: bool = True
+) -> httpx.Response:
+    files = [("frames", (f"f{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
+    return await client.post(
+        f"/api/v1/people/{pid}/face", files=files, data={"consent": str(consent).lower()}
+    )
