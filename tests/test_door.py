@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from classroom.agent.door import DoorGallery, DoorWatch
-from classroom.db.models import Attendance, AttendanceSource, DeviceKind, Person
+from classroom.db.models import Attendance, AttendanceSource, Device, DeviceKind, Person
 from classroom.devices import create_device
 from classroom.faces.engine import FaceEngine
 from classroom.runtime import Services
@@ -177,6 +177,25 @@ async def test_door_check_ins_while_offline_arrive_exactly_once(
         await until(lambda: agent.outbox.depth()[0] == 0, within_s=60, what="delivery")
         await asyncio.sleep(3)  # the face is still at the door: no second check-in
         assert agent.door.checked_in == 1
+        door_status = {
+            "gallery_people": 1,
+            "gallery_version": agent.door.gallery.version[:12],
+            "checked_in": 1,
+        }
+        assert agent.status()["door_camera"] == door_status
+        for _ in range(100):  # and the portal has it from the heartbeat
+            async with services.sessionmaker() as db:
+                device = await db.scalar(
+                    select(Device).where(
+                        Device.classroom_id == portal.world.classroom_id,
+                        Device.kind == DeviceKind.AGENT,
+                    )
+                )
+            if device and device.status and device.status.get("door_camera") == door_status:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"heartbeat without the door camera: {device and device.status}")
     rows = await door_rows()
     assert [(r.person_id, r.session_id) for r in rows] == [(pid, portal.world.session_id)]
     assert rows[0].reason.startswith("face") and rows[0].check_in < back_at

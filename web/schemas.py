@@ -124,6 +124,14 @@ class UploadProgressIn(BaseModel):
     parts_total: int = Field(ge=1)
 
 
+class DoorCameraIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    gallery_people: int = Field(ge=0)
+    gallery_version: str | None = Field(default=None, max_length=64)
+    checked_in: int = Field(ge=0)
+
+
 class HeartbeatIn(BaseModel):
     """An agent's status every few seconds; unknown fields from newer agents are ignored."""
 
@@ -133,6 +141,7 @@ class HeartbeatIn(BaseModel):
     state: Literal["idle", "recording", "uploading", "offline-queueing", "fault"]
     recordings: list[int] = Field(default_factory=list, max_length=100)
     devices: dict[str, str | bool | None] = Field(default_factory=dict, max_length=20)
+    door_camera: DoorCameraIn | None = None
     disk_free_bytes: int = Field(ge=0)
     disk_min_free_bytes: int = Field(ge=0)
     uploads_pending: int = Field(ge=0)

@@ -361,6 +361,15 @@ class Agent:
                 "mic": getattr(self.mic, "name", None) if self.mic else None,
                 "ptz": self.ptz is not None,
             },
+            "door_camera": (
+                {
+                    "gallery_people": len(self.door.gallery.names),
+                    "gallery_version": self.door.gallery.version[:12] or None,
+                    "checked_in": self.door.checked_in,
+                }
+                if self.door is not None
+                else None
+            ),
             "disk_free_bytes": free,
             "disk_min_free_bytes": self.config.min_free_bytes,
             "uploads_pending": uploads,
