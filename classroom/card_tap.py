@@ -5,8 +5,8 @@ one insert — no ORM objects and no transaction around them.
 
 This is the kiosk's busiest call (a class of forty at the door in a minute, every classroom at the
 hour), so it is built once as SQL Core and runs in autocommit; the rules are those of
-``classroom.checkin`` (the ORM path the face check-in and the agent use), and the tests hold the two
-to the same answers on SQLite and PostgreSQL.
+``classroom.checkin`` (the ORM path the face check-in and the agent use), and the kiosk tests hold
+it to them on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class PgStatements:
 @dataclass(frozen=True)
 class Tapped:
     kiosk: Found | None  # None: no such token, or revoked
-    outcome: TapOutcome | None  # None where the kiosk may not check in (the caller decides)
+    outcome: TapOutcome | None  # None with no kiosk
 
 
 async def tap(

@@ -53,7 +53,11 @@ async def test_console_state_and_ptz_presets(
         await until(lambda: rec["id"] in agent.recorders, what="the recording")
 
         deadline = time.monotonic() + 30
-        while (seen := (await trainer.get(console)).json())["audio_peak_dbfs"] is None:
+        # Live once the start's acknowledgement is in (through the agent's outbox); the level
+        # comes with a heartbeat.
+        while (seen := (await trainer.get(console)).json())["audio_peak_dbfs"] is None or not seen[
+            "live"
+        ]:
             assert time.monotonic() < deadline, f"no microphone level on the console: {seen}"
             await asyncio.sleep(0.3)
         assert seen["recording_state"] == "recording" and seen["live"] is True, seen

@@ -10,6 +10,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -63,6 +64,16 @@ async def _whep(client: httpx.AsyncClient, sid: int, viewer: Viewer) -> httpx.Re
     )
 
 
+async def _until_live(client: httpx.AsyncClient, sid: int) -> dict[str, Any]:
+    """Live once the portal has the agent's acknowledgement of the start (through its outbox)."""
+    for _ in range(150):
+        info: dict[str, Any] = (await client.get(f"/api/v1/sessions/{sid}/live")).json()
+        if info["live"]:
+            return info
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"session {sid} never went live: {info}")
+
+
 async def test_whep_through_the_portal_to_the_agents_relay(
     services: Services, s3: S3Connection, bucket: str, tmp_path: Path
 ) -> None:
@@ -87,8 +98,8 @@ async def test_whep_through_the_portal_to_the_agents_relay(
 
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
         await until(lambda: rec["id"] in agent.recorders, what="the recording")
-        info = (await officer1.get(f"/api/v1/sessions/{sid}/live")).json()
-        assert info["live"] is True and info["recording_id"] == rec["id"]
+        info = await _until_live(officer1, sid)
+        assert info["recording_id"] == rec["id"]
         assert info["whep"] == f"/api/v1/sessions/{sid}/live/whep"
 
         # Refused before anything reaches the agent.
@@ -219,6 +230,7 @@ async def test_the_screen_goes_live_as_a_second_video(
     ):
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
         await until(lambda: rec["id"] in agent.screen_recorders, what="the screen capture")
+        await _until_live(trainer, sid)
         encoders = ffmpeg_processes()
         assert encoders == 2  # the camera's and the screen's
         for viewer in (both, camera_only):

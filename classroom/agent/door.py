@@ -152,7 +152,9 @@ class DoorDesk:
         while True:
             try:
                 await self.sync_once()
-            except (PortalRefused, PortalRejected) as exc:
+                self.health.clear("door_gallery")
+            except (PortalRefused, PortalRejected, ValueError, KeyError, TypeError) as exc:
+                # Refused, or an answer this agent cannot read: keep the cached one, and say so.
                 self.health.raise_alert("door_gallery", f"face gallery: {exc}"[:300])
             await asyncio.sleep(self.sync_s)
 
