@@ -71,11 +71,21 @@ def read_connection(root: Path) -> S3Connection | None:
 class EmbeddedSeaweed:
     """Start, wait for and stop one ``weed mini`` on ``root``."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", s3_port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host: str = "127.0.0.1",
+        s3_port: int | None = None,
+        volume_size_mb: int | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.host = host
         # Fixed when clients must find it again after a restart; else a free port each start.
         self.s3_port = s3_port
+        # SeaweedFS makes as many volumes as free disk / volume size (1 GiB by default), and each
+        # bucket takes volumes of its own: a store holding many small buckets (a test run) needs
+        # smaller ones, or it answers 500 "no free volumes left" on a disk that is not full.
+        self.volume_size_mb = volume_size_mb
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock: IO[str] | None = None
         self.connection: S3Connection | None = None
@@ -128,6 +138,7 @@ class EmbeddedSeaweed:
             f"-volume.port.grpc={volume_g}",
             f"-filer.port={filer}",
             f"-filer.port.grpc={filer_g}",
+            *([f"-master.volumeSizeLimitMB={self.volume_size_mb}"] if self.volume_size_mb else []),
             "-webdav=false",
             "-admin.ui=false",
             "-s3.port.iceberg=0",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
 from sqlalchemy.engine.url import make_url
 
 from classroom.runtime import Services, open_services
@@ -30,13 +33,30 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Connection]:
-    with EmbeddedSeaweed(tmp_path_factory.mktemp("s3")) as conn:
+    with EmbeddedSeaweed(tmp_path_factory.mktemp("s3"), volume_size_mb=128) as conn:
         yield conn
 
 
 @pytest.fixture
-def bucket() -> str:
-    return f"test-{secrets.token_hex(6)}"
+def bucket(s3: S3Connection) -> Iterator[str]:
+    """A bucket name of the test's own; the bucket, if the test made it, goes with the test (each
+    takes volumes of the one store the whole run shares)."""
+    name = f"test-{secrets.token_hex(6)}"
+    yield name
+    client = ObjectStore(s3, name).client
+    try:
+        if not client.bucket_exists(name):
+            return
+        for up in client._list_multipart_uploads(name).uploads:
+            if up.object_name and up.upload_id:
+                client._abort_multipart_upload(name, up.object_name, up.upload_id)
+        objects = client.list_objects(name, recursive=True)
+        doomed = [DeleteObject(o.object_name) for o in objects if o.object_name]
+        failed = list(client.remove_objects(name, doomed))
+        if not failed:
+            client.remove_bucket(name)
+    except S3Error as exc:  # a leftover bucket only costs the run some room
+        warnings.warn(f"bucket {name} left behind: {exc}", stacklevel=1)
 
 
 @pytest.fixture
