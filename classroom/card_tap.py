@@ -12,7 +12,7 @@ it to them on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol, cast
@@ -37,6 +37,7 @@ from classroom.db.models import (
     Role,
     Session,
 )
+from classroom.devices import last_seen_due
 from classroom.faces.enrollment import normalise_card
 
 # Same as classroom.checkin: open from open_before ahead of its start until its (actual) end.
@@ -138,8 +139,7 @@ class Found:
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Found:
-        found = cls(**row)
-        return replace(found, kind=DeviceKind(found.kind))  # a plain string from asyncpg
+        return cls(**{**row, "kind": DeviceKind(row["kind"])})  # a plain string from asyncpg
 
 
 @dataclass(frozen=True)
@@ -252,11 +252,10 @@ async def tap(
     now: datetime,
     open_before: timedelta,
     may_check_in: Callable[[Found], None],
-    seen_every: timedelta,
 ) -> Tapped:
     """Read what the tap depends on; ``may_check_in`` raises where this device may not (another
     kind, a two-factor classroom); then write the check-in it earns, and the device's last-seen
-    time if it is older than ``seen_every``."""
+    time when it is due."""
     try:
         card = normalise_card(card_no)
     except ValueError:
@@ -272,7 +271,7 @@ async def tap(
     )
     if found is None or found.revoked_at is not None:
         return Tapped(None, None)
-    if found.last_seen_at is None or now - found.last_seen_at > seen_every:
+    if last_seen_due(found.last_seen_at, now):
         await db.write(SEEN, {"device_id": found.device_id, "now": now})
     may_check_in(found)
     outcome = decide(found, now)

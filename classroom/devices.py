@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import Device, DeviceKind
 from classroom.db.types import utcnow
 from classroom.security import new_token, token_hash
+
+# A device's last_seen_at is written at most this often: a busy kiosk or agent must not queue its
+# requests on updates of its own row (the dashboard's threshold is tens of seconds).
+LAST_SEEN_EVERY = timedelta(seconds=5)
+
+
+def last_seen_due(last_seen_at: datetime | None, now: datetime) -> bool:
+    return last_seen_at is None or now - last_seen_at > LAST_SEEN_EVERY
 
 
 async def create_device(

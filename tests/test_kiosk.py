@@ -46,8 +46,8 @@ def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Sett
     return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
 
 
-@pytest.fixture
-async def portal(services: Services) -> Portal:
+async def _portal_with_card(services: Services) -> Portal:
+    """The demo world, officer1 holding card 0004471234."""
     portal = await make_portal(services)
     async with services.sessionmaker() as db:
         pid = await db.scalar(select(Person.id).where(Person.username == "officer1"))
@@ -55,6 +55,11 @@ async def portal(services: Services) -> Portal:
         r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": "0004471234"})
         assert r.status_code == 201
     return portal
+
+
+@pytest.fixture
+async def portal(services: Services) -> Portal:
+    return await _portal_with_card(services)
 
 
 async def test_card_check_in_and_out(portal: Portal) -> None:
@@ -264,12 +269,7 @@ async def test_card_tap_survives_dropped_database_connections(
     next tap still checks in — once (the retry carries the same event id)."""
     settings = make_settings(tmp_path / "var", s3, bucket, database={"url": pg_url})
     async with open_services(settings) as services:
-        portal = await make_portal(services)
-        async with portal.as_user("manager") as manager:
-            async with services.sessionmaker() as db:
-                pid = await db.scalar(select(Person.id).where(Person.username == "officer1"))
-            r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": "0004471234"})
-            assert r.status_code == 201
+        portal = await _portal_with_card(services)
         _, token = await _kiosk(portal, portal.world.classroom_id)
         async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
             r = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import Device, DeviceKind, Person, Role
 from classroom.db.types import utcnow
-from classroom.devices import device_for_token
+from classroom.devices import device_for_token, last_seen_due
 from classroom.people import person_for_login_token
 from classroom.runtime import Services
 
@@ -59,7 +58,6 @@ Staff = Annotated[Person, Depends(require_role(Role.TRAINER, Role.MANAGER, Role.
 
 _bearer = HTTPBearer(auto_error=False)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-LAST_SEEN_EVERY = timedelta(seconds=5)
 
 
 def _device_token(creds: Bearer) -> str:
@@ -86,12 +84,6 @@ def check_device_kind(found: DeviceKind | None, kind: DeviceKind) -> None:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"this needs a device token of kind {kind.value}"
         )
-
-
-def last_seen_due(last_seen_at: datetime | None, now: datetime) -> bool:
-    # At most every few seconds: a busy kiosk or agent must not queue its requests on updates of
-    # its own row (the dashboard's threshold is tens of seconds).
-    return last_seen_at is None or now - last_seen_at > LAST_SEEN_EVERY
 
 
 def require_device(kind: DeviceKind) -> Callable[..., Coroutine[Any, Any, Device]]:

@@ -49,7 +49,7 @@ class DoorGallery:
         self.path = path
         self.gallery = Gallery()
         self.version = ""
-        self.names: dict[int, str] = {}
+        self.people = 0
         if path.exists():
             try:
                 self._use(json.loads(path.read_text()))
@@ -64,7 +64,7 @@ class DoorGallery:
         ]
         self.gallery = Gallery(float(data["threshold"]), float(data["margin"]))
         self.gallery.load(rows)
-        self.names = {int(p["id"]): str(p["name"]) for p in data["people"]}
+        self.people = len(data["people"])
         self.version = str(data["version"])
 
     def replace(self, data: dict[str, Any]) -> None:
@@ -75,7 +75,7 @@ class DoorGallery:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
         tmp.replace(self.path)
-        log.info("door.gallery", people=len(self.names), version=self.version[:12])
+        log.info("door.gallery", people=self.people, version=self.version[:12])
 
 
 @dataclass

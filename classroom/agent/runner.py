@@ -363,7 +363,7 @@ class Agent:
             },
             "door_camera": (
                 {
-                    "gallery_people": len(self.door.gallery.names),
+                    "gallery_people": self.door.gallery.people,
                     "gallery_version": self.door.gallery.version[:12] or None,
                     "checked_in": self.door.checked_in,
                 }

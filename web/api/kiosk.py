@@ -27,7 +27,6 @@ from classroom.faces.enrollment import person_for_card
 from classroom.security import token_hash
 from web.deps import (
     DB,
-    LAST_SEEN_EVERY,
     CurrentKiosk,
     DeviceToken,
     check_device_kind,
@@ -164,7 +163,6 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
         now,
         svc.settings.kiosk.open_before,
         may_check_in,
-        LAST_SEEN_EVERY,
     )
     if svc.pg_pool is not None:
         try:
