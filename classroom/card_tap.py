@@ -11,19 +11,40 @@ it to them on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol, cast
 
 import asyncpg
-from sqlalchemy import ClauseElement, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    TableValuedAlias,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.type_api import TypeEngine
 
 from classroom.db.models import (
     Attendance,
@@ -40,64 +61,101 @@ from classroom.db.models import (
 from classroom.devices import last_seen_due
 from classroom.faces.enrollment import normalise_card
 
-# Same as classroom.checkin: open from open_before ahead of its start until its (actual) end.
 _open = aliased(Session, name="open_session")
+_current = aliased(Session, name="current")
 _latest = aliased(Attendance, name="latest")
 _seen = aliased(Attendance, name="seen")
 _seen_session = aliased(Session, name="seen_session")
-
-_open_id = (
-    select(_open.id)
-    .where(
-        _open.classroom_id == Device.classroom_id,
-        _open.planned_start <= bindparam("start_by"),
-        func.coalesce(_open.actual_end, _open.planned_end) > bindparam("now"),
-    )
-    .order_by(_open.planned_start)
-    .limit(1)
-    .scalar_subquery()
-)
-_current = aliased(Session, name="current")
-_latest_id = (
-    select(Attendance.id)
-    .where(Attendance.session_id == _current.id, Attendance.person_id == Person.id)
-    .order_by(Attendance.check_in.desc())
-    .limit(1)
-    .scalar_subquery()
-)
 _officer = exists().where(PersonRole.person_id == Person.id, PersonRole.role == Role.OFFICER)
 
-TAP = (
-    select(
-        Device.id.label("device_id"),
-        Device.kind,
-        Device.revoked_at,
-        Device.last_seen_at,
-        Device.classroom_id,
-        Classroom.two_factor,
-        Person.id.label("person_id"),
-        Person.display_name,
-        Person.active,
-        _officer.label("officer"),
-        _current.id.label("session_id"),
-        _current.title.label("session_title"),
-        _latest.check_in.label("latest_in"),
-        _latest.check_out.label("latest_out"),
-        _seen.check_in.label("seen_in"),
-        _seen_session.id.label("seen_session_id"),
-        _seen_session.title.label("seen_session_title"),
-    )
-    .select_from(Device)
-    .join(Classroom, Classroom.id == Device.classroom_id)
-    .outerjoin(IdCard, IdCard.card_no == bindparam("card_no"))
-    .outerjoin(Person, Person.id == IdCard.person_id)
-    .outerjoin(_current, _current.id == _open_id)
-    .outerjoin(_latest, _latest.id == _latest_id)
-    .outerjoin(_seen, _seen.event_uid == bindparam("event_uid"))
-    .outerjoin(_seen_session, _seen_session.id == _seen.session_id)
-    .where(Device.token_hash == bindparam("token_hash"))
-)
 
+def _tap_select(
+    token_hash: ColumnElement[Any],
+    card_no: ColumnElement[Any],
+    event_uid: ColumnElement[Any],
+    start_by: ColumnElement[Any],
+    now: ColumnElement[Any],
+) -> Select[*tuple[Any, ...]]:
+    """What one tap depends on, for the tap's values given as parameters or as another table's
+    columns (a batch of taps)."""
+    # Same as classroom.checkin: open from open_before ahead of its start until its (actual) end.
+    open_id = (
+        select(_open.id)
+        .where(
+            _open.classroom_id == Device.classroom_id,
+            _open.planned_start <= start_by,
+            func.coalesce(_open.actual_end, _open.planned_end) > now,
+        )
+        .order_by(_open.planned_start)
+        .limit(1)
+        .correlate_except(_open)
+        .scalar_subquery()
+    )
+    latest_id = (
+        select(Attendance.id)
+        .where(Attendance.session_id == _current.id, Attendance.person_id == Person.id)
+        .order_by(Attendance.check_in.desc())
+        .limit(1)
+        .correlate_except(Attendance)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Device.id.label("device_id"),
+            Device.kind,
+            Device.revoked_at,
+            Device.last_seen_at,
+            Device.classroom_id,
+            Classroom.two_factor,
+            Person.id.label("person_id"),
+            Person.display_name,
+            Person.active,
+            _officer.label("officer"),
+            _current.id.label("session_id"),
+            _current.title.label("session_title"),
+            _latest.check_in.label("latest_in"),
+            _latest.check_out.label("latest_out"),
+            _seen.check_in.label("seen_in"),
+            _seen_session.id.label("seen_session_id"),
+            _seen_session.title.label("seen_session_title"),
+        )
+        .select_from(Device)
+        .join(Classroom, Classroom.id == Device.classroom_id)
+        .outerjoin(IdCard, IdCard.card_no == card_no)
+        .outerjoin(Person, Person.id == IdCard.person_id)
+        .outerjoin(_current, _current.id == open_id)
+        .outerjoin(_latest, _latest.id == latest_id)
+        .outerjoin(_seen, _seen.event_uid == event_uid)
+        .outerjoin(_seen_session, _seen_session.id == _seen.session_id)
+        .where(Device.token_hash == token_hash)
+    )
+
+
+_TAP_FIELDS = ("token_hash", "card_no", "event_uid", "start_by", "now")
+TAP = _tap_select(*(bindparam(name) for name in _TAP_FIELDS))
+
+_TYPES: dict[str, TypeEngine[Any]] = {
+    "token_hash": String(),
+    "card_no": String(),
+    "event_uid": String(),
+    "start_by": DateTime(timezone=True),
+    "now": DateTime(timezone=True),
+    "session_id": Integer(),
+    "person_id": Integer(),
+}
+
+
+def _unnest(*names: str, ordinal: str | None = None) -> TableValuedAlias:
+    """A table of one row per tap from one array parameter per column (PostgreSQL)."""
+    arrays = (bindparam(n, type_=ARRAY(_TYPES[n])) for n in names)
+    table = func.unnest(*arrays).table_valued(*names, with_ordinality=ordinal)
+    return table.render_derived(name="taps")
+
+
+_taps = _unnest(*_TAP_FIELDS, ordinal="ord")
+_found = _tap_select(*(_taps.c[name] for name in _TAP_FIELDS)).lateral("found")
+# Many taps in one statement: their rows, numbered as given; a tap by no device has none.
+TAP_MANY = select(_taps.c.ord, _found).select_from(_taps).join(_found, true())
 
 INSERT = insert(Attendance).values(
     event_uid=bindparam("event_uid"),
@@ -112,6 +170,37 @@ INSERT = insert(Attendance).values(
 )
 SEEN = (
     update(Device).where(Device.id == bindparam("device_id")).values(last_seen_at=bindparam("now"))
+)
+_new = _unnest("event_uid", "session_id", "person_id", "now")
+# The check-ins a batch of taps earned, in one statement (one commit). A retried event that
+# another request stored meanwhile is the same check-in: kept once, not an error.
+INSERT_MANY = (
+    pg_insert(Attendance)
+    .from_select(
+        [
+            "event_uid",
+            "session_id",
+            "person_id",
+            "check_in",
+            "check_out",
+            "source",
+            "recorded_by_id",
+            "reason",
+            "created_at",
+        ],
+        select(
+            _new.c.event_uid,
+            _new.c.session_id,
+            _new.c.person_id,
+            _new.c.now,  # check_in
+            null(),  # check_out
+            literal(AttendanceSource.KIOSK.value),
+            null(),  # recorded_by_id
+            literal("card"),
+            _new.c.now,  # created_at
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["event_uid"])
 )
 
 
@@ -217,7 +306,9 @@ class _Compiled:
         return [v.value if isinstance(v, Enum) else v for v in (values[n] for n in self.names)]
 
 
-_PG: dict[ClauseElement, _Compiled] = {stmt: _Compiled(stmt) for stmt in (TAP, INSERT, SEEN)}
+_PG: dict[ClauseElement, _Compiled] = {
+    stmt: _Compiled(stmt) for stmt in (TAP, TAP_MANY, INSERT, INSERT_MANY, SEEN)
+}
 
 
 @dataclass(frozen=True)
@@ -244,6 +335,22 @@ class Tapped:
     outcome: TapOutcome | None  # None with no kiosk
 
 
+def _read_params(
+    token_hash: str, card_no: str, event_uid: str, now: datetime, open_before: timedelta
+) -> dict[str, Any]:
+    try:
+        card = normalise_card(card_no)
+    except ValueError:
+        card = ""  # matches no card: an unknown card
+    return {
+        "token_hash": token_hash,
+        "card_no": card,
+        "event_uid": event_uid,
+        "start_by": now + open_before,
+        "now": now,
+    }
+
+
 async def tap(
     db: Statements,
     token_hash: str,
@@ -256,19 +363,7 @@ async def tap(
     """Read what the tap depends on; ``may_check_in`` raises where this device may not (another
     kind, a two-factor classroom); then write the check-in it earns, and the device's last-seen
     time when it is due."""
-    try:
-        card = normalise_card(card_no)
-    except ValueError:
-        card = ""  # matches no card: an unknown card
-    found = await db.read(
-        {
-            "token_hash": token_hash,
-            "card_no": card,
-            "event_uid": event_uid,
-            "start_by": now + open_before,
-            "now": now,
-        }
-    )
+    found = await db.read(_read_params(token_hash, card_no, event_uid, now, open_before))
     if found is None or found.revoked_at is not None:
         return Tapped(None, None)
     if last_seen_due(found.last_seen_at, now):
@@ -279,3 +374,162 @@ async def tap(
         params = {"session_id": outcome.session_id, "person_id": outcome.person_id}
         await db.write(INSERT, {**params, "event_uid": event_uid, "now": now})
     return Tapped(found, outcome)
+
+
+# What a connection the database dropped raises at its next use.
+DROPPED = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # seen when the server's goodbye arrives on an idle connection
+    OSError,
+)
+
+
+@dataclass
+class _Waiting:
+    """One tap waiting for its batch."""
+
+    params: dict[str, Any]
+    may_check_in: Callable[[Found], None]
+    done: asyncio.Future[Tapped]
+
+    def settle(self, result: Tapped | BaseException) -> None:
+        if self.done.done():  # its request was given up meanwhile; the check-in stands
+            return
+        if isinstance(result, BaseException):
+            self.done.set_exception(result)
+        else:
+            self.done.set_result(result)
+
+
+class TapBatcher:
+    """Card taps on PostgreSQL, read and written together: the taps that arrive while a batch is
+    at the database wait and go as the next batch — one read (TAP_MANY) and one insert
+    (INSERT_MANY, one commit) for all of them, instead of two round trips and a commit each.
+    At the hour every classroom's door is busy at once, and a commit per tap was what the
+    database spent most on (docs/benchmarks.md, checkin). Each tap is answered only after its
+    batch is committed, as before; the rules are those of :func:`tap`, and a batch that the
+    database refuses is run again tap by tap so that one bad tap fails alone."""
+
+    def __init__(self, pool: asyncpg.Pool, most: int = 64) -> None:
+        self.pool = pool
+        self.most = most
+        self._queue: list[_Waiting] = []
+        self._worker: asyncio.Task[None] | None = None
+        self.taps = 0  # answered, since start-up
+        self.batches = 0
+
+    async def tap(
+        self,
+        token_hash: str,
+        card_no: str,
+        event_uid: str,
+        now: datetime,
+        open_before: timedelta,
+        may_check_in: Callable[[Found], None],
+    ) -> Tapped:
+        """As :func:`tap`."""
+        params = _read_params(token_hash, card_no, event_uid, now, open_before)
+        waiting = _Waiting(params, may_check_in, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._drain(), name="card taps")
+        return await waiting.done
+
+    async def close(self) -> None:
+        """Let the batches under way finish."""
+        if self._worker is not None:
+            await asyncio.shield(self._worker)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.most], self._queue[self.most :]
+                try:
+                    results = await self._run_connected(batch)
+                except asyncpg.PostgresError:
+                    results = [await self._alone(w) for w in batch]
+                except Exception as exc:  # every waiter hears it
+                    results = [exc] * len(batch)
+                for w, result in zip(batch, results, strict=True):
+                    w.settle(result)
+                self.taps += len(batch)
+                self.batches += 1
+        finally:
+            self._worker = None
+
+    async def _run_connected(self, batch: list[_Waiting]) -> list[Tapped | BaseException]:
+        try:
+            async with self.pool.acquire() as conn:
+                return await self._run(conn, batch)
+        except DROPPED:
+            # The database dropped the pooled connections (a restart): once more, on new ones;
+            # the taps keep their event ids, so one written before the drop is not written twice.
+            await self.pool.expire_connections()
+            async with self.pool.acquire() as conn:
+                return await self._run(conn, batch)
+
+    async def _alone(self, w: _Waiting) -> Tapped | BaseException:
+        p = w.params
+        try:
+            async with self.pool.acquire() as conn:
+                return await tap(
+                    PgStatements(conn),
+                    p["token_hash"],
+                    p["card_no"],
+                    p["event_uid"],
+                    p["now"],
+                    p["start_by"] - p["now"],
+                    w.may_check_in,
+                )
+        except Exception as exc:  # this tap's own failure, for its request
+            return exc
+
+    @staticmethod
+    async def _run(conn: asyncpg.Connection, batch: list[_Waiting]) -> list[Tapped | BaseException]:
+        read = _PG[TAP_MANY]
+        arrays = {name: [w.params[name] for w in batch] for name in _TAP_FIELDS}
+        found = {
+            row["ord"]: Found.of({k: v for k, v in row.items() if k != "ord"})
+            for row in await conn.fetch(read.sql, *read.args(arrays))
+        }
+        results: list[Tapped | BaseException] = []
+        seen: dict[int, datetime] = {}
+        new: list[dict[str, Any]] = []
+        earlier: dict[object, TapOutcome] = {}  # by event id and by (session, person)
+        for number, w in enumerate(batch, start=1):
+            f = found.get(number)
+            if f is None or f.revoked_at is not None:
+                results.append(Tapped(None, None))
+                continue
+            now = w.params["now"]
+            if last_seen_due(f.last_seen_at, now):
+                seen[f.device_id] = now
+            try:
+                w.may_check_in(f)
+            except Exception as exc:  # this tap's refusal, for its request
+                results.append(exc)
+                continue
+            outcome = decide(f, now)
+            event = w.params["event_uid"]
+            same = earlier.get(event) or earlier.get((outcome.session_id, outcome.person_id))
+            if same is not None and outcome.result in ("checked_in", "already"):
+                # An earlier tap of this batch checked them in (or is this very event).
+                outcome = replace(same, result="already")
+            elif outcome.result == "checked_in":
+                earlier[event] = earlier[(outcome.session_id, outcome.person_id)] = outcome
+                new.append({**_params_of(outcome), "event_uid": event, "now": now})
+            results.append(Tapped(f, outcome))
+        for device_id, now in seen.items():
+            c = _PG[SEEN]
+            await conn.execute(c.sql, *c.args({"device_id": device_id, "now": now}))
+        if new:
+            c = _PG[INSERT_MANY]
+            columns = ("event_uid", "session_id", "person_id", "now")
+            await conn.execute(c.sql, *c.args({n: [row[n] for row in new] for n in columns}))
+        return results
+
+
+def _params_of(outcome: TapOutcome) -> dict[str, Any]:
+    return {"session_id": outcome.session_id, "person_id": outcome.person_id}

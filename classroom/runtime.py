@@ -10,10 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from classroom.card_tap import TapBatcher
 from classroom.compliance import PlanBook
 from classroom.db.engine import create_engine, create_pg_pool, session_factory
 from classroom.db.migrate import upgrade
@@ -39,8 +39,8 @@ class Services:
     # so it lives in memory (a restarted portal shows the next one a few seconds later).
     previews: dict[int, tuple[bytes, datetime]] = field(default_factory=dict)
     live: LiveBroker = field(default_factory=LiveBroker)  # WHEP requests on their way to agents
-    # PostgreSQL only: a plain asyncpg pool for the kiosks' card taps (classroom.card_tap).
-    pg_pool: asyncpg.Pool | None = None
+    # PostgreSQL only: the kiosks' card taps, batched on a plain asyncpg pool (classroom.card_tap).
+    taps: TapBatcher | None = None
     faces: FaceService = field(init=False)  # from settings.faces
 
     def __post_init__(self) -> None:
@@ -115,10 +115,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with open_database(settings) as engine, open_store(settings) as store:
         plans = PlanBook(settings.plans_dir)
         svc = Services(settings, engine, session_factory(engine), store, CommandSignal(), plans)
+        pool = None
         if engine.dialect.name == "postgresql":
-            svc.pg_pool = await create_pg_pool(settings.database_url, settings.database.pool_size)
+            pool = await create_pg_pool(settings.database_url, settings.database.pool_size)
+            svc.taps = TapBatcher(pool)
         try:
             yield svc
         finally:
-            if svc.pg_pool is not None:
-                await svc.pg_pool.close()
+            if svc.taps is not None:
+                await svc.taps.close()
+            if pool is not None:
+                await pool.close()

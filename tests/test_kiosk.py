@@ -4,13 +4,18 @@ logged; a kiosk token opens nothing else, and a revoked one nothing at all."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from classroom.card_tap import Tapped
 from classroom.compliance import PlanBook
 from classroom.db.models import (
     Attendance,
@@ -18,12 +23,16 @@ from classroom.db.models import (
     Classroom,
     Device,
     DeviceKind,
+    IdCard,
     Person,
+    PersonRole,
+    Role,
     SessionKind,
 )
 from classroom.db.models import Session as DbSession
 from classroom.devices import create_device, revoke_device
 from classroom.runtime import Services, open_services
+from classroom.security import token_hash
 from classroom.settings import Settings
 from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, make_portal
@@ -276,7 +285,7 @@ async def test_card_tap_survives_dropped_database_connections(
             assert r.json()["result"] == "checked_in"
             r = await kiosk.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
             assert r.json()["result"] == "checked_out"
-            assert services.pg_pool is not None and services.pg_pool.get_size() >= 1
+            assert services.taps is not None and services.taps.pool.get_size() >= 1
             async with services.engine.connect() as conn:
                 dropped = await conn.scalar(
                     text(
@@ -288,3 +297,121 @@ async def test_card_tap_survives_dropped_database_connections(
             r = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
             assert r.status_code == 200, r.text
             assert r.json()["result"] == "checked_in"
+
+
+async def _officers_with_cards(services: Services, count: int) -> list[str]:
+    """``count`` more officers, each holding a card; their card numbers."""
+    async with services.sessionmaker() as db:
+        cards = []
+        for i in range(count):
+            person = Person(username=f"batch{i}", display_name=f"队员{i}", active=True)
+            db.add(person)
+            await db.flush()
+            db.add(PersonRole(person_id=person.id, role=Role.OFFICER))
+            cards.append(f"55{i:08d}")
+            db.add(IdCard(card_no=cards[-1], person_id=person.id, registered_by_id=1))
+        await db.commit()
+    return cards
+
+
+async def test_taps_arriving_together_go_as_one_batch(
+    tmp_path: Path, s3: S3Connection, bucket: str, pg_url: str
+) -> None:
+    """At the hour every door is busy: on PostgreSQL the taps that arrive together are read and
+    written together, and each still gets its own answer — including the refused ones — with
+    a card shown twice or an event delivered twice in the same batch stored once."""
+    settings = make_settings(tmp_path / "var", s3, bucket, database={"url": pg_url})
+    async with open_services(settings) as services:
+        portal = await make_portal(services)
+        cards = await _officers_with_cards(services, 31)
+        room = portal.world.classroom_id
+        _, token = await _kiosk(portal, room)
+        revoked_id, revoked = await _kiosk(portal, room)
+        async with services.sessionmaker() as db:
+            _, agent = await create_device(db, room, DeviceKind.AGENT, "not a kiosk")
+            gone = await db.get(Device, revoked_id)
+            assert gone is not None
+            await revoke_device(db, gone)
+            await db.commit()
+        retried = str(uuid.uuid4())
+        taps = [(token, {"card_no": card}) for card in cards[:30]]
+        taps += [
+            (token, {"card_no": cards[0]}),  # the same card again
+            (token, {"card_no": cards[30], "event_uid": retried}),
+            (token, {"card_no": cards[30], "event_uid": retried}),  # the same event again
+            (token, {"card_no": "9999999999"}),
+            (revoked, {"card_no": cards[2]}),
+            (agent, {"card_no": cards[3]}),
+        ]
+        batcher = services.taps
+        assert batcher is not None and batcher.taps == 0
+        async with portal.client() as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/kiosk/card", json=body, headers={"Authorization": f"Bearer {t}"}
+                    )
+                    for t, body in taps
+                )
+            )
+        assert batcher.taps == len(taps) and batcher.batches < len(taps) / 4
+        ok = [r.json() for r in answers[:30]]
+        assert [(a["result"], a["name"]) for a in ok] == [
+            ("checked_in", f"队员{i}") for i in range(30)
+        ]
+        assert answers[30].json()["result"] == "already"  # card 0 again
+        retries = sorted(answers[i].json()["result"] for i in (31, 32))
+        assert retries == ["already", "checked_in"]
+        assert answers[33].status_code == 404
+        assert answers[33].json()["detail"]["code"] == "unknown_card"
+        assert answers[34].status_code == 401  # the revoked kiosk
+        assert answers[35].status_code == 403  # an agent's token is not a kiosk's
+        async with services.sessionmaker() as db:
+            rows = (
+                await db.execute(
+                    select(Attendance.person_id, Attendance.event_uid, Attendance.source).where(
+                        Attendance.session_id == portal.world.session_id
+                    )
+                )
+            ).all()
+        assert len(rows) == 31 and len({r.person_id for r in rows}) == 31
+        assert {r.source.value for r in rows} == {"kiosk"}
+        assert sum(r.event_uid == retried for r in rows) == 1
+        async with portal.as_user("admin") as admin:
+            scraped = (await admin.get("/metrics")).text
+        assert f"classroom_card_taps_total {len(taps)}" in scraped
+        assert f"classroom_card_tap_batches_total {batcher.batches}" in scraped
+
+
+async def test_a_batch_the_database_refuses_is_run_tap_by_tap(
+    tmp_path: Path, s3: S3Connection, bucket: str, pg_url: str
+) -> None:
+    """One tap the database cannot store (an event id longer than its column) fails alone; the
+    taps batched with it are checked in."""
+    settings = make_settings(tmp_path / "var", s3, bucket, database={"url": pg_url})
+    async with open_services(settings) as services:
+        portal = await make_portal(services)
+        cards = await _officers_with_cards(services, 3)
+        _, token = await _kiosk(portal, portal.world.classroom_id)
+        batcher = services.taps
+        assert batcher is not None
+        now = datetime.now(UTC)
+
+        def tap(card: str, event: str) -> Coroutine[Any, Any, Tapped]:
+            return batcher.tap(token_hash(token), card, event, now, timedelta(0), lambda f: None)
+
+        done = await asyncio.gather(
+            tap(cards[0], "a" * 65),
+            tap(cards[1], str(uuid.uuid4())),
+            tap(cards[2], str(uuid.uuid4())),
+            return_exceptions=True,
+        )
+        assert batcher.batches == 1
+        assert isinstance(done[0], asyncpg.StringDataRightTruncationError)
+        results = [d.outcome.result for d in done[1:] if isinstance(d, Tapped) and d.outcome]
+        assert results == ["checked_in", "checked_in"]
+        async with services.sessionmaker() as db:
+            stored = await db.scalar(
+                select(func.count()).where(Attendance.session_id == portal.world.session_id)
+            )
+        assert stored == 2

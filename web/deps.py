@@ -60,7 +60,7 @@ _bearer = HTTPBearer(auto_error=False)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _device_token(creds: Bearer) -> str:
+async def _device_token(creds: Bearer) -> str:  # async: a plain def would go to a thread
     if creds is None:
         check_device_kind(None, DeviceKind.KIOSK)  # 401, before the body is looked at
     assert creds is not None

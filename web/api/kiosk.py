@@ -7,12 +7,11 @@ import uuid
 from datetime import datetime
 from typing import NoReturn
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from classroom.card_tap import CoreStatements, Found, PgStatements, tap
+from classroom.card_tap import CoreStatements, Found, tap
 from classroom.checkin import (
     NO_SESSION,
     CheckinRefused,
@@ -127,21 +126,12 @@ async def _card_person(db: DB, kiosk_classroom: int, card_no: str) -> Person:
     return person
 
 
-# What a connection the database dropped raises at its next use.
-_DROPPED = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # seen when the server's goodbye arrives on an idle connection
-    OSError,
-)
-
-
 @router.post("/card", response_model=CheckinOut)
 async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> CheckinOut:
     """A card shown at the kiosk (a keyboard-wedge reader types its number): check its holder
     into the open session; showing it again says "already checked in". The kiosk's busiest call,
-    so it reads once and writes once (classroom.card_tap) instead of loading ORM objects."""
+    so it reads once and writes once (classroom.card_tap) instead of loading ORM objects, and on
+    PostgreSQL with the taps of other kiosks that arrive at the same moment."""
     svc = services(request)
     now = utcnow()
 
@@ -164,15 +154,8 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
         svc.settings.kiosk.open_before,
         may_check_in,
     )
-    if svc.pg_pool is not None:
-        try:
-            async with svc.pg_pool.acquire() as conn:
-                done = await tap(PgStatements(conn), *args)
-        except _DROPPED:
-            # The database dropped the pooled connections (a restart): once more, on new ones.
-            await svc.pg_pool.expire_connections()
-            async with svc.pg_pool.acquire() as conn:
-                done = await tap(PgStatements(conn), *args)
+    if svc.taps is not None:
+        done = await svc.taps.tap(*args)
     else:
         async with svc.engine.connect() as core:
             core = await core.execution_options(isolation_level="AUTOCOMMIT")

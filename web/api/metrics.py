@@ -1,5 +1,5 @@
-"""Prometheus /metrics for the portal: recordings by state, pending commands, and each agent's
-last heartbeat (up, age, queues, disk, alerts). Scraped with the metrics token as a bearer
+"""Prometheus /metrics for the portal: recordings by state, pending commands, each agent's
+last heartbeat (up, age, queues, disk, alerts), and the kiosks' card taps and their batches. Scraped with the metrics token as a bearer
 token (``web.metrics_token``), or read by a logged-in admin."""
 
 from __future__ import annotations
@@ -86,5 +86,10 @@ async def metrics(request: Request, db: DB) -> Response:
             disk.add(s.get("disk_free_bytes", 0), **labels)
             for a in s.get("alerts", []):
                 alerts.add(1, code=str(a.get("code")), **labels)
-    body = render([recordings, commands, up, age, uploads, reports, disk, alerts])
+    taps = Metric("classroom_card_taps_total", "Card taps answered by the batched path.", "counter")
+    batches = Metric("classroom_card_tap_batches_total", "Batches those taps went in.", "counter")
+    if (batcher := services(request).taps) is not None:  # PostgreSQL
+        taps.add(batcher.taps)
+        batches.add(batcher.batches)
+    body = render([recordings, commands, up, age, uploads, reports, disk, alerts, taps, batches])
     return Response(body, media_type=CONTENT_TYPE)
