@@ -1,6 +1,7 @@
 """Prometheus /metrics for the portal: recordings by state, pending commands, each agent's
-last heartbeat (up, age, queues, disk, alerts), and the kiosks' card taps and their batches. Scraped with the metrics token as a bearer
-token (``web.metrics_token``), or read by a logged-in admin."""
+last heartbeat (up, age, queues, disk, alerts), and the kiosks' card taps and their batches.
+Scraped with the metrics token as a bearer token (``web.metrics_token``), or read by a logged-in
+admin."""
 
 from __future__ import annotations
 
