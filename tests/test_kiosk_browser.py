@@ -94,9 +94,28 @@ def _person_id(live: LiveStack, username: str) -> int:
     return asyncio.run(find())
 
 
+# Every state the kiosk shows, in order: some last only a moment (a result holds for 3 s).
+_TRAIL = """
+new MutationObserver(() => {
+  const s = document.getElementById("status").dataset.state;
+  const t = (window.__states = window.__states || []);
+  if (t[t.length - 1] !== s) t.push(s);
+}).observe(document.getElementById("status"), { attributes: true });
+"""
+
+
 def _kiosk(page: Page, live: LiveStack, token: str) -> None:
     page.goto(f"{live.url}/kiosk#token={token}")
     expect(page.locator("#room")).not_to_have_text("签到", timeout=10_000)
+    page.evaluate(_TRAIL)
+
+
+def _shows(page: Page, selector: str, timeout: float) -> None:
+    """``selector`` visible within ``timeout`` ms, or fail with the states the kiosk showed."""
+    try:
+        expect(page.locator(selector)).to_be_visible(timeout=timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{selector}: states {page.evaluate('window.__states')}") from exc
 
 
 def _state(page: Page) -> str:
@@ -204,7 +223,8 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
         expect(page.locator("#status")).to_have_attribute("data-state", "mismatch", timeout=20_000)
         page.keyboard.type("0004479001")  # officer1's own card
         page.keyboard.press("Enter")
-        expect(page.locator("#status[data-state=checked_in]")).to_be_visible(timeout=40_000)
+        _shows(page, "#status[data-state=card_ok]", 10_000)
+        _shows(page, "#status[data-state=checked_in]", 40_000)
         expect(page.locator("#status")).to_contain_text("张队员")
 
 

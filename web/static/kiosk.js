@@ -95,6 +95,7 @@
   async function card(number) {
     if (twoFactor) {  // the card opens the face check: both go through the socket
       if (ws && ws.readyState === 1) ws.send(JSON.stringify({ card_no: number }));
+      else show("offline");  // not lost in silence: the officer taps again
       return;
     }
     let r;
