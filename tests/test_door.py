@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from classroom.agent.door import DoorGallery, DoorWatch
 from classroom.db.models import Attendance, AttendanceSource, Device, DeviceKind, Person
@@ -57,8 +57,30 @@ async def test_the_gallery_goes_to_agents_only(services: Services) -> None:
         ]
         assert len(vectors) == 3 and all(abs(np.linalg.norm(v) - 1) < 1e-4 for v in vectors)
         etag = r.headers["etag"]
-        same = await agent.get("/api/v1/agent/gallery", headers={"If-None-Match": etag})
+        statements: list[str] = []
+
+        def seen(*args: object) -> None:
+            statements.append(str(args[2]))  # (conn, cursor, statement, …)
+
+        watch = services.engine.sync_engine
+        event.listen(watch, "before_cursor_execute", seen)
+        try:
+            same = await agent.get("/api/v1/agent/gallery", headers={"If-None-Match": etag})
+        finally:
+            event.remove(watch, "before_cursor_execute", seen)
         assert same.status_code == 304 and not same.content
+        # Nothing changed: answered without reading the embeddings themselves.
+        assert statements and not any("face_embeddings.vector" in q for q in statements)
+    async with services.sessionmaker() as db:
+        officer = await db.get(Person, pid)
+        assert officer is not None
+        officer.display_name = "张队员（改名）"
+        await db.commit()
+    async with portal.agent() as agent:
+        renamed = await agent.get("/api/v1/agent/gallery", headers={"If-None-Match": etag})
+        assert renamed.status_code == 200 and renamed.headers["etag"] != etag
+        assert renamed.json()["people"][0]["name"] == "张队员（改名）"
+        etag = renamed.headers["etag"]
     async with services.sessionmaker() as db:
         _, kiosk_token = await create_device(db, portal.world.classroom_id, DeviceKind.KIOSK, "k")
         await db.commit()

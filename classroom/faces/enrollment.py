@@ -4,14 +4,17 @@ photos only if the deployment says so), deleting it (audited), and ID cards."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from classroom.audit import audit
 from classroom.db.models import FaceEmbedding, FaceEnrollment, IdCard, Person
@@ -137,20 +140,33 @@ async def gallery_rows(db: AsyncSession) -> list[tuple[int, np.ndarray]]:
     return [(pid, vector_of(v)) for pid, v in rows]
 
 
-async def gallery_export(db: AsyncSession) -> list[tuple[int, str, list[bytes]]]:
-    """The enrolled active people, their names and embeddings (little-endian float32): what an
-    agent's door camera needs to recognise them without the portal."""
-    rows = await db.execute(
-        select(Person.id, Person.display_name, FaceEmbedding.vector)
+def _gallery(column: InstrumentedAttribute[Any]) -> Select[tuple[int, str, Any]]:
+    return (
+        select(Person.id, Person.display_name, column)
         .join(FaceEnrollment, FaceEnrollment.person_id == Person.id)
         .join(FaceEmbedding, FaceEmbedding.enrollment_id == FaceEnrollment.id)
         .where(FaceEnrollment.model == MODEL_ID, Person.active.is_(True))
         .order_by(Person.id, FaceEmbedding.id)
     )
+
+
+async def gallery_export(db: AsyncSession) -> list[tuple[int, str, list[bytes]]]:
+    """The enrolled active people, their names and embeddings (little-endian float32): what an
+    agent's door camera needs to recognise them without the portal."""
     people: dict[int, tuple[int, str, list[bytes]]] = {}
-    for pid, name, vector in rows:
+    for pid, name, vector in await db.execute(_gallery(FaceEmbedding.vector)):
         people.setdefault(pid, (pid, name, []))[2].append(vector)
     return list(people.values())
+
+
+async def gallery_version(db: AsyncSession, *settings: object) -> str:
+    """Changes whenever gallery_export would (or ``settings`` do), without reading the vectors:
+    an embedding is written once, with its enrolment, so its id stands for its content. Every
+    agent asks every few minutes, and mostly nothing has changed."""
+    digest = hashlib.sha256(":".join(map(str, settings)).encode())
+    for pid, name, embedding_id in await db.execute(_gallery(FaceEmbedding.id)):
+        digest.update(f"|{pid}:{name}:{embedding_id}".encode())
+    return digest.hexdigest()
 
 
 async def is_enrolled(db: AsyncSession, person_id: int) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import uuid
 from datetime import timedelta
 from typing import Literal
@@ -30,7 +29,12 @@ from classroom.db.models import (
     RecordingState,
 )
 from classroom.db.types import utcnow
-from classroom.faces.enrollment import gallery_export, is_enrolled, person_for_card
+from classroom.faces.enrollment import (
+    gallery_export,
+    gallery_version,
+    is_enrolled,
+    person_for_card,
+)
 from classroom.recordings import (
     RecordingConflict,
     TrackReport,
@@ -305,17 +309,15 @@ async def gallery(request: Request, db: DB, device: CurrentAgent) -> Response:
     agent keeps it to check people in while the portal is unreachable; ``version`` is its ETag
     (If-None-Match: 304 when nothing changed)."""
     faces = services(request).settings.faces
-    people = await gallery_export(db)
-    digest = hashlib.sha256(f"{faces.match_threshold}:{faces.match_margin}".encode())
-    for pid, name, vectors in people:
-        digest.update(f"|{pid}:{name}:".encode())
-        for v in vectors:
-            digest.update(v)
-    version = digest.hexdigest()
-    await db.commit()  # last_seen_at
+    version = await gallery_version(db, faces.match_threshold, faces.match_margin)
     etag = f'"{version}"'
     if request.headers.get("if-none-match") == etag:
+        await db.commit()  # last_seen_at
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    # An enrolment changed between these two reads is sent under the older version: the agent's
+    # next ask finds the version changed and fetches it again.
+    people = await gallery_export(db)
+    await db.commit()  # last_seen_at
     body = GalleryOut(
         version=version,
         threshold=faces.match_threshold,
