@@ -223,7 +223,11 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
         expect(page.locator("#status")).to_have_attribute("data-state", "mismatch", timeout=20_000)
         page.keyboard.type("0004479001")  # officer1's own card
         page.keyboard.press("Enter")
-        _shows(page, "#status[data-state=card_ok]", 10_000)
+        acknowledged = ", ".join(
+            f"#status[data-state={state}]"
+            for state in ("card_ok", "challenge_left", "challenge_right", "checked_in")
+        )
+        _shows(page, acknowledged, 10_000)
         _shows(page, "#status[data-state=checked_in]", 40_000)
         expect(page.locator("#status")).to_contain_text("张队员")
 
