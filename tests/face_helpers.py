@@ -62,9 +62,13 @@ def photo(name: str) -> np.ndarray:
 
 
 def turning_head(tmp: Path) -> Path:
-    """A frontal face that turns one way, back, and the other way: any challenge side passes."""
+    """A frontal face that turns one way, back, and the other way: any challenge side passes.
+    Each pose held 1.2 s, as a person does: a portal slowed down (a loaded CI machine) looks at
+    fewer frames, and with shorter poses it could miss the turn asked for in every window."""
     turned = photo("obama2")
-    frames = [photo("obama")] * 8 + [turned] * 8 + [photo("obama")] * 8 + [cv2.flip(turned, 1)] * 8
+    hold = 12  # frames at 10 fps
+    frames = [photo("obama")] * hold + [turned] * hold
+    frames += [photo("obama")] * hold + [cv2.flip(turned, 1)] * hold
     return y4m(tmp / "live.y4m", frames)
 
 

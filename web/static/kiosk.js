@@ -13,6 +13,10 @@
     history.replaceState(null, "", location.pathname);
   }
   let ws = null, lastState = "", holdUntil = 0, twoFactor = false;
+  // One frame at a time: the next goes when the portal has answered this one (or after a
+  // second: some frames get no answer, as in the cool-down), so a slow portal judges the newest
+  // frame instead of working through a queue of old ones.
+  let waiting = false, sentAt = 0;
 
   function show(state, extra) {
     extra = extra || {};
@@ -52,7 +56,11 @@
     ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/kiosk/ws");
     ws.binaryType = "arraybuffer";
     ws.onopen = () => ws.send(JSON.stringify({ token: token }));
-    ws.onmessage = (e) => { const m = JSON.parse(e.data); show(m.state === "ready" ? "ready" : m.state, m); };
+    ws.onmessage = (e) => {
+      waiting = false;
+      const m = JSON.parse(e.data);
+      show(m.state === "ready" ? "ready" : m.state, m);
+    };
     ws.onclose = (e) => {
       if (e.code === 4401) { show("refused"); ws = null; return; }
       setTimeout(connect, 2000);
@@ -70,9 +78,12 @@
 
   function sendFrame() {
     if (!ws || ws.readyState !== 1 || !video.videoWidth || ws.bufferedAmount > 200000) return;
+    if (waiting && performance.now() - sentAt < 1000) return;
     canvas.width = 480;
     canvas.height = Math.round(video.videoHeight * 480 / video.videoWidth);
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    waiting = true;
+    sentAt = performance.now();
     canvas.toBlob((b) => { if (b && ws && ws.readyState === 1) ws.send(b); }, "image/jpeg", 0.85);
   }
 
