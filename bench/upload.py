@@ -83,16 +83,14 @@ def run(workdir: Path) -> list[Result]:
         )
         _run_child(conn_json, "fput", src, "warmup")  # page cache and server warm for both
         store.delete("warmup")
-        ours: list[tuple[float, float]] = []
-        fput: list[tuple[float, float]] = []
+        runs: dict[str, list[tuple[float, float]]] = {"ours": [], "fput": []}
         for i in range(ROUNDS):
             for mode in ("ours", "fput") if i % 2 == 0 else ("fput", "ours"):
-                (ours if mode == "ours" else fput).append(
-                    _run_child(conn_json, mode, src, f"{mode}-{i}")
-                )
+                runs[mode].append(_run_child(conn_json, mode, src, f"{mode}-{i}"))
             assert store.stat(f"ours-{i}").size == size and store.stat(f"ours-{i}").sha256
             store.delete(f"ours-{i}")
             store.delete(f"fput-{i}")
+        ours, fput = runs["ours"], runs["fput"]
         ours_s, ours_rss = statistics.median(t for t, _ in ours), max(r for _, r in ours)
         fput_s, fput_rss = statistics.median(t for t, _ in fput), max(r for _, r in fput)
     mb = size / 1e6

@@ -335,35 +335,38 @@ class Tapped:
     outcome: TapOutcome | None  # None with no kiosk
 
 
-def _read_params(
-    token_hash: str, card_no: str, event_uid: str, now: datetime, open_before: timedelta
-) -> dict[str, Any]:
-    try:
-        card = normalise_card(card_no)
-    except ValueError:
-        card = ""  # matches no card: an unknown card
-    return {
-        "token_hash": token_hash,
-        "card_no": card,
-        "event_uid": event_uid,
-        "start_by": now + open_before,
-        "now": now,
-    }
+@dataclass(frozen=True)
+class CardTap:
+    """A card shown at a kiosk: the kiosk's token (hashed), the number as read, the tap's event id
+    (a retry is the same event), when, and how long before its start a session opens."""
+
+    token_hash: str
+    card_no: str
+    event_uid: str
+    now: datetime
+    open_before: timedelta
+
+    def params(self) -> dict[str, Any]:
+        """TAP's parameters."""
+        try:
+            card = normalise_card(self.card_no)
+        except ValueError:
+            card = ""  # matches no card: an unknown card
+        return {
+            "token_hash": self.token_hash,
+            "card_no": card,
+            "event_uid": self.event_uid,
+            "start_by": self.now + self.open_before,
+            "now": self.now,
+        }
 
 
-async def tap(
-    db: Statements,
-    token_hash: str,
-    card_no: str,
-    event_uid: str,
-    now: datetime,
-    open_before: timedelta,
-    may_check_in: Callable[[Found], None],
-) -> Tapped:
+async def tap(db: Statements, card: CardTap, may_check_in: Callable[[Found], None]) -> Tapped:
     """Read what the tap depends on; ``may_check_in`` raises where this device may not (another
     kind, a two-factor classroom); then write the check-in it earns, and the device's last-seen
     time when it is due."""
-    found = await db.read(_read_params(token_hash, card_no, event_uid, now, open_before))
+    now = card.now
+    found = await db.read(card.params())
     if found is None or found.revoked_at is not None:
         return Tapped(None, None)
     if last_seen_due(found.last_seen_at, now):
@@ -371,8 +374,7 @@ async def tap(
     may_check_in(found)
     outcome = decide(found, now)
     if outcome.result == "checked_in":
-        params = {"session_id": outcome.session_id, "person_id": outcome.person_id}
-        await db.write(INSERT, {**params, "event_uid": event_uid, "now": now})
+        await db.write(INSERT, _check_in_row(outcome, card))
     return Tapped(found, outcome)
 
 
@@ -390,7 +392,8 @@ DROPPED = (
 class _Waiting:
     """One tap waiting for its batch."""
 
-    params: dict[str, Any]
+    card: CardTap
+    params: dict[str, Any]  # card.params(), once
     may_check_in: Callable[[Found], None]
     done: asyncio.Future[Tapped]
 
@@ -420,18 +423,10 @@ class TapBatcher:
         self.taps = 0  # answered, since start-up
         self.batches = 0
 
-    async def tap(
-        self,
-        token_hash: str,
-        card_no: str,
-        event_uid: str,
-        now: datetime,
-        open_before: timedelta,
-        may_check_in: Callable[[Found], None],
-    ) -> Tapped:
+    async def tap(self, card: CardTap, may_check_in: Callable[[Found], None]) -> Tapped:
         """As :func:`tap`."""
-        params = _read_params(token_hash, card_no, event_uid, now, open_before)
-        waiting = _Waiting(params, may_check_in, asyncio.get_running_loop().create_future())
+        done = asyncio.get_running_loop().create_future()
+        waiting = _Waiting(card, card.params(), may_check_in, done)
         self._queue.append(waiting)
         if self._worker is None:
             self._worker = asyncio.create_task(self._drain(), name="card taps")
@@ -471,18 +466,9 @@ class TapBatcher:
                 return await self._run(conn, batch)
 
     async def _alone(self, w: _Waiting) -> Tapped | BaseException:
-        p = w.params
         try:
             async with self.pool.acquire() as conn:
-                return await tap(
-                    PgStatements(conn),
-                    p["token_hash"],
-                    p["card_no"],
-                    p["event_uid"],
-                    p["now"],
-                    p["start_by"] - p["now"],
-                    w.may_check_in,
-                )
+                return await tap(PgStatements(conn), w.card, w.may_check_in)
         except Exception as exc:  # this tap's own failure, for its request
             return exc
 
@@ -503,7 +489,7 @@ class TapBatcher:
             if f is None or f.revoked_at is not None:
                 results.append(Tapped(None, None))
                 continue
-            now = w.params["now"]
+            now = w.card.now
             if last_seen_due(f.last_seen_at, now):
                 seen[f.device_id] = now
             try:
@@ -512,14 +498,14 @@ class TapBatcher:
                 results.append(exc)
                 continue
             outcome = decide(f, now)
-            event = w.params["event_uid"]
+            event = w.card.event_uid
             same = earlier.get(event) or earlier.get((outcome.session_id, outcome.person_id))
             if same is not None and outcome.result in ("checked_in", "already"):
                 # An earlier tap of this batch checked them in (or is this very event).
                 outcome = replace(same, result="already")
             elif outcome.result == "checked_in":
                 earlier[event] = earlier[(outcome.session_id, outcome.person_id)] = outcome
-                new.append({**_params_of(outcome), "event_uid": event, "now": now})
+                new.append(_check_in_row(outcome, w.card))
             results.append(Tapped(f, outcome))
         for device_id, now in seen.items():
             c = _PG[SEEN]
@@ -531,5 +517,11 @@ class TapBatcher:
         return results
 
 
-def _params_of(outcome: TapOutcome) -> dict[str, Any]:
-    return {"session_id": outcome.session_id, "person_id": outcome.person_id}
+def _check_in_row(outcome: TapOutcome, card: CardTap) -> dict[str, Any]:
+    """INSERT's parameters (INSERT_MANY's, one per row) for a tap that earned a check-in."""
+    return {
+        "session_id": outcome.session_id,
+        "person_id": outcome.person_id,
+        "event_uid": card.event_uid,
+        "now": card.now,
+    }

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
-from classroom.card_tap import Tapped
+from classroom.card_tap import CardTap, Found, Tapped
 from classroom.compliance import PlanBook
 from classroom.db.models import (
     Attendance,
@@ -397,8 +397,11 @@ async def test_a_batch_the_database_refuses_is_run_tap_by_tap(
         assert batcher is not None
         now = datetime.now(UTC)
 
+        def allow(found: Found) -> None:
+            pass
+
         def tap(card: str, event: str) -> Coroutine[Any, Any, Tapped]:
-            return batcher.tap(token_hash(token), card, event, now, timedelta(0), lambda f: None)
+            return batcher.tap(CardTap(token_hash(token), card, event, now, timedelta(0)), allow)
 
         done = await asyncio.gather(
             tap(cards[0], "a" * 65),

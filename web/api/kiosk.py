@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from classroom.card_tap import CoreStatements, Found, tap
+from classroom.card_tap import CardTap, CoreStatements, Found, tap
 from classroom.checkin import (
     NO_SESSION,
     CheckinRefused,
@@ -133,7 +133,6 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
     so it reads once and writes once (classroom.card_tap) instead of loading ORM objects, and on
     PostgreSQL with the taps of other kiosks that arrive at the same moment."""
     svc = services(request)
-    now = utcnow()
 
     def may_check_in(kiosk: Found) -> None:
         check_device_kind(kiosk.kind, DeviceKind.KIOSK)
@@ -146,20 +145,19 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
                 },
             )
 
-    args = (
+    card = CardTap(
         token_hash(token),
         body.card_no,
-        str(body.event_uid or uuid.uuid4()),  # made here, so that a retry below is one event
-        now,
+        str(body.event_uid or uuid.uuid4()),  # made here: a retry on a dropped connection keeps it
+        utcnow(),
         svc.settings.kiosk.open_before,
-        may_check_in,
     )
     if svc.taps is not None:
-        done = await svc.taps.tap(*args)
+        done = await svc.taps.tap(card, may_check_in)
     else:
         async with svc.engine.connect() as core:
             core = await core.execution_options(isolation_level="AUTOCOMMIT")
-            done = await tap(CoreStatements(core), *args)
+            done = await tap(CoreStatements(core), card, may_check_in)
     check_device_kind(done.kiosk.kind if done.kiosk else None, DeviceKind.KIOSK)
     outcome = done.outcome
     assert done.kiosk is not None and outcome is not None
