@@ -55,7 +55,11 @@ async def camera_frames(
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+        # Both pipes are read to their end before the wait: a reader left with a full buffer
+        # has paused its pipe, never sees the end, and the process is only reaped (wait()
+        # returns) once all its pipes are closed — the wait would hang.
+        _, err_bytes = await asyncio.gather(proc.stdout.read(), proc.stderr.read())
         await proc.wait()
-        err = (await proc.stderr.read()).decode("utf-8", "replace").strip()
+        err = err_bytes.decode("utf-8", "replace").strip()
         if err:
             log.warning("frames.ffmpeg", error=err[-300:])

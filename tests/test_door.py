@@ -23,6 +23,7 @@ from classroom.devices import create_device
 from classroom.faces.engine import FaceEngine
 from classroom.runtime import Services
 from hardware.cameras import FileCamera
+from hardware.sources import FfmpegInput
 from storage.seaweed import S3Connection
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.frames import camera_frames
@@ -156,6 +157,19 @@ async def test_file_camera_frames(tmp_path: Path) -> None:
             if len(frames) == 4:  # looped: the clip is only half a second long
                 break
     assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in frames)
+
+
+async def test_camera_frames_stop_while_ffmpeg_is_ahead() -> None:
+    """The door stops looking while ffmpeg has frames waiting in the pipe (the reader paused
+    it, full): stopping still ends ffmpeg and returns, instead of waiting forever for a
+    process that asyncio reaps only once its pipes are closed."""
+    fast = FfmpegInput("testsrc2=size=640x480:rate=60", {"f": "lavfi"})  # not paced: ahead
+    source = camera_frames(resolve_ffmpeg(), fast, fps=60)
+    async with asyncio.timeout(20):
+        async with contextlib.aclosing(source):
+            async for _ in source:
+                await asyncio.sleep(1.0)  # the pipe and the reader's buffer fill meanwhile
+                break
 
 
 @pytest.mark.slow
