@@ -14,7 +14,6 @@ in a new run directory; the runs of one recording are joined in order at the end
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -298,8 +297,11 @@ class SegmentRecorder:
         if self._proc is not None:
             await self._proc.stop()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Waited for, not awaited: if whoever stops us is cancelled, the supervisor still
+            # accepts the last segments (and a second stop() waits for it again).
+            await asyncio.wait({self._task})
+            if not self._task.cancelled():
+                self._task.result()
         return self.segments
 
     def discard_cache(self) -> None:

@@ -5,6 +5,7 @@ pauses and resumes, and the parts on either side of the pause become one recordi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
+from streaming.recorder import Segment
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import make_portal
+from tests.live_helpers import ffmpeg_processes
 from tests.visca_sim import SimulatedCamera, camera
 
 __all__ = ["camera"]
@@ -92,3 +95,38 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
     assert runs == {"r0001", "r0002"}  # before and after the pause
     # About 3 s + 3 s recorded; the 3 s pause is cut out, not filled.
     assert 4.0 <= float(rec["duration_s"]) <= 9.5, rec  # type: ignore[arg-type]
+
+
+async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """The agent is shut down while it stops a recording (ffmpeg told to quit, not yet gone):
+    it keeps the recording until it has stopped, and the shutdown finishes the stop — ffmpeg
+    ended and reaped, the last segment accepted — instead of leaving the encoder running."""
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    async with (
+        portal.as_user("trainer") as trainer,
+        running_agent(portal, s3, bucket, tmp_path / "agent") as agent,
+    ):
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        recorder = agent.recorders[rec["id"]]
+        await until(lambda: len(recorder.segments) >= 2, what="segments")
+        began = asyncio.Event()
+        stop = recorder.stop
+
+        async def stop_signalled() -> list[Segment]:
+            began.set()
+            return await stop()
+
+        recorder.stop = stop_signalled  # type: ignore[method-assign]
+        stopping = asyncio.create_task(agent._stop_capture(rec["id"]))
+        await began.wait()  # the stop now waits for ffmpeg to quit
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+        assert rec["id"] in agent.recorders  # not stopped yet: still the agent's to stop
+        segments_before = len(recorder.segments)
+    assert not recorder.running and ffmpeg_processes() == 0
+    assert len(recorder.segments) > segments_before  # the segment open at the stop, accepted

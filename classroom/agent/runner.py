@@ -553,9 +553,13 @@ class Agent:
     async def _stop_capture(self, recording_id: int) -> None:
         await self.live.close(recording_id)
         for recorders in (self.recorders, self.screen_recorders):
-            recorder = recorders.pop(recording_id, None)
+            recorder = recorders.get(recording_id)
             if recorder is not None:
+                # Let go of it only once it has stopped: a stop cut short (the agent shut down
+                # meanwhile) leaves it here for shutdown() to finish — ffmpeg escalated to a
+                # signal if it will not quit, its last segment accepted.
                 await recorder.stop()
+                recorders.pop(recording_id, None)
 
     def _upload_later(self, key: str, segment: Path) -> None:
         """An accepted segment becomes an upload job at once (journaled, capped, verified), so
