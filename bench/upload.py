@@ -21,7 +21,9 @@ SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "2048"))
 # Each round is a pair, first one side then the other, the order flipping each round (ABBA…):
 # the store slows as its volumes fill and its vacuum runs, and a fixed order would give that
 # drift to whichever side always goes second.
-ROUNDS = int(os.environ.get("BENCH_UPLOAD_ROUNDS", "4"))
+# Six rounds: single uploads of the same file vary by ±10% on a shared 2-core machine, and the
+# two sides differ by less than that (docs/benchmarks.md).
+ROUNDS = int(os.environ.get("BENCH_UPLOAD_ROUNDS", "6"))
 
 _CHILD = r"""
 import json, sys, time
@@ -97,7 +99,7 @@ def run(workdir: Path) -> list[Result]:
     return [
         Result(
             "upload",
-            f"resumable + SHA-256, {SIZE_MB} MiB",
+            f"resumable + SHA-256 + CRC32C, {SIZE_MB} MiB ({_paired(ours, fput)})",
             "Minio.fput_object",
             "MB/s",
             mb / ours_s,
@@ -114,3 +116,16 @@ def run(workdir: Path) -> list[Result]:
             higher_is_better=False,
         ),
     ]
+
+
+def _paired(ours: list[tuple[float, float]], fput: list[tuple[float, float]]) -> str:
+    """The throughput ratio of each round's two adjacent uploads, which share the store's state
+    of the moment: their mean ± standard error says how sure the medians' ratio is."""
+    ratios = [f / o for (o, _), (f, _) in zip(ours, fput, strict=True)]
+    if len(ratios) < 2:
+        return f"one round: {ratios[0]:.2f}"
+    sem = statistics.stdev(ratios) / len(ratios) ** 0.5
+    return (
+        f"{len(ratios)} paired rounds: {statistics.mean(ratios):.2f} ± {sem:.2f}, "
+        f"{min(ratios):.2f}–{max(ratios):.2f}"
+    )
