@@ -13,6 +13,9 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+STDERR_CHUNK = 64 * 1024
+LINE_KEPT = 4096  # bytes of one log line kept: its start says what it is
+
 
 def die_with_parent() -> None:
     # PR_SET_PDEATHSIG: the kernel ends ffmpeg if we die, even by kill -9 (no orphan encoders).
@@ -47,18 +50,34 @@ class FfmpegProcess:
         log.info("ffmpeg.started", pid=self._proc.pid)
 
     async def _read_stderr(self) -> None:
+        """Until ffmpeg closes stderr. In chunks, not lines: a line longer than the stream's
+        limit would end a line reader, and ffmpeg would then block on a full pipe."""
         assert self._proc is not None and self._proc.stderr is not None
-        async for raw in self._proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
+        partial = b""
+        while chunk := await self._proc.stderr.read(STDERR_CHUNK):
+            *lines, partial = (partial + chunk).split(b"\n")
+            self._keep(lines)
+            partial = partial[:LINE_KEPT]
+        self._keep([partial])
+
+    def _keep(self, lines: list[bytes]) -> None:
+        for raw in lines:
+            line = raw[:LINE_KEPT].decode("utf-8", "replace").rstrip()
             if line:
                 self.tail.append(line)
+
+    async def _log_read(self) -> None:
+        """The stderr reader ends when ffmpeg does. Waited for, not awaited: a caller cancelled
+        meanwhile stays cancelled (an awaited task would take the cancellation with it)."""
+        if self._reader is not None:
+            await asyncio.wait({self._reader})
+            if not self._reader.cancelled():
+                self._reader.result()
 
     async def wait(self) -> int:
         assert self._proc is not None
         rc = await self._proc.wait()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await self._log_read()
         return rc
 
     async def run(self) -> int:
@@ -76,9 +95,7 @@ class FfmpegProcess:
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
         await self._proc.wait()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await self._log_read()
 
     async def stop(self, grace_s: float = 10.0) -> int:
         """Ask ffmpeg to finish ('q'), so it closes the open segment; escalate if it will not."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
 import av
 import pytest
 
 from hardware.synthetic import SyntheticCamera, SyntheticMic
+from streaming.child import LINE_KEPT, FfmpegProcess
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.finalize import FinalizeError, join_segments
 from streaming.media_check import InvalidMedia, check_media
@@ -100,3 +102,16 @@ async def test_truncated_segment_is_rejected_not_uploaded(tmp_path: Path) -> Non
 async def test_join_refuses_nothing(tmp_path: Path) -> None:
     with pytest.raises(FinalizeError):
         await join_segments(resolve_ffmpeg(), [], tmp_path / "x.mp4")
+
+
+async def test_child_log_keeps_its_tail_past_a_line_longer_than_a_pipe() -> None:
+    """A child that writes one enormous line to stderr (ffmpeg dumping a bad SDP, say) goes on
+    running and is reaped: the log reader does not die on the line (ffmpeg would then block on
+    a full pipe, for ever), and the last lines are kept."""
+    script = "import sys; sys.stderr.write('x' * 300_000 + '\\nsecond\\nlast line\\n')"
+    child = FfmpegProcess([sys.executable, "-c", script])
+    await child.start()
+    async with asyncio.timeout(20):
+        assert await child.wait() == 0
+    assert list(child.tail)[-2:] == ["second", "last line"]
+    assert child.tail[-3] == "x" * LINE_KEPT  # its start kept, not all of it
