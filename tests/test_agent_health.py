@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from classroom.agent.metrics import serve_metrics
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.runtime import Services
 from storage.ports import free_port
@@ -214,3 +215,29 @@ def test_retention_deletes_only_verified_copies_oldest_first(tmp_path: Path) -> 
     removed = sweep(tmp_path, keep_days=14, min_free_bytes=10**18)
     assert removed == [newest]
     assert unverified.exists() and (unverified / "segments" / "r0001-00000.ts").exists()
+
+
+@pytest.mark.anyio
+async def test_agent_metrics_endpoint_answers_bad_requests_too() -> None:
+    """The agent's scrape endpoint: its metrics at GET /metrics, 404 elsewhere, and a request
+    line too long for its reader answered 400 (not a connection dropped with a traceback)."""
+    port = free_port()
+    server = await serve_metrics(port, lambda: "classroom_agent_up 1\n")
+
+    async def ask(request: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    try:
+        ok = await ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b"classroom_agent_up 1\n")
+        assert (await ask(b"GET /other HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 404")
+        huge = b"GET /metrics?" + b"x" * 100_000 + b" HTTP/1.1\r\n\r\n"
+        assert (await ask(huge)).startswith(b"HTTP/1.1 400")
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -59,15 +59,20 @@ def agent_metrics(status: dict[str, Any]) -> str:
 async def serve_metrics(port: int, body: Callable[[], str]) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with asyncio.timeout(5):
-                request = await reader.readline()
-                while await reader.readline() not in (b"\r\n", b"", b"\n"):
-                    pass  # the headers: nothing in them matters here
-            parts = request.decode("latin-1").split()
-            if len(parts) == 3 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
-                code, ctype, data = "200 OK", CONTENT_TYPE, body().encode()
+            try:
+                async with asyncio.timeout(5):
+                    request = await reader.readline()
+                    while await reader.readline() not in (b"\r\n", b"", b"\n"):
+                        pass  # the headers: nothing in them matters here
+            except ValueError:  # a line over the reader's 64 KiB limit
+                code, ctype, data = "400 Bad Request", "text/plain", b"line too long\n"
             else:
-                code, ctype, data = "404 Not Found", "text/plain", b"not found\n"
+                parts = request.decode("latin-1").split()
+                path = parts[1].split("?")[0] if len(parts) == 3 else ""
+                if parts[:1] == ["GET"] and path == "/metrics":
+                    code, ctype, data = "200 OK", CONTENT_TYPE, body().encode()
+                else:
+                    code, ctype, data = "404 Not Found", "text/plain", b"not found\n"
             writer.write(
                 f"HTTP/1.1 {code}\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n"
                 "Connection: close\r\n\r\n".encode()
