@@ -121,12 +121,12 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
             return await stop()
 
         recorder.stop = stop_signalled  # type: ignore[method-assign]
+        segments_before = len(recorder.segments)
         stopping = asyncio.create_task(agent._stop_capture(rec["id"]))
         await began.wait()  # the stop now waits for ffmpeg to quit
         stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stopping
         assert rec["id"] in agent.recorders  # not stopped yet: still the agent's to stop
-        segments_before = len(recorder.segments)
     assert not recorder.running and ffmpeg_processes() == 0
-    assert len(recorder.segments) > segments_before  # the segment open at the stop, accepted
+    assert len(recorder.segments) > segments_before  # the one open at the stop, accepted
