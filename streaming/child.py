@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import structlog
 
+from streaming.tasks import settled
+
 log = structlog.get_logger(__name__)
 
 STDERR_CHUNK = 64 * 1024
@@ -67,12 +69,9 @@ class FfmpegProcess:
                 self.tail.append(line)
 
     async def _log_read(self) -> None:
-        """The stderr reader ends when ffmpeg does. Waited for, not awaited: a caller cancelled
-        meanwhile stays cancelled (an awaited task would take the cancellation with it)."""
+        """The stderr reader ends when ffmpeg does."""
         if self._reader is not None:
-            await asyncio.wait({self._reader})
-            if not self._reader.cancelled():
-                self._reader.result()
+            await settled(self._reader)
 
     async def wait(self) -> int:
         assert self._proc is not None

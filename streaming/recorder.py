@@ -25,6 +25,7 @@ import structlog
 from hardware.sources import CameraSource, FfmpegInput, MicSource
 from streaming.child import FfmpegProcess
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
+from streaming.tasks import settled
 
 log = structlog.get_logger(__name__)
 
@@ -297,11 +298,9 @@ class SegmentRecorder:
         if self._proc is not None:
             await self._proc.stop()
         if self._task is not None:
-            # Waited for, not awaited: if whoever stops us is cancelled, the supervisor still
-            # accepts the last segments (and a second stop() waits for it again).
-            await asyncio.wait({self._task})
-            if not self._task.cancelled():
-                self._task.result()
+            # If whoever stops us is cancelled, the supervisor still accepts the last segments
+            # (and a second stop() waits for it again).
+            await settled(self._task)
         return self.segments
 
     def discard_cache(self) -> None:

@@ -68,8 +68,7 @@ async def serve_metrics(port: int, body: Callable[[], str]) -> asyncio.Server:
                 code, ctype, data = "400 Bad Request", "text/plain", b"line too long\n"
             else:
                 parts = request.decode("latin-1").split()
-                path = parts[1].split("?")[0] if len(parts) == 3 else ""
-                if parts[:1] == ["GET"] and path == "/metrics":
+                if len(parts) == 3 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
                     code, ctype, data = "200 OK", CONTENT_TYPE, body().encode()
                 else:
                     code, ctype, data = "404 Not Found", "text/plain", b"not found\n"
