@@ -10,7 +10,8 @@
   (``UploadJournal``) before moving on, so an agent restarted mid-upload sends only the parts that
   are missing (finished ones are re-read locally for the hash, never re-sent).
 - Network faults and 5xx answers are retried forever with capped exponential back-off and jitter:
-  an outage delays an upload, it never drops it.
+  an outage delays an upload, it never drops it. A job the journal has as done whose object the
+  store no longer holds is sent again from the local file.
 - ``abort_orphans`` aborts incomplete multipart uploads that no journal job will ever finish, so no
   orphan parts stay in the bucket.
 """
@@ -62,6 +63,11 @@ DEFAULT_WORKERS = 3
 
 class FileChanged(IntegrityError):
     """The local file no longer has the hash it was queued with."""
+
+
+class ObjectLost(IntegrityError):
+    """The store no longer holds an object the journal has as done (deleted, or lost by the store):
+    the local file, while it is there, is sent again."""
 
 
 class UploadCancelled(Exception):
@@ -156,29 +162,27 @@ class ResumableUploader:
             except UploadCancelled:
                 raise
             except IntegrityError as exc:
-                log.warning("upload.integrity_retry", key=key, error=str(exc))
                 self._restart(job)
                 if isinstance(exc, FileChanged):
                     # What is on disk now is what there is: queue it again under its new hash.
                     self.enqueue(key, job.path, job.content_type)
-                self.journal.failed_attempt(key, str(exc))
+                event = "upload.integrity_retry"
+                error = str(exc)
             except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
                 if not is_transient(exc) and not self._lost_upload(exc):
-                    self.journal.failed_attempt(key, f"{type(exc).__name__}: {exc}")
+                    self.journal.failed_attempt(key, error)
                     raise
                 if self._lost_upload(exc):
                     self._restart(job)  # the store forgot the upload id: start a new one
-                self.journal.failed_attempt(key, f"{type(exc).__name__}: {exc}")
-                wait = self.backoff.delay(attempt)
-                log.warning(
-                    "upload.retry",
-                    key=key,
-                    attempt=attempt,
-                    wait_s=round(wait, 2),
-                    error=str(exc)[:200],
-                )
-                attempt += 1
-                self.sleep(wait)
+                event = "upload.retry"
+            self.journal.failed_attempt(key, error)
+            # Integrity retries back off too: a file rewritten all the time, or a store that
+            # keeps answering with other bytes, must not have the whole file re-sent in a loop.
+            wait = self.backoff.delay(attempt)
+            log.warning(event, key=key, attempt=attempt, wait_s=round(wait, 2), error=error[:200])
+            attempt += 1
+            self.sleep(wait)
 
     @staticmethod
     def _lost_upload(exc: BaseException) -> bool:
@@ -217,7 +221,10 @@ class ResumableUploader:
     def _attempt(self, job: UploadJob, on_part: PartCallback | None) -> ObjectInfo:
         client, bucket = self.store.client, self.store.bucket
         if job.state == "done":
-            return self._verify(job)
+            try:
+                return self._verify(job)
+            except ObjectNotFound:
+                raise ObjectLost(f"{job.key}: done, but the store no longer holds it") from None
         self._unchanged(job)
         if job.state == "completed":  # assembled before a restart; its hash not yet sealed
             return self._seal(job)

@@ -77,7 +77,10 @@ def test_restarted_uploader_sends_only_the_missing_parts(
 def test_a_changed_file_is_caught_and_uploaded_again(store: ObjectStore, tmp_path: Path) -> None:
     src = tmp_path / "a.bin"
     big_file(src, 40)  # 8 parts; three are read ahead at a time
-    up = ResumableUploader(store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST)
+    slept: list[float] = []
+    up = ResumableUploader(
+        store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST, sleep=slept.append
+    )
     up.enqueue("k/a.bin", src, "application/octet-stream")
 
     tampered: list[int] = []
@@ -90,6 +93,7 @@ def test_a_changed_file_is_caught_and_uploaded_again(store: ObjectStore, tmp_pat
                 f.write(b"tampered")
 
     info = up.upload("k/a.bin", tamper)
+    assert len(slept) == 1  # the retry that read the new version was backed off, not looped
     # What went up is the file as it is now, verified end to end; nothing half-old, half-new.
     assert info.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     assert b"".join(store.open_range("k/a.bin")) == src.read_bytes()
@@ -170,6 +174,28 @@ def test_what_the_store_already_holds_whole_is_not_sent_again(
     up.enqueue("r/seg.ts", src, "video/mp2t")
     assert up.upload("r/seg.ts", lambda job, n, size: sent.append(n)).sha256 == digest
     assert sent == [] and up.journal.pending() == [] and incomplete(store) == []
+
+
+def test_an_object_lost_from_the_store_is_sent_again(store: ObjectStore, tmp_path: Path) -> None:
+    """A job the journal has as done whose object the store no longer holds (deleted, or lost by
+    the store): asked for again, the local file goes up again instead of the upload failing."""
+    src = tmp_path / "seg.ts"
+    digest = big_file(src, 6)  # 2 parts
+    slept: list[float] = []
+    up = ResumableUploader(
+        store, UploadJournal(tmp_path / "j.db"), MIN_PART, FAST, sleep=slept.append
+    )
+    up.enqueue("r/seg.ts", src, "video/mp2t")
+    up.upload("r/seg.ts")
+    store.delete("r/seg.ts")
+    sent: list[int] = []
+    assert up.enqueue("r/seg.ts", src, "video/mp2t").state == "done"  # the job is kept
+    info = up.upload("r/seg.ts", lambda job, n, size: sent.append(n))
+    assert sorted(sent) == [1, 2] and len(slept) == 1
+    assert info.sha256 == digest == store.stat("r/seg.ts").sha256
+    assert b"".join(store.open_range("r/seg.ts")) == src.read_bytes()
+    job = up.journal.get("r/seg.ts")
+    assert job is not None and job.state == "done" and incomplete(store) == []
 
 
 def test_bandwidth_cap_paces_parts_across_uploads(store: ObjectStore, tmp_path: Path) -> None:
