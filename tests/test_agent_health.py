@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from classroom.agent.launch import build_agent
 from classroom.agent.metrics import serve_metrics
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.runtime import Services
@@ -22,6 +23,7 @@ from storage.ports import free_port
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import Portal, make_portal
+from tests.conftest import make_settings
 
 
 @pytest.mark.anyio
@@ -215,6 +217,37 @@ def test_retention_deletes_only_verified_copies_oldest_first(tmp_path: Path) -> 
     removed = sweep(tmp_path, keep_days=14, min_free_bytes=10**18)
     assert removed == [newest]
     assert unverified.exists() and (unverified / "segments" / "r0001-00000.ts").exists()
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_retention_forgets_the_upload_jobs_of_the_copies_it_deleted(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """The agent's sweep: the copy past its retention period goes, and with it its done jobs in
+    the upload journal (they could never be queued again; kept, the journal only grows)."""
+    portal = await make_portal(services)
+    settings = make_settings(tmp_path / "agent", s3, bucket, agent={"min_free_mb": 0})
+    world = portal.world
+    agent = await build_agent(
+        settings, world.classroom_id, "http://testserver", world.agent_token, portal.transport
+    )
+    try:
+        await asyncio.to_thread(agent.store.ensure_bucket)
+        old = _recording(agent.config.workdir, 1, uploaded_days_ago=20)
+        kept = _recording(agent.config.workdir, 12, uploaded_days_ago=1)
+        for d in (old, kept):
+            key = f"recordings/{d.name}/segments/r0001-00000.ts"
+            seg = d / "segments" / "r0001-00000.ts"
+            await asyncio.to_thread(agent.uploader.enqueue, key, seg, "video/mp2t")
+            await asyncio.to_thread(agent.uploader.upload, key)
+        assert await asyncio.to_thread(agent.sweep) == [old]
+        journal = agent.uploader.journal
+        assert journal.get("recordings/recording-1/segments/r0001-00000.ts") is None
+        job = journal.get("recordings/recording-12/segments/r0001-00000.ts")
+        assert job is not None and job.state == "done" and kept.exists()
+    finally:
+        await agent.portal.aclose()
 
 
 @pytest.mark.anyio

@@ -416,15 +416,17 @@ class Agent:
     async def _retention(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(
-                    sweep,
-                    self.config.workdir,
-                    self.config.retention_days,
-                    self.config.min_free_bytes,
-                )
+                await asyncio.to_thread(self.sweep)
             except Exception:
                 log.exception("agent.retention_failed")
             await asyncio.sleep(600)
+
+    def sweep(self) -> list[Path]:
+        """Delete the local copies the retention policy allows, and their done upload jobs."""
+        removed = sweep(self.config.workdir, self.config.retention_days, self.config.min_free_bytes)
+        for directory in removed:
+            self.uploader.journal.forget_done_under(directory)
+        return removed
 
     async def _abort_orphans(self) -> None:
         """Incomplete uploads nobody will finish cost storage: abort those a day old. (An agent
