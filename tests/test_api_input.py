@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Annotated, Any
+
 import pytest
+from pydantic import TypeAdapter
 
 from classroom.runtime import Services
+from classroom.settings import Settings
 from tests.api_helpers import Portal, make_portal
+from web.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -48,6 +54,98 @@ async def test_unknown_ids_are_404_with_the_id(portal: Portal) -> None:
     async with portal.agent() as agent:
         r = await agent.post("/api/v1/agent/commands/999/ack", json={"ok": True})
         assert r.status_code == 404
+
+
+async def test_numbers_past_the_database_s_integer_are_422_not_500(portal: Portal) -> None:
+    """2**63 fits no database integer: found in a path, a query, a JSON body or a form, it is a
+    422 naming the field (SQLite's driver overflowed and PostgreSQL's refused: a 500), while the
+    largest integer there is, 2**63 - 1, is looked up and simply not found."""
+    huge, largest = 2**63, 2**63 - 1
+    w = portal.world
+    async with portal.as_user("admin") as c:
+        for path in (
+            f"/api/v1/sessions/{huge}",
+            f"/api/v1/recordings?session_id={huge}",
+            f"/api/v1/classrooms/{huge}/schedule.ics",
+            f"/api/v1/compliance/officers/{huge}?year=2026",
+            f"/sessions/{huge}",
+            f"/compliance?unit={huge}",
+        ):
+            r = await c.get(path, headers={"Accept": "application/json"})
+            assert r.status_code == 422, (path, r.status_code, r.text[:300])
+        for path in (f"/api/v1/sessions/{largest}", f"/sessions/{largest}"):
+            r = await c.get(path, headers={"Accept": "application/json"})
+            assert r.status_code == 404, (path, r.status_code)
+        body = {
+            "course_id": huge,
+            "classroom_id": w.classroom_id,
+            "title": "x",
+            "starts_at": "2026-12-01T09:00:00+08:00",
+            "ends_at": "2026-12-01T10:00:00+08:00",
+        }
+        r = await c.post("/api/v1/sessions", json=body)
+        assert r.status_code == 422 and "course_id" in r.text, r.text[:300]
+        r = await c.post(f"/sessions/{w.session_id}/attendance", data={"person_id": str(huge)})
+        assert r.status_code == 422, r.text[:300]
+    async with portal.agent() as agent:
+        r = await agent.post(
+            "/api/v1/agent/checkin",
+            json={
+                "event_uid": "6f1c1f0e-8a47-4d1e-9f43-0c6c1a9b7f10",
+                "method": "face",
+                "person_id": huge,
+                "at": "2026-12-01T09:00:00+08:00",
+            },
+        )
+        assert r.status_code == 422 and "person_id" in r.text
+
+
+def test_every_integer_a_request_carries_is_bounded(settings: Settings) -> None:
+    """Every route, API and pages, in paths, queries, headers, cookies, JSON bodies and forms:
+    each integer it accepts has an upper bound (at most the databases' integer), so no number a
+    client sends can overflow a driver (the 422 above, for every route there is or will be)."""
+    app = create_app(settings=settings)
+
+    def routes(within: list[Any]) -> Iterator[Any]:
+        for r in within:
+            if hasattr(r, "dependant"):
+                yield r
+            inner = getattr(r, "original_router", None)  # FastAPI includes routers lazily
+            if inner is not None:
+                yield from routes(inner.routes)
+
+    def dependants(d: Any) -> Iterator[Any]:
+        yield d
+        for sub in d.dependencies:
+            yield from dependants(sub)
+
+    def unbounded(schema: dict[str, Any], defs: dict[str, Any], seen: frozenset[str]) -> bool:
+        ref = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if ref:
+            return ref not in seen and unbounded(defs[ref], defs, seen | {ref})
+        if schema.get("type") == "integer" and not {"maximum", "exclusiveMaximum"} & set(schema):
+            return True
+        nested = [*schema.get("anyOf", []), *schema.get("allOf", []), *schema.get("oneOf", [])]
+        nested += [
+            s for k in ("items", "additionalProperties") if isinstance(s := schema.get(k), dict)
+        ]
+        nested += list(schema.get("properties", {}).values())
+        return any(unbounded(s, defs, seen) for s in nested)
+
+    checked, loose = 0, []
+    for route in routes(app.routes):
+        checked += 1
+        for d in dependants(route.dependant):
+            params = [*d.path_params, *d.query_params, *d.header_params, *d.cookie_params]
+            for f in [*params, *d.body_params]:
+                info = f.field_info
+                meta = info.metadata
+                annotation = Annotated[(info.annotation, *meta)] if meta else info.annotation
+                js = TypeAdapter(annotation).json_schema()
+                if unbounded(js, js.get("$defs", {}), frozenset()):
+                    loose.append(f"{route.path} {f.name}")
+    assert checked > 90  # the walk reached the routers' routes
+    assert loose == []
 
 
 async def test_oversized_bodies_are_413(portal: Portal) -> None:

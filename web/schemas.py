@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from classroom.db.models import (
@@ -14,6 +15,15 @@ from classroom.db.models import (
     Role,
     SessionKind,
 )
+
+# The databases' integer (PostgreSQL's BIGINT, SQLite's INTEGER) ends here. A larger number in a
+# request can be neither stored nor looked up: bounded at the edge it is a 422 that names the
+# field, not a driver's overflow surfacing as a 500. Every integer a request carries is one of
+# these or has tighter bounds of its own (tests/test_api_input.py checks every route).
+DB_INT_MAX = 2**63 - 1
+Id = Annotated[int, Ge(1), Le(DB_INT_MAX)]
+Count = Annotated[int, Ge(0), Le(DB_INT_MAX)]
+PlanYear = Annotated[int, Ge(2000), Le(2100)]
 
 SHA256 = r"^[0-9a-f]{64}$"
 OBJECT_KEY = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$"
@@ -52,9 +62,9 @@ class SessionOut(BaseModel):
     id: int
     title: str
     kind: SessionKind
-    course_id: int
-    classroom_id: int
-    trainer_id: int
+    course_id: Id
+    classroom_id: Id
+    trainer_id: Id
     planned_start: datetime
     planned_end: datetime
     actual_start: datetime | None
@@ -68,10 +78,10 @@ class SessionIn(Strict):
 
     title: str = Field(min_length=1, max_length=200)
     kind: SessionKind
-    course_id: int
-    classroom_id: int
-    trainer_id: int | None = None  # default: the person creating it, if a trainer
-    unit_id: int | None = None
+    course_id: Id
+    classroom_id: Id
+    trainer_id: Id | None = None  # default: the person creating it, if a trainer
+    unit_id: Id | None = None
     planned_start: AwareDatetime
     planned_end: AwareDatetime
     auto_record: bool = False
@@ -93,11 +103,11 @@ class ExtendIn(Strict):
 class ScheduleEntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    session_id: int
+    session_id: Id
     title: str
     start: datetime
     end: datetime
-    recording_id: int
+    recording_id: Id
     object_prefix: str
     state: RecordingState
     paused: bool
@@ -118,18 +128,18 @@ class FaultIn(BaseModel):
 
 class UploadProgressIn(BaseModel):
     key: str = Field(max_length=1024)
-    bytes: int = Field(ge=0)
-    bytes_sent: int = Field(ge=0)
-    parts_done: int = Field(ge=0)
-    parts_total: int = Field(ge=1)
+    bytes: Count
+    bytes_sent: Count
+    parts_done: Count
+    parts_total: Id  # at least one
 
 
 class DoorCameraIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    gallery_people: int = Field(ge=0)
+    gallery_people: Count
     gallery_version: str | None = Field(default=None, max_length=64)
-    checked_in: int = Field(ge=0)
+    checked_in: Count
 
 
 class HeartbeatIn(BaseModel):
@@ -139,15 +149,15 @@ class HeartbeatIn(BaseModel):
 
     at: AwareDatetime
     state: Literal["idle", "recording", "uploading", "offline-queueing", "fault"]
-    recordings: list[int] = Field(default_factory=list, max_length=100)
+    recordings: list[Id] = Field(default_factory=list, max_length=100)
     devices: dict[str, str | bool | None] = Field(default_factory=dict, max_length=20)
     door_camera: DoorCameraIn | None = None
-    disk_free_bytes: int = Field(ge=0)
-    disk_min_free_bytes: int = Field(ge=0)
-    uploads_pending: int = Field(ge=0)
+    disk_free_bytes: Count
+    disk_min_free_bytes: Count
+    uploads_pending: Count
     uploads: list[UploadProgressIn] = Field(default_factory=list, max_length=20)
     oldest_upload_age_s: float | None = None
-    reports_pending: int = Field(ge=0)
+    reports_pending: Count
     oldest_report_age_s: float | None = None
     audio_rms_dbfs: float | None = None
     audio_peak_dbfs: float | None = None
@@ -160,7 +170,7 @@ class HeartbeatIn(BaseModel):
 
 
 class AgentStatusOut(BaseModel):
-    device_id: int
+    device_id: Id
     name: str
     last_seen_at: datetime | None
     online: bool
@@ -185,7 +195,7 @@ class RecordingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    session_id: int
+    session_id: Id
     state: RecordingState
     paused: bool
     tracks: dict[str, Any] = Field(default_factory=dict)
@@ -205,17 +215,17 @@ class DeviceOut(BaseModel):
     id: int
     name: str
     kind: str
-    classroom_id: int
+    classroom_id: Id
     revoked_at: datetime | None
 
 
 class AgentHelloIn(Strict):
-    classroom_id: int
+    classroom_id: Id
 
 
 class ActiveRecordingOut(BaseModel):
-    recording_id: int
-    session_id: int
+    recording_id: Id
+    session_id: Id
     object_prefix: str
 
 
@@ -229,8 +239,8 @@ class AgentHelloOut(DeviceOut):
 class AgentCommandOut(BaseModel):
     id: int
     kind: CommandKind
-    recording_id: int
-    session_id: int
+    recording_id: Id
+    session_id: Id
     object_prefix: str
     ptz_preset: int | None = None  # the session's camera preset, recalled at start
 
@@ -242,7 +252,7 @@ class AckIn(Strict):
 
 class TrackIn(Strict):
     object_key: str = Field(pattern=OBJECT_KEY)
-    size_bytes: int = Field(ge=0)
+    size_bytes: Count
     sha256: str = Field(pattern=SHA256)
 
 
@@ -250,7 +260,7 @@ class UploadIn(Strict):
     object_key: str = Field(pattern=OBJECT_KEY)
     segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
     duration_s: float = Field(ge=0)
-    size_bytes: int = Field(ge=0)
+    size_bytes: Count
     sha256: str = Field(pattern=SHA256)
     # Besides the camera's MP4: the screen's and the side-by-side MP4s, the HLS playlists over
     # the segments, and the chapters where the slides change (chapters.json).

@@ -13,6 +13,7 @@ from classroom.adjustments import AdjustmentError, adjust
 from classroom.db.models import AuditEntry, Person
 from web.api.compliance import plan_for
 from web.deps import DB, ManagerOrAdmin
+from web.schemas import Id
 
 router = APIRouter(tags=["adjustments"])
 
@@ -20,7 +21,7 @@ router = APIRouter(tags=["adjustments"])
 class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: int
+    person_id: Id
     part: str = Field(max_length=32)
     hours: float = Field(ge=-200, le=200)
     credits: float = Field(ge=-100, le=100)
@@ -33,7 +34,7 @@ class AuditOut(BaseModel):
 
     id: int
     at: datetime
-    actor_id: int | None
+    actor_id: Id | None
     action: str
     target: str
     reason: str

@@ -60,6 +60,7 @@ from web.schemas import (
     DeviceOut,
     FailureIn,
     HeartbeatIn,
+    Id,
     RecordingOut,
     ScheduleEntryOut,
     Strict,
@@ -97,7 +98,7 @@ async def hello(body: AgentHelloIn, db: DB, device: CurrentAgent) -> AgentHelloO
     return out
 
 
-async def _commands_out(db: DB, classroom_id: int) -> list[AgentCommandOut]:
+async def _commands_out(db: DB, classroom_id: Id) -> list[AgentCommandOut]:
     out = []
     for cmd in await pending_commands(db, classroom_id):
         rec = await db.get(Recording, cmd.recording_id)
@@ -170,14 +171,14 @@ async def live_answer(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "nobody waits for this answer any more")
 
 
-async def _own_command(db: DB, device: Device, command_id: int) -> AgentCommand:
+async def _own_command(db: DB, device: Device, command_id: Id) -> AgentCommand:
     cmd = await db.get(AgentCommand, command_id)
     if cmd is None or cmd.classroom_id != device.classroom_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"command {command_id} not found")
     return cmd
 
 
-async def _own_recording(db: DB, device: Device, recording_id: int) -> Recording:
+async def _own_recording(db: DB, device: Device, recording_id: Id) -> Recording:
     rec = await db.get(Recording, recording_id)
     if rec is None or rec.session.classroom_id != device.classroom_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} not found")
@@ -185,7 +186,7 @@ async def _own_recording(db: DB, device: Device, recording_id: int) -> Recording
 
 
 @router.post("/commands/{command_id}/ack", status_code=status.HTTP_204_NO_CONTENT)
-async def ack(command_id: int, body: AckIn, db: DB, device: CurrentAgent) -> None:
+async def ack(command_id: Id, body: AckIn, db: DB, device: CurrentAgent) -> None:
     cmd = await _own_command(db, device, command_id)
     await complete_command(db, cmd, body.ok, body.error)
     await db.commit()
@@ -193,7 +194,7 @@ async def ack(command_id: int, body: AckIn, db: DB, device: CurrentAgent) -> Non
 
 @router.post("/recordings/{recording_id}/upload", response_model=RecordingOut)
 async def uploaded(
-    recording_id: int, body: UploadIn, request: Request, db: DB, device: CurrentAgent
+    recording_id: Id, body: UploadIn, request: Request, db: DB, device: CurrentAgent
 ) -> Recording:
     rec = await _own_recording(db, device, recording_id)
     data = body.model_dump()
@@ -208,7 +209,7 @@ async def uploaded(
 
 
 @router.post("/recordings/{recording_id}/failure", response_model=RecordingOut)
-async def failed(recording_id: int, body: FailureIn, db: DB, device: CurrentAgent) -> Recording:
+async def failed(recording_id: Id, body: FailureIn, db: DB, device: CurrentAgent) -> Recording:
     rec = await _own_recording(db, device, recording_id)
     await report_failure(db, rec, body.error)
     await db.commit()
@@ -226,7 +227,7 @@ async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntryOut]:
 
 @router.post("/recordings/{recording_id}/{event}", response_model=RecordingOut)
 async def recording_event(
-    recording_id: int,
+    recording_id: Id,
     event: Literal["started", "stopped"],
     body: AgentEventIn,
     db: DB,
@@ -277,7 +278,7 @@ class AgentCheckinIn(Strict):
     event_uid: uuid.UUID
     method: Literal["card", "face"] = "card"
     card_no: str | None = Field(default=None, min_length=1, max_length=64)
-    person_id: int | None = Field(default=None, ge=1)
+    person_id: Id | None = Field(default=None, ge=1)
     score: float | None = Field(default=None, ge=-1, le=1)
     at: AwareDatetime
 
@@ -338,8 +339,8 @@ async def gallery(request: Request, db: DB, device: CurrentAgent) -> Response:
 
 class AgentCheckinOut(BaseModel):
     result: str  # checked_in | already | unknown_card | not_enrolled | no_session | not_an_officer
-    person_id: int | None = None
-    attendance_id: int | None = None
+    person_id: Id | None = None
+    attendance_id: Id | None = None
 
 
 @router.post("/checkin", response_model=AgentCheckinOut)

@@ -11,6 +11,7 @@ from classroom.attendance import AttendanceError, record_attendance, session_att
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
 from web.api.sessions import get_session_or_404
 from web.deps import DB, CurrentPerson
+from web.schemas import Id
 
 router = APIRouter(prefix="/sessions/{session_id}/attendance", tags=["attendance"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/sessions/{session_id}/attendance", tags=["attendance
 class AttendanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: int
+    person_id: Id
     check_in: AwareDatetime
     check_out: AwareDatetime | None = None
     reason: str = Field(default="", max_length=500)
@@ -30,12 +31,12 @@ class AttendanceOut(BaseModel):
 
     id: int
     event_uid: str
-    session_id: int
-    person_id: int
+    session_id: Id
+    person_id: Id
     check_in: datetime
     check_out: datetime | None
     source: AttendanceSource
-    recorded_by_id: int | None
+    recorded_by_id: Id | None
     reason: str
 
 
@@ -60,7 +61,7 @@ def check_writes(person: Person, session: Session) -> None:
 
 
 @router.get("", response_model=list[AttendanceOut])
-async def list_attendance(session_id: int, db: DB, person: CurrentPerson) -> list[Attendance]:
+async def list_attendance(session_id: Id, db: DB, person: CurrentPerson) -> list[Attendance]:
     session = await get_session_or_404(db, session_id)
     check_reads(person, session)
     return await session_attendance(db, session_id)
@@ -68,7 +69,7 @@ async def list_attendance(session_id: int, db: DB, person: CurrentPerson) -> lis
 
 @router.post("", response_model=AttendanceOut, status_code=status.HTTP_201_CREATED)
 async def add_attendance(
-    session_id: int, body: AttendanceIn, db: DB, person: CurrentPerson
+    session_id: Id, body: AttendanceIn, db: DB, person: CurrentPerson
 ) -> Attendance:
     session = await get_session_or_404(db, session_id)
     check_writes(person, session)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 
 from classroom.audit import audit
@@ -12,7 +13,7 @@ from classroom.db.models import Classroom, Device, DeviceKind
 from classroom.db.types import utcnow
 from classroom.schedule import sessions_between, to_ical
 from web.deps import DB, Admin, Staff, services
-from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Strict
+from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Id, Strict
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
 
@@ -23,11 +24,13 @@ router = APIRouter(prefix="/classrooms", tags=["classrooms"])
     responses={200: {"content": {"text/calendar": {}}}},
 )
 async def schedule_ics(
-    classroom_id: int, request: Request, db: DB, _: Staff, days: int = 90
+    classroom_id: Id,
+    request: Request,
+    db: DB,
+    _: Staff,
+    days: Annotated[int, Query(ge=1, le=366)] = 90,
 ) -> Response:
     """RFC 5545: the classroom's sessions from 30 days ago to ``days`` ahead (at most 366)."""
-    if not 1 <= days <= 366:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "days must be 1–366")
     room = await db.get(Classroom, classroom_id)
     if room is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"classroom {classroom_id} not found")
@@ -93,7 +96,7 @@ async def status_all(request: Request, db: DB, _: Staff) -> list[ClassroomStatus
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-async def preview_jpg(classroom_id: int, request: Request, _: Staff) -> Response:
+async def preview_jpg(classroom_id: Id, request: Request, _: Staff) -> Response:
     found = services(request).previews.get(classroom_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview from this classroom yet")
@@ -114,7 +117,7 @@ class ClassroomSettingsIn(Strict):
 
 @router.patch("/{classroom_id}", response_model=ClassroomSettingsIn)
 async def configure(
-    classroom_id: int, body: ClassroomSettingsIn, db: DB, admin: Admin
+    classroom_id: Id, body: ClassroomSettingsIn, db: DB, admin: Admin
 ) -> ClassroomSettingsIn:
     """A classroom's check-in policy (admins): ``two_factor`` — card and face together."""
     room = await db.get(Classroom, classroom_id)

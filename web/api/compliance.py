@@ -23,10 +23,11 @@ from classroom.compliance import (
 from classroom.db.models import Role
 from classroom.plan.schema import Plan
 from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
+from web.schemas import Id, PlanYear
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
 
-Year = Annotated[int, Query(ge=2000, le=2100, description="the plan's year")]
+Year = Annotated[PlanYear, Query(description="the plan's year")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -42,7 +43,7 @@ def as_of_for(request: Request, year: int, as_of: date | None) -> date:
 
 
 async def officer_report(
-    request: Request, db: DB, person_id: int, year: int, as_of: date | None
+    request: Request, db: DB, person_id: Id, year: int, as_of: date | None
 ) -> dict[str, Any]:
     plan = plan_for(request, year)
     svc = services(request)
@@ -62,7 +63,7 @@ async def my_year(
 
 @router.get("/officers/{person_id}")
 async def officer(
-    person_id: int,
+    person_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,
@@ -77,7 +78,7 @@ async def officer(
 
 @router.get("/units/{unit_id}")
 async def unit(
-    unit_id: int, request: Request, db: DB, _: ManagerOrAdmin, year: Year, as_of: date | None = None
+    unit_id: Id, request: Request, db: DB, _: ManagerOrAdmin, year: Year, as_of: date | None = None
 ) -> dict[str, Any]:
     plan = plan_for(request, year)
     ledger = await bureau_year(db, plan, services(request).tz, as_of_for(request, year, as_of))
@@ -94,7 +95,7 @@ async def bureau(
     _: ManagerOrAdmin,
     year: Year,
     as_of: date | None = None,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     behind_only: bool = False,
     sort: Literal["shortfall", "name", "unit", "hours", "credits"] = "shortfall",
     format: Literal["json", "csv", "xlsx"] = "json",

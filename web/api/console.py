@@ -14,6 +14,7 @@ from classroom.live_broker import AgentSilent, LiveRequest
 from web.api.classrooms import agent_online
 from web.api.sessions import check_may_record, get_session_or_404
 from web.deps import DB, CurrentPerson, services
+from web.schemas import Id
 
 router = APIRouter(prefix="/sessions/{session_id}", tags=["live"])
 
@@ -21,7 +22,7 @@ PTZ_TIMEOUT_S = 20.0  # a preset move is answered when the camera reports it don
 
 
 class ConsoleOut(BaseModel):
-    session_id: int
+    session_id: Id
     recording_state: str | None
     paused: bool
     live: bool
@@ -33,14 +34,14 @@ class ConsoleOut(BaseModel):
     alerts: list[str]
 
 
-async def _console_session(db: DB, session_id: int, person: Person) -> Session:
+async def _console_session(db: DB, session_id: Id, person: Person) -> Session:
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
     return session
 
 
 @router.get("/console", response_model=ConsoleOut)
-async def console(request: Request, session_id: int, db: DB, person: CurrentPerson) -> ConsoleOut:
+async def console(request: Request, session_id: Id, db: DB, person: CurrentPerson) -> ConsoleOut:
     session = await _console_session(db, session_id, person)
     svc = services(request)
     rec = await db.scalar(
@@ -81,7 +82,7 @@ async def console(request: Request, session_id: int, db: DB, person: CurrentPers
 @router.post("/ptz/{preset}", status_code=status.HTTP_204_NO_CONTENT)
 async def recall_preset(
     request: Request,
-    session_id: int,
+    session_id: Id,
     db: DB,
     person: CurrentPerson,
     preset: int = Path(ge=0, le=254),

@@ -18,6 +18,7 @@ from classroom.courseware import RefusedFile, course_open_to, may_upload, store_
 from classroom.db.models import Course, Courseware, Person, Session
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
+from web.schemas import Id
 
 router = APIRouter(tags=["courseware"])
 
@@ -28,8 +29,8 @@ class CoursewareOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    course_id: int
-    session_id: int | None
+    course_id: Id
+    session_id: Id | None
     kind: str
     content_type: str
     original_name: str
@@ -38,7 +39,7 @@ class CoursewareOut(BaseModel):
     created_at: datetime
 
 
-async def _course(db: DB, course_id: int) -> Course:
+async def _course(db: DB, course_id: Id) -> Course:
     course = await db.get(Course, course_id)
     if course is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"course {course_id} not found")
@@ -63,9 +64,9 @@ async def upload_courseware(
     request: Request,
     db: DB,
     person: Person,
-    course_id: int,
+    course_id: Id,
     upload: UploadFile,
-    session_id: int | None,
+    session_id: Id | None,
 ) -> Courseware:
     course = await _course(db, course_id)
     if not await may_upload(db, person, course_id):
@@ -111,19 +112,19 @@ async def upload_courseware(
     status_code=status.HTTP_201_CREATED,
 )
 async def api_upload(
-    course_id: int,
+    course_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,
     file: UploadFile,
-    session_id: int | None = Form(default=None),
+    session_id: Id | None = Form(default=None),
 ) -> Courseware:
     """PDF, PPTX, DOCX, MP4, JPEG or PNG, judged by content (415 otherwise); at most
     ``web.courseware_max_mb`` (413)."""
     return await upload_courseware(request, db, person, course_id, file, session_id)
 
 
-async def course_files(db: DB, person: Person, course_id: int) -> list[Courseware]:
+async def course_files(db: DB, person: Person, course_id: Id) -> list[Courseware]:
     await _course(db, course_id)
     if not await course_open_to(db, person, course_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this course is not open to you")
@@ -134,7 +135,7 @@ async def course_files(db: DB, person: Person, course_id: int) -> list[Coursewar
 
 
 @router.get("/courses/{course_id}/courseware", response_model=list[CoursewareOut])
-async def api_list(course_id: int, db: DB, person: CurrentPerson) -> list[Courseware]:
+async def api_list(course_id: Id, db: DB, person: CurrentPerson) -> list[Courseware]:
     return await course_files(db, person, course_id)
 
 
@@ -143,7 +144,7 @@ async def api_list(course_id: int, db: DB, person: CurrentPerson) -> list[Course
     response_class=Response,
     responses={307: {"description": "to a presigned URL"}},
 )
-async def download(item_id: int, request: Request, db: DB, person: CurrentPerson) -> Response:
+async def download(item_id: Id, request: Request, db: DB, person: CurrentPerson) -> Response:
     """The file, named as uploaded: a redirect to a short-lived presigned URL
     (``storage.playback = "presigned"``), or streamed through the portal (``"proxy"``)."""
     item = await db.get(Courseware, item_id)

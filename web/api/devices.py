@@ -8,7 +8,7 @@ from sqlalchemy import select
 from classroom.db.models import Device
 from classroom.devices import revoke_device
 from web.deps import DB, Admin
-from web.schemas import DeviceOut
+from web.schemas import DeviceOut, Id
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -19,7 +19,7 @@ async def list_devices(db: DB, _: Admin) -> list[Device]:
 
 
 @router.post("/{device_id}/revoke", response_model=DeviceOut)
-async def revoke(device_id: int, db: DB, _: Admin) -> Device:
+async def revoke(device_id: Id, db: DB, _: Admin) -> Device:
     device = await db.get(Device, device_id)
     if device is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id} not found")

@@ -31,7 +31,7 @@ from web.deps import (
     check_device_kind,
     services,
 )
-from web.schemas import Strict
+from web.schemas import Id, Strict
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 
@@ -44,7 +44,7 @@ class SessionBrief(BaseModel):
 
 
 class KioskStateOut(BaseModel):
-    classroom_id: int
+    classroom_id: Id
     classroom: str
     session: SessionBrief | None
     checked_in: int
@@ -58,9 +58,9 @@ class CardIn(Strict):
 
 class CheckinOut(BaseModel):
     result: str  # checked_in | already | checked_out
-    person_id: int
+    person_id: Id
     name: str
-    session_id: int
+    session_id: Id
     session: str
     at: datetime
 

@@ -29,6 +29,7 @@ from classroom.faces.engine import decode_image
 from classroom.faces.enrollment import person_for_card
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
 from classroom.runtime import Services
+from web.schemas import Id
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
@@ -45,7 +46,7 @@ class Revoked(Exception):
 
 class _Kiosk:
     def __init__(
-        self, ws: WebSocket, svc: Services, classroom_id: int, device_id: int, two_factor: bool
+        self, ws: WebSocket, svc: Services, classroom_id: Id, device_id: Id, two_factor: bool
     ) -> None:
         self.ws, self.svc, self.classroom_id = ws, svc, classroom_id
         self.device_id = device_id

@@ -25,6 +25,7 @@ from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
 from web.api.sessions import get_session_or_404
 from web.deps import DB, CurrentPerson, services
+from web.schemas import Id
 
 router = APIRouter(prefix="/sessions/{session_id}/live", tags=["live"])
 
@@ -41,9 +42,9 @@ class IceServerOut(BaseModel):
 
 
 class LiveOut(BaseModel):
-    session_id: int
+    session_id: Id
     live: bool
-    recording_id: int | None
+    recording_id: Id | None
     whep: str
     hls: str
     viewers: int
@@ -75,14 +76,14 @@ def _link_header(ice: list[dict[str, Any]]) -> str:
     return ", ".join(links)
 
 
-async def viewable_session(db: DB, session_id: int, person: Person) -> Session:
+async def viewable_session(db: DB, session_id: Id, person: Person) -> Session:
     session = await get_session_or_404(db, session_id)
     if not await course_open_to(db, person, session.course_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this session's course is not open to you")
     return session
 
 
-async def _recording_now(db: DB, session_id: int) -> Recording | None:
+async def _recording_now(db: DB, session_id: Id) -> Recording | None:
     return await db.scalar(
         select(Recording)
         .where(Recording.session_id == session_id, Recording.state == RecordingState.RECORDING)
@@ -91,7 +92,7 @@ async def _recording_now(db: DB, session_id: int) -> Recording | None:
     )
 
 
-async def _live_recording(db: DB, session_id: int) -> Recording:
+async def _live_recording(db: DB, session_id: Id) -> Recording:
     rec = await _recording_now(db, session_id)
     if rec is None:
         raise HTTPException(
@@ -100,12 +101,12 @@ async def _live_recording(db: DB, session_id: int) -> Recording:
     return rec
 
 
-def _whep_url(session_id: int) -> str:
+def _whep_url(session_id: Id) -> str:
     return f"/api/v1/sessions/{session_id}/live/whep"
 
 
 @router.get("", response_model=LiveOut)
-async def live_info(request: Request, session_id: int, db: DB, person: CurrentPerson) -> LiveOut:
+async def live_info(request: Request, session_id: Id, db: DB, person: CurrentPerson) -> LiveOut:
     """What a viewer page needs: whether the session is live, where to ask, which ICE servers."""
     await viewable_session(db, session_id, person)
     rec = await _recording_now(db, session_id)
@@ -123,7 +124,7 @@ async def live_info(request: Request, session_id: int, db: DB, person: CurrentPe
 
 
 @router.post("/whep", status_code=status.HTTP_201_CREATED)
-async def whep_offer(request: Request, session_id: int, db: DB, person: CurrentPerson) -> Response:
+async def whep_offer(request: Request, session_id: Id, db: DB, person: CurrentPerson) -> Response:
     """WHEP: an SDP offer in; 201 with the agent's SDP answer and the resource's URL."""
     svc = services(request)
     if not svc.settings.live.enabled:
@@ -174,7 +175,7 @@ async def whep_offer(request: Request, session_id: int, db: DB, person: CurrentP
     )
 
 
-def _own_viewer(request: Request, session_id: int, resource: str, person: Person) -> Viewer:
+def _own_viewer(request: Request, session_id: Id, resource: str, person: Person) -> Viewer:
     viewer = services(request).live.viewers.get(resource)
     if viewer is None or viewer.session_id != session_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such WHEP resource")
@@ -187,7 +188,7 @@ def _own_viewer(request: Request, session_id: int, resource: str, person: Person
 
 @router.patch("/whep/{resource}")
 async def whep_patch(
-    request: Request, session_id: int, resource: str, person: CurrentPerson
+    request: Request, session_id: Id, resource: str, person: CurrentPerson
 ) -> None:
     """Trickle ICE is not supported: the offer carries its candidates (WHEP lets a server
     answer 405 here)."""
@@ -201,7 +202,7 @@ async def whep_patch(
 
 @router.delete("/whep/{resource}", status_code=status.HTTP_204_NO_CONTENT)
 async def whep_delete(
-    request: Request, session_id: int, resource: str, person: CurrentPerson
+    request: Request, session_id: Id, resource: str, person: CurrentPerson
 ) -> None:
     """The viewer leaves: the agent closes its peer connection."""
     viewer = _own_viewer(request, session_id, resource, person)
@@ -217,7 +218,7 @@ async def whep_delete(
 
 @router.get("/hls/{name}")
 async def live_hls(
-    request: Request, session_id: int, name: str, db: DB, person: CurrentPerson
+    request: Request, session_id: Id, name: str, db: DB, person: CurrentPerson
 ) -> Response:
     """The live HLS playlist and segments, as the agent published them to the store."""
     if not _HLS_NAME.match(name):

@@ -23,13 +23,13 @@ from classroom.faces.enrollment import (
     register_card,
 )
 from web.deps import DB, CurrentPerson, services
-from web.schemas import Strict
+from web.schemas import Id, Strict
 
 router = APIRouter(prefix="/people", tags=["people"])
 
 
 class FaceOut(BaseModel):
-    person_id: int
+    person_id: Id
     enrolled: bool
     frames: int = 0
     consent_at: datetime | None = None
@@ -42,18 +42,18 @@ class CardIn(Strict):
 
 class CardOut(BaseModel):
     card_no: str
-    person_id: int
+    person_id: Id
     created_at: datetime
 
 
-async def _person(db: DB, person_id: int) -> Person:
+async def _person(db: DB, person_id: Id) -> Person:
     person = await db.get(Person, person_id)
     if person is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"person {person_id} not found")
     return person
 
 
-def _face_out(person_id: int, e: FaceEnrollment | None) -> FaceOut:
+def _face_out(person_id: Id, e: FaceEnrollment | None) -> FaceOut:
     if e is None:
         return FaceOut(person_id=person_id, enrolled=False)
     return FaceOut(
@@ -66,7 +66,7 @@ def _face_out(person_id: int, e: FaceEnrollment | None) -> FaceOut:
 
 
 @router.get("/{person_id}/face", response_model=FaceOut)
-async def face_status(person_id: int, db: DB, actor: CurrentPerson) -> FaceOut:
+async def face_status(person_id: Id, db: DB, actor: CurrentPerson) -> FaceOut:
     if actor.id != person_id and not actor.has_role(Role.MANAGER, Role.TRAINER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not your enrolment")
     await _person(db, person_id)
@@ -76,7 +76,7 @@ async def face_status(person_id: int, db: DB, actor: CurrentPerson) -> FaceOut:
 
 @router.post("/{person_id}/face", response_model=FaceOut, status_code=status.HTTP_201_CREATED)
 async def enroll(
-    person_id: int,
+    person_id: Id,
     request: Request,
     db: DB,
     actor: CurrentPerson,
@@ -114,7 +114,7 @@ async def enroll(
 
 
 @router.delete("/{person_id}/face", status_code=status.HTTP_204_NO_CONTENT)
-async def delete(person_id: int, request: Request, db: DB, actor: CurrentPerson) -> None:
+async def delete(person_id: Id, request: Request, db: DB, actor: CurrentPerson) -> None:
     if actor.id != person_id and not actor.has_role(Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the person, managers and admins")
     person = await _person(db, person_id)
@@ -126,7 +126,7 @@ async def delete(person_id: int, request: Request, db: DB, actor: CurrentPerson)
 
 
 @router.post("/{person_id}/cards", response_model=CardOut, status_code=status.HTTP_201_CREATED)
-async def add_card(person_id: int, body: CardIn, db: DB, actor: CurrentPerson) -> IdCard:
+async def add_card(person_id: Id, body: CardIn, db: DB, actor: CurrentPerson) -> IdCard:
     if not actor.has_role(Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cards are registered by managers")
     person = await _person(db, person_id)
@@ -139,7 +139,7 @@ async def add_card(person_id: int, body: CardIn, db: DB, actor: CurrentPerson) -
 
 
 @router.get("/{person_id}/cards", response_model=list[CardOut])
-async def list_cards(person_id: int, db: DB, actor: CurrentPerson) -> list[IdCard]:
+async def list_cards(person_id: Id, db: DB, actor: CurrentPerson) -> list[IdCard]:
     if actor.id != person_id and not actor.has_role(Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the person, managers and admins")
     rows = await db.scalars(select(IdCard).where(IdCard.person_id == person_id))

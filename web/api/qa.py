@@ -26,6 +26,7 @@ from classroom.qa import QuestionRefused, ask, mark_answered, may_moderate, ques
 from classroom.runtime import Services
 from web.api.live import viewable_session
 from web.deps import DB, SESSION_COOKIE, CurrentPerson
+from web.schemas import Id
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/sessions/{session_id}/questions", tags=["live"])
@@ -39,13 +40,13 @@ class QaHub:
     def __init__(self) -> None:
         self._sockets: dict[int, set[WebSocket]] = defaultdict(set)
 
-    def join(self, session_id: int, ws: WebSocket) -> None:
+    def join(self, session_id: Id, ws: WebSocket) -> None:
         self._sockets[session_id].add(ws)
 
-    def leave(self, session_id: int, ws: WebSocket) -> None:
+    def leave(self, session_id: Id, ws: WebSocket) -> None:
         self._sockets[session_id].discard(ws)
 
-    async def tell(self, session_id: int, message: dict[str, Any]) -> None:
+    async def tell(self, session_id: Id, message: dict[str, Any]) -> None:
         text = json.dumps(message, ensure_ascii=False)
         for ws in list(self._sockets[session_id]):
             try:
@@ -63,7 +64,7 @@ class QuestionOut(BaseModel):
 
 
 @router.get("", response_model=list[QuestionOut])
-async def list_questions(session_id: int, db: DB, person: CurrentPerson) -> list[dict[str, object]]:
+async def list_questions(session_id: Id, db: DB, person: CurrentPerson) -> list[dict[str, object]]:
     """The session's questions (the viewers of the session only)."""
     await viewable_session(db, session_id, person)
     return [q.to_json() for q in await questions(db, session_id)]
@@ -75,7 +76,7 @@ def _hub(request: Request | WebSocket) -> QaHub:
 
 
 @router.websocket("/ws")
-async def qa_socket(ws: WebSocket, session_id: int) -> None:
+async def qa_socket(ws: WebSocket, session_id: Id) -> None:
     svc: Services = ws.app.state.services
     async with svc.sessionmaker() as db:
         token = ws.cookies.get(SESSION_COOKIE)
@@ -111,7 +112,7 @@ async def qa_socket(ws: WebSocket, session_id: int) -> None:
 
 
 async def _handle(
-    ws: WebSocket, svc: Services, hub: QaHub, session_id: int, person_id: int, raw: str
+    ws: WebSocket, svc: Services, hub: QaHub, session_id: Id, person_id: Id, raw: str
 ) -> bool:
     """One message from a viewer; False once the socket is closed (logged out since)."""
     try:

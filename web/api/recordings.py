@@ -13,19 +13,19 @@ from classroom.courseware import course_open_to, courses_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
-from web.schemas import RecordingOut
+from web.schemas import Id, RecordingOut
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
 
-async def get_recording_or_404(db: DB, recording_id: int) -> Recording:
+async def get_recording_or_404(db: DB, recording_id: Id) -> Recording:
     rec = await db.get(Recording, recording_id)
     if rec is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} not found")
     return rec
 
 
-async def visible_recording(db: DB, recording_id: int, person: Person) -> Recording:
+async def visible_recording(db: DB, recording_id: Id, person: Person) -> Recording:
     """The recording, if its course is open to ``person`` (403 if not, 404 if none)."""
     rec = await get_recording_or_404(db, recording_id)
     if not await course_open_to(db, person, rec.session.course_id):
@@ -34,7 +34,7 @@ async def visible_recording(db: DB, recording_id: int, person: Person) -> Record
 
 
 async def list_recordings_query(
-    db: DB, person: Person, session_id: int | None = None
+    db: DB, person: Person, session_id: Id | None = None
 ) -> list[Recording]:
     """The recordings of the courses open to ``person``, newest first."""
     q = select(Recording).order_by(Recording.id.desc())
@@ -49,13 +49,13 @@ async def list_recordings_query(
 
 @router.get("", response_model=list[RecordingOut])
 async def list_recordings(
-    db: DB, person: CurrentPerson, session_id: int | None = None
+    db: DB, person: CurrentPerson, session_id: Id | None = None
 ) -> list[Recording]:
     return await list_recordings_query(db, person, session_id)
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)
-async def get_recording(recording_id: int, db: DB, person: CurrentPerson) -> Recording:
+async def get_recording(recording_id: Id, db: DB, person: CurrentPerson) -> Recording:
     return await visible_recording(db, recording_id, person)
 
 
@@ -65,7 +65,7 @@ async def get_recording(recording_id: int, db: DB, person: CurrentPerson) -> Rec
     responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
 )
 async def recording_media(
-    recording_id: int,
+    recording_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,

@@ -18,12 +18,12 @@ from classroom.recordings import (
     request_stop,
 )
 from web.deps import DB, CurrentPerson, services
-from web.schemas import ExtendIn, RecordingOut, SessionIn, SessionOut
+from web.schemas import ExtendIn, Id, RecordingOut, SessionIn, SessionOut
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 
-async def get_session_or_404(db: DB, session_id: int) -> Session:
+async def get_session_or_404(db: DB, session_id: Id) -> Session:
     session = await db.get(Session, session_id)
     if session is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"session {session_id} not found")
@@ -41,9 +41,7 @@ def check_may_record(person: Person, session: Session) -> None:
     )
 
 
-async def start_recording(
-    request: Request, db: DB, person: Person, session_id: int
-) -> RecordingOut:
+async def start_recording(request: Request, db: DB, person: Person, session_id: Id) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
     rec = await request_start(db, session, person)
@@ -52,7 +50,7 @@ async def start_recording(
     return RecordingOut.model_validate(rec)
 
 
-async def stop_recording(request: Request, db: DB, person: Person, session_id: int) -> RecordingOut:
+async def stop_recording(request: Request, db: DB, person: Person, session_id: Id) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
     try:
@@ -65,7 +63,7 @@ async def stop_recording(request: Request, db: DB, person: Person, session_id: i
 
 
 async def pause_recording(
-    request: Request, db: DB, person: Person, session_id: int, paused: bool
+    request: Request, db: DB, person: Person, session_id: Id, paused: bool
 ) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
@@ -111,14 +109,14 @@ async def list_sessions(db: DB, _: CurrentPerson) -> list[Session]:
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(session_id: int, db: DB, _: CurrentPerson) -> Session:
+async def get_session(session_id: Id, db: DB, _: CurrentPerson) -> Session:
     return await get_session_or_404(db, session_id)
 
 
 class StudyItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_no: int = Field(ge=1)
+    item_no: int = Field(ge=1, le=10_000)
     articles: int = Field(default=0, ge=0, le=100)
 
 
@@ -131,7 +129,7 @@ def session_plan(request: Request, session: Session) -> Plan:
 
 
 async def replace_study_items(
-    request: Request, db: DB, person: Person, session_id: int, body: list[StudyItemIn]
+    request: Request, db: DB, person: Person, session_id: Id, body: list[StudyItemIn]
 ) -> None:
     """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
     session = await get_session_or_404(db, session_id)
@@ -164,7 +162,7 @@ async def replace_study_items(
 
 @router.put("/{session_id}/study-items", response_model=list[StudyItemIn])
 async def set_study_items(
-    session_id: int, body: list[StudyItemIn], request: Request, db: DB, person: CurrentPerson
+    session_id: Id, body: list[StudyItemIn], request: Request, db: DB, person: CurrentPerson
 ) -> list[StudyItemIn]:
     """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
     await replace_study_items(request, db, person, session_id, body)
@@ -177,7 +175,7 @@ async def set_study_items(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def api_start_recording(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RecordingOut:
     return await start_recording(request, db, person, session_id)
 
@@ -188,27 +186,27 @@ async def api_start_recording(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def api_stop_recording(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RecordingOut:
     return await stop_recording(request, db, person, session_id)
 
 
 @router.post("/{session_id}/recording/pause", response_model=RecordingOut)
 async def api_pause_recording(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RecordingOut:
     return await pause_recording(request, db, person, session_id, paused=True)
 
 
 @router.post("/{session_id}/recording/resume", response_model=RecordingOut)
 async def api_resume_recording(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RecordingOut:
     return await pause_recording(request, db, person, session_id, paused=False)
 
 
 @router.post("/{session_id}/extend", response_model=SessionOut)
-async def extend(session_id: int, body: ExtendIn, db: DB, person: CurrentPerson) -> Session:
+async def extend(session_id: Id, body: ExtendIn, db: DB, person: CurrentPerson) -> Session:
     """Run longer than planned: the agent records on to the new end (plus its post-roll)."""
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)

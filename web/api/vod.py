@@ -18,6 +18,7 @@ from classroom.recordings import object_prefix
 from storage.object_store import ObjectNotFound
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, services
+from web.schemas import Count, Id
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -32,7 +33,7 @@ class ChapterOut(BaseModel):
     thumbnail: str
 
 
-async def _available(db: DB, recording_id: int, person: CurrentPerson) -> Recording:
+async def _available(db: DB, recording_id: Id, person: CurrentPerson) -> Recording:
     rec = await visible_recording(db, recording_id, person)
     if rec.state != RecordingState.AVAILABLE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
@@ -48,7 +49,7 @@ async def _read(request: Request, key: str) -> bytes:
 
 @router.get("/{recording_id}/hls/{track}/{name}")
 async def recording_hls(
-    recording_id: int,
+    recording_id: Id,
     track: Literal["camera", "screen"],
     name: str,
     request: Request,
@@ -73,7 +74,7 @@ async def recording_hls(
 
 @router.get("/{recording_id}/chapters", response_model=list[ChapterOut])
 async def recording_chapters(
-    recording_id: int, request: Request, db: DB, person: CurrentPerson
+    recording_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> list[ChapterOut]:
     """Where the slides change (empty when the recording has no screen track)."""
     rec = await _available(db, recording_id, person)
@@ -90,7 +91,7 @@ async def recording_chapters(
 
 @router.get("/{recording_id}/chapters/{number}.jpg")
 async def chapter_thumbnail(
-    recording_id: int, number: int, request: Request, db: DB, person: CurrentPerson
+    recording_id: Id, number: Count, request: Request, db: DB, person: CurrentPerson
 ) -> Response:
     rec = await _available(db, recording_id, person)
     if "chapters" not in rec.tracks or not 0 <= number < MAX_CHAPTERS:

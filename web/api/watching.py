@@ -22,7 +22,7 @@ from classroom.watching import (
 )
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
-from web.schemas import Strict
+from web.schemas import Id, Strict
 
 router = APIRouter(prefix="/recordings", tags=["watching"])
 
@@ -51,7 +51,7 @@ class ProgressIn(Strict):
 
 
 class WatcherOut(BaseModel):
-    person_id: int
+    person_id: Id
     name: str
     watched_s: float
     share: float
@@ -61,7 +61,7 @@ class WatcherOut(BaseModel):
 
 
 class WatchStatsOut(BaseModel):
-    recording_id: int
+    recording_id: Id
     duration_s: float
     viewers: int
     completed: int
@@ -89,7 +89,7 @@ def _out(state: WatchState) -> WatchStateOut:
 
 
 @router.post("/{recording_id}/views", response_model=ViewOut, status_code=status.HTTP_201_CREATED)
-async def start_view(recording_id: int, request: Request, db: DB, person: CurrentPerson) -> ViewOut:
+async def start_view(recording_id: Id, request: Request, db: DB, person: CurrentPerson) -> ViewOut:
     """A player opened the recording; its reports go to the view this returns."""
     rec = await visible_recording(db, recording_id, person)
     if rec.state != RecordingState.AVAILABLE:
@@ -108,7 +108,7 @@ async def start_view(recording_id: int, request: Request, db: DB, person: Curren
 
 @router.post("/{recording_id}/views/{view_id}/progress", response_model=WatchStateOut)
 async def view_progress(
-    recording_id: int,
+    recording_id: Id,
     view_id: str,
     body: ProgressIn,
     request: Request,
@@ -133,7 +133,7 @@ async def view_progress(
 
 @router.get("/{recording_id}/watch-stats", response_model=WatchStatsOut)
 async def watch_stats(
-    recording_id: int, request: Request, db: DB, manager: ManagerOrAdmin
+    recording_id: Id, request: Request, db: DB, manager: ManagerOrAdmin
 ) -> WatchStatsOut:
     """Who watched how much of a recording, who watched enough of it, who earned its credit."""
     rec = await visible_recording(db, recording_id, manager)

@@ -24,11 +24,12 @@ from web.charts import monthly_progress_svg
 from web.deps import DB, CurrentPerson, services
 from web.i18n import request_language, translate
 from web.pages.common import render
+from web.schemas import Id, PlanYear
 
 router = APIRouter(include_in_schema=False)
 
 
-def _plan(request: Request, year: int | None) -> Plan:
+def _plan(request: Request, year: PlanYear | None) -> Plan:
     svc = services(request)
     chosen = year or svc.plans.default_year(date.today())
     if chosen is None:
@@ -51,7 +52,7 @@ def reason_text(request: Request, r: Reason, plan: Plan) -> str:
 
 
 async def _officer_page(
-    request: Request, db: DB, viewer: Person, person_id: int, year: int | None
+    request: Request, db: DB, viewer: Person, person_id: Id, year: PlanYear | None
 ) -> HTMLResponse:
     plan = _plan(request, year)
     tz = services(request).tz
@@ -80,14 +81,14 @@ async def _officer_page(
 
 @router.get("/progress", response_class=HTMLResponse)
 async def my_progress(
-    request: Request, db: DB, person: CurrentPerson, year: int | None = None
+    request: Request, db: DB, person: CurrentPerson, year: PlanYear | None = None
 ) -> HTMLResponse:
     return await _officer_page(request, db, person, person.id, year)
 
 
 @router.get("/compliance/officers/{person_id}", response_class=HTMLResponse)
 async def officer_progress(
-    person_id: int, request: Request, db: DB, person: CurrentPerson, year: int | None = None
+    person_id: Id, request: Request, db: DB, person: CurrentPerson, year: PlanYear | None = None
 ) -> HTMLResponse:
     if person_id != person.id and not person.has_role(Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "officers see only their own ledger")
@@ -99,8 +100,8 @@ async def bureau_page(
     request: Request,
     db: DB,
     person: CurrentPerson,
-    year: int | None = None,
-    unit: int | None = None,
+    year: PlanYear | None = None,
+    unit: Id | None = None,
     behind: bool = False,
     sort: Literal["shortfall", "name", "unit", "hours", "credits"] = Query("shortfall"),
 ) -> HTMLResponse:

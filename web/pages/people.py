@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from classroom.db.models import FaceEnrollment, IdCard, Person, PersonRole, Role
 from web.deps import DB, Staff
 from web.pages.common import render
+from web.schemas import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +43,7 @@ async def people_page(request: Request, db: DB, person: Staff) -> HTMLResponse:
 
 
 @router.get("/people/{person_id}/enrol", response_class=HTMLResponse)
-async def enrol_page(person_id: int, request: Request, db: DB, person: Staff) -> HTMLResponse:
+async def enrol_page(person_id: Id, request: Request, db: DB, person: Staff) -> HTMLResponse:
     officer = await db.get(Person, person_id)
     if officer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"person {person_id} not found")

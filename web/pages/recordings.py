@@ -12,6 +12,7 @@ from web.api.recordings import list_recordings_query, visible_recording
 from web.api.watching import rules_now
 from web.deps import DB, CurrentPerson
 from web.pages.common import render
+from web.schemas import Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +26,7 @@ async def recordings_page(request: Request, db: DB, person: CurrentPerson) -> HT
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
 async def player_page(
-    recording_id: int, request: Request, db: DB, person: CurrentPerson
+    recording_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     rec = await visible_recording(db, recording_id, person)
     stats = None

@@ -28,7 +28,7 @@ from web.api.sessions import (
 )
 from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
-from web.schemas import ExtendIn
+from web.schemas import ExtendIn, Id
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,7 +46,7 @@ async def sessions_page(request: Request, db: DB, person: CurrentPerson) -> HTML
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 async def session_page(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     session = await get_session_or_404(db, session_id)
     recordings = await list_recordings_query(db, person, session_id)
@@ -89,7 +89,7 @@ async def session_page(
 
 @router.get("/sessions/{session_id}/live", response_class=HTMLResponse)
 async def live_page(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     """The session live: WebRTC from the classroom's agent, HLS when WebRTC cannot connect."""
     session = await get_session_or_404(db, session_id)
@@ -100,7 +100,7 @@ async def live_page(
 
 @router.get("/sessions/{session_id}/console", response_class=HTMLResponse)
 async def console_page(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     """The trainer's console: the picture being sent, viewers, audio, PTZ, start/stop, Q&A."""
     session = await get_session_or_404(db, session_id)
@@ -133,11 +133,11 @@ def _local(request: Request, value: str) -> datetime | None:
 
 @router.post("/sessions/{session_id}/attendance")
 async def attendance_form(
-    session_id: int,
+    session_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,
-    person_id: Annotated[int, Form()],
+    person_id: Annotated[Id, Form()],
     check_in: Annotated[str, Form(max_length=40)],
     check_out: Annotated[str, Form(max_length=40)] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
@@ -158,7 +158,7 @@ async def attendance_form(
 
 @router.post("/sessions/{session_id}/start")
 async def start_form(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RedirectResponse:
     await start_recording(request, db, person, session_id)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
@@ -166,7 +166,7 @@ async def start_form(
 
 @router.post("/sessions/{session_id}/stop")
 async def stop_form(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RedirectResponse:
     try:
         await stop_recording(request, db, person, session_id)
@@ -178,7 +178,7 @@ async def stop_form(
 
 @router.post("/sessions/{session_id}/pause")
 async def pause_form(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RedirectResponse:
     await pause_recording(request, db, person, session_id, paused=True)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
@@ -186,7 +186,7 @@ async def pause_form(
 
 @router.post("/sessions/{session_id}/resume")
 async def resume_form(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RedirectResponse:
     await pause_recording(request, db, person, session_id, paused=False)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
@@ -194,7 +194,7 @@ async def resume_form(
 
 @router.post("/sessions/{session_id}/extend")
 async def extend_form(
-    session_id: int,
+    session_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,
@@ -206,7 +206,7 @@ async def extend_form(
 
 @router.post("/sessions/{session_id}/courseware")
 async def courseware_form(
-    session_id: int,
+    session_id: Id,
     request: Request,
     db: DB,
     person: CurrentPerson,
@@ -220,7 +220,7 @@ async def courseware_form(
 
 @router.post("/sessions/{session_id}/study-items")
 async def study_items_form(
-    session_id: int, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> RedirectResponse:
     form = await request.form()
     items = []
