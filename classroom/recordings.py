@@ -64,20 +64,56 @@ async def _has_command(db: AsyncSession, rec: Recording, kind: CommandKind) -> b
     return found is not None
 
 
+async def _recording_elsewhere(db: AsyncSession, session: Session) -> Session | None:
+    """Another session of the same classroom whose recording runs or was asked to start (and not
+    asked to stop), if there is one: the classroom has one camera."""
+    rows = await db.execute(
+        select(Session, Recording)
+        .join(Recording, Recording.session_id == Session.id)
+        .where(
+            Session.classroom_id == session.classroom_id,
+            Session.id != session.id,
+            Recording.state.in_([s for s in RecordingState if s.active]),
+        )
+        .order_by(Recording.id)
+    )
+    for other, rec in rows:
+        if await _has_command(db, rec, CommandKind.STOP_RECORDING):
+            continue  # on its way out
+        if rec.state == RecordingState.RECORDING or await _has_command(
+            db, rec, CommandKind.START_RECORDING
+        ):
+            return other
+    return None
+
+
 async def request_start(db: AsyncSession, session: Session, actor: Person) -> Recording:
     """Idempotent: pressing Start twice gives the one recording in progress. On a session
-    recorded on schedule, Start before the schedule's time starts its recording early."""
+    recorded on schedule, Start before the schedule's time starts its recording early.
+
+    The classroom's camera records one session at a time: Start while another session of the
+    classroom records is refused, unless that session is past its planned end (running over, or in
+    its post-roll), which is then stopped first — the schedule gives the next session the room."""
     rec = await active_recording(db, session.id)
+    if rec is not None and (
+        rec.state != RecordingState.PENDING
+        or await _has_command(db, rec, CommandKind.START_RECORDING)
+    ):
+        return rec
+    other = await _recording_elsewhere(db, session)
+    if other is not None:
+        if other.planned_end > utcnow():
+            raise RecordingConflict(
+                f"the classroom is recording session {other.id} ({other.title}) until "
+                f"{other.planned_end.isoformat(timespec='minutes')}: stop it first"
+            )
+        await request_stop(db, other)
     if rec is None:
         rec = Recording(
             session_id=session.id, state=RecordingState.PENDING, requested_by_id=actor.id
         )
         db.add(rec)
         await db.flush()
-    elif rec.state != RecordingState.PENDING or await _has_command(
-        db, rec, CommandKind.START_RECORDING
-    ):
-        return rec
     db.add(_command(rec, session, CommandKind.START_RECORDING))
     session.actual_start = session.actual_start or utcnow()
     await db.flush()

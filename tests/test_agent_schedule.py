@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from classroom.agent.client import Command
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
@@ -130,3 +131,33 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
         assert rec["id"] in agent.recorders  # not stopped yet: still the agent's to stop
     assert not recorder.running and ffmpeg_processes() == 0
     assert len(recorder.segments) > segments_before  # the one open at the stop, accepted
+
+
+async def test_the_camera_is_not_opened_twice(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """A start for a second recording while one records here (a command from a portal that let a
+    double booking through): refused, acknowledged as failed with the reason, and the one
+    recording keeps the camera — one encoder, one ffmpeg."""
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    async with (
+        portal.as_user("trainer") as trainer,
+        running_agent(portal, s3, bucket, tmp_path / "agent") as agent,
+    ):
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        other = rec["id"] + 1000
+        sent: list[tuple[str, dict[str, object]]] = []
+        report = agent.report
+        agent.report = lambda method, path, body: sent.append((path, body))  # type: ignore[method-assign]
+        try:
+            await agent.handle(
+                Command(99, "start_recording", other, sid + 1000, f"recordings/x-{other}/")
+            )
+        finally:
+            agent.report = report  # type: ignore[method-assign]
+        assert list(agent.recorders) == [rec["id"]] and ffmpeg_processes() == 1
+        ((path, body),) = sent
+        assert path == "/agent/commands/99/ack" and body["ok"] is False
+        assert "CameraBusy" in str(body["error"]) and str(rec["id"]) in str(body["error"])

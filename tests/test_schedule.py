@@ -63,6 +63,41 @@ def test_paused_is_not_restarted_but_is_stopped_at_the_end() -> None:
     assert d.start == ()  # the portal says paused: the cache carries that too
 
 
+def test_one_camera_records_one_session_at_a_time() -> None:
+    """A schedule cached from before double bookings were refused, or a recording started by
+    hand: never two encoders on the camera. The session in its window keeps the camera; one in
+    its post-roll hands it to the next session's pre-roll."""
+    a = planned(1)  # 06:00-07:00
+    b = Planned(
+        2,
+        "s2",
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(hours=2),
+        2,
+        "p2/",
+        "pending",
+        False,
+        None,
+    )
+    c = Planned(
+        3, "s3", T0 + timedelta(hours=1), T0 + timedelta(hours=2), 3, "p3/", "pending", False, None
+    )
+
+    def plan(
+        entries: list[Planned], minutes: float, running: set[int]
+    ) -> tuple[list[int], list[int]]:
+        d = decide(entries, T0 + timedelta(minutes=minutes), running, set(), set(), PRE, POST)
+        return [e.recording_id for e in d.start], [e.recording_id for e in d.stop]
+
+    assert plan([b, a], 40, set()) == ([1], [])  # both due: the earlier one
+    assert plan([a, b], 40, {1}) == ([], [])  # a in its window keeps the camera
+    assert plan([a, b], 60.5, {1}) == ([2], [1])  # a in its post-roll: handed over to b
+    assert plan([a, c], 59.5, {1}) == ([], [])  # c's pre-roll waits for a's planned end
+    assert plan([a, c], 60, {1}) == ([3], [1])
+    assert plan([a, b], 40, {9}) == ([], [])  # started by hand, not on this schedule: kept
+    assert plan([a, b], 40, {2}) == ([], [])
+
+
 @pytest.mark.parametrize("state", ["processing", "available", "failed"])
 def test_finished_on_the_portal_is_not_started(state: str) -> None:
     d = decide([planned(state=state)], T0, set(), set(), set(), PRE, POST)
@@ -218,6 +253,41 @@ async def test_start_early_pause_resume_and_extend(portal: Portal) -> None:
             assert (await officer.post(f"/api/v1/sessions/{sid}/{path}")).status_code == 403
         r = await officer.post(f"/api/v1/sessions/{sid}/extend", json={"minutes": 5})
         assert r.status_code == 403
+
+
+async def test_a_classroom_records_one_session_at_a_time(portal: Portal) -> None:
+    """Start in a classroom whose camera records another session is refused (409, naming it);
+    once that session is past its planned end (running over, or in its post-roll) Start hands
+    the camera over: the other recording is told to stop first, then this one to start."""
+    now = datetime.now(UTC)
+    a = await _scheduled(portal, now - timedelta(minutes=5), minutes=60)
+    b = await _scheduled(portal, now, minutes=60)
+    c = await _scheduled(portal, now - timedelta(minutes=70), minutes=60)  # ended 10 min ago
+
+    async def kinds() -> list[tuple[str, int]]:
+        async with portal.agent() as agent:
+            cmds = (await agent.get("/api/v1/agent/commands")).json()
+        return [(cmd["kind"], cmd["session_id"]) for cmd in cmds]
+
+    async with portal.as_user("trainer") as trainer:
+        assert (await trainer.post(f"/api/v1/sessions/{a}/recording/start")).status_code == 202
+        r = await trainer.post(f"/api/v1/sessions/{b}/recording/start")
+        assert r.status_code == 409 and f"session {a}" in r.json()["detail"]
+        assert await kinds() == [("start_recording", a)]
+        assert (await trainer.post(f"/api/v1/sessions/{a}/recording/stop")).status_code == 202
+        # a is on its way out: c may start; c ended on the plan, so b then takes the camera.
+        assert (await trainer.post(f"/api/v1/sessions/{c}/recording/start")).status_code == 202
+        r = await trainer.post(f"/api/v1/sessions/{b}/recording/start")
+        assert r.status_code == 202 and r.json()["session_id"] == b
+        again = await trainer.post(f"/api/v1/sessions/{b}/recording/start")
+        assert again.json()["id"] == r.json()["id"]  # pressed twice: one recording
+    assert await kinds() == [
+        ("start_recording", a),
+        ("stop_recording", a),
+        ("start_recording", c),
+        ("stop_recording", c),
+        ("start_recording", b),
+    ]
 
 
 async def test_icalendar_feed(portal: Portal) -> None:

@@ -84,6 +84,10 @@ class AgentConfig:
     gallery_sync_s: float = 300.0  # the door camera's face gallery, fetched again this often
 
 
+class CameraBusy(RuntimeError):
+    """A recording was asked to start while another one records here."""
+
+
 class DiskLow(RuntimeError):
     """Below the free-space floor: no new capture starts (what is recorded stays)."""
 
@@ -316,6 +320,11 @@ class Agent:
             preroll=timedelta(seconds=self.config.preroll_s),
             postroll=timedelta(seconds=self.config.postroll_s),
         )
+        for e in decision.stop:  # first: a session in its post-roll hands over the camera
+            log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
+            self._prefixes.setdefault(e.recording_id, e.object_prefix)
+            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)})
+            await self._stop(e.recording_id)
         for e in decision.start:
             log.info("agent.schedule_start", recording=e.recording_id, session=e.session_id)
             try:
@@ -324,11 +333,6 @@ class Agent:
                 log.exception("agent.schedule_start_failed", recording=e.recording_id)
                 continue
             self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)})
-        for e in decision.stop:
-            log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
-            self._prefixes.setdefault(e.recording_id, e.object_prefix)
-            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)})
-            await self._stop(e.recording_id)
 
     def status(self) -> dict[str, Any]:
         """What the heartbeat carries, and `classroom agent status` shows."""
@@ -483,6 +487,11 @@ class Agent:
         self._prefixes[recording_id] = prefix
         if recording_id in self.recorders:  # a repeated command: already recording
             return
+        if self.recorders:
+            # One camera, one encoder: a second recording would open the device twice (a V4L2
+            # camera refuses; an RTSP one would be encoded twice). The portal refuses double
+            # bookings; this is the agent's own guard.
+            raise CameraBusy(f"the camera is recording recording {min(self.recorders)}")
         free, floor = self.free_bytes(), self.config.min_free_bytes
         if free < floor:
             message = (

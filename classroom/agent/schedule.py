@@ -97,8 +97,14 @@ def decide(
     a trainer's Stop) — never started again; ``paused``: paused by the trainer — neither started
     nor counted as done. A recording started by hand before its window keeps running into it;
     one still running after its window (plus post-roll) is stopped, paused ones too.
+
+    One camera, one recording: nothing starts while another recording runs here, except that a
+    session past its planned end (in its post-roll) hands the camera to the next one's pre-roll;
+    of several due at once, the earliest starts. (The portal refuses double bookings; this holds
+    for a schedule cached before it did, and for a recording started by hand.)
     """
     start, stop = [], []
+    due = []
     for e in entries:
         rid = e.recording_id
         if rid in finished:
@@ -106,7 +112,14 @@ def decide(
         in_window = e.start - preroll <= now < e.end + postroll
         if in_window:
             if rid not in running and rid not in paused and not e.paused and e.state in STARTABLE:
-                start.append(e)
+                due.append(e)
         elif now >= e.end + postroll and (rid in running or rid in paused):
             stop.append(e)
+    if due:
+        by_id = {e.recording_id: e for e in entries}
+        others = running - {e.recording_id for e in stop}
+        handing_over = [by_id[r] for r in others if r in by_id and now >= by_id[r].end]
+        if len(handing_over) == len(others):  # the camera is free, or in post-roll only
+            stop.extend(handing_over)
+            start.append(min(due, key=lambda e: (e.start, e.recording_id)))
     return Decision(tuple(start), tuple(stop))

@@ -44,7 +44,10 @@ def check_may_record(person: Person, session: Session) -> None:
 async def start_recording(request: Request, db: DB, person: Person, session_id: Id) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
-    rec = await request_start(db, session, person)
+    try:
+        rec = await request_start(db, session, person)
+    except RecordingConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await db.commit()
     services(request).commands.notify(session.classroom_id)
     return RecordingOut.model_validate(rec)
