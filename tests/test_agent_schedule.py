@@ -161,3 +161,29 @@ async def test_the_camera_is_not_opened_twice(
         ((path, body),) = sent
         assert path == "/agent/commands/99/ack" and body["ok"] is False
         assert "CameraBusy" in str(body["error"]) and str(rec["id"]) in str(body["error"])
+
+
+async def test_a_resume_refused_at_start_leaves_the_agent_taking_commands(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """Restarted with a recording to resume but the disk below its floor: the resume is refused
+    with the alert, and the agent goes on (it used to end its main loop there, deaf to the
+    trainer's Stop)."""
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    async with portal.as_user("trainer") as trainer, portal.agent() as device:
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        (cmd,) = (await device.get("/api/v1/agent/commands")).json()
+        await device.post(f"/api/v1/agent/commands/{cmd['id']}/ack", json={"ok": True})
+        at = datetime.now(UTC).isoformat()
+        r = await device.post(f"/api/v1/agent/recordings/{rec['id']}/started", json={"at": at})
+        assert r.json()["state"] == "recording"  # as if the agent went down mid-recording
+    floor = {"min_free_mb": 2**40}
+    async with (
+        portal.as_user("trainer") as trainer,
+        running_agent(portal, s3, bucket, tmp_path / "agent", agent=floor) as agent,
+    ):
+        await until(lambda: "capture_refused" in agent.health.alerts, what="the refusal")
+        assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
+        await until(lambda: agent._marker(rec["id"], "stopped").exists(), what="the stop")
+        assert agent.recorders == {}

@@ -215,7 +215,10 @@ class Agent:
             if self._marker(rid, "stopped").exists() or self._marker(rid, "paused").exists():
                 continue  # stopped or paused here; the portal hears it from the outbox
             log.warning("agent.resuming", recording=rid)
-            await self._start(rid, active["object_prefix"])
+            try:
+                await self._start(rid, active["object_prefix"])
+            except Exception:  # disk low, camera busy: said so; commands must still be taken
+                log.exception("agent.resume_failed", recording=rid)
         self._spawn(self._abort_orphans(), self._background)
         for finishing in info.get("finishing_recordings", []):
             # Stopped, but not yet uploaded when the agent went down: finish from the journal.
