@@ -61,8 +61,20 @@ def _text(data: bytes) -> str:
 def rows(
     data: bytes, columns: Sequence[str], aliases: Mapping[str, str]
 ) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """(line, row by column name) for each non-empty line, or (line, problem) for a short one."""
-    reader = csv.reader(io.StringIO(_text(data)))
+    """(line, row by column name) for each non-empty line, or (line, problem) for a short one.
+    A file the CSV reader cannot read (a field past its size limit, say) is refused whole."""
+    # newline="": the reader itself splits lines, so a line ending of CR alone, or an end of line
+    # inside a quoted field, is read as the csv module documents instead of raising.
+    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    try:
+        yield from _rows(reader, columns, aliases)
+    except csv.Error as exc:
+        raise ImportRejected([(reader.line_num, f"not a readable CSV file: {exc}")]) from None
+
+
+def _rows(
+    reader: Iterator[list[str]], columns: Sequence[str], aliases: Mapping[str, str]
+) -> Iterator[tuple[int, dict[str, str] | str]]:
     try:
         header = [aliases.get(h.strip(), h.strip().lower()) for h in next(reader)]
     except StopIteration:

@@ -224,9 +224,18 @@ async def test_online_import_applies_once_and_reports_every_bad_line(portal: Por
             "/api/v1/imports/online", files={"file": ("d.csv", b"\x89PNG\x00\x01")}
         )
         assert junk.status_code == 422 and "not a text file" in junk.json()["detail"]
+        # Old Mac line endings (CR alone) are lines like any others: the same two rows, known.
+        cr = good.replace(b"\n", b"\r")
+        r = await manager.post("/api/v1/imports/online", files={"file": ("e.csv", cr)})
+        assert r.status_code == 201 and r.json()["already_imported"] == 2, r.text
+        # What the CSV reader cannot read at all is a 422 with where, not a 500.
+        huge = good + b'D0004,"' + b"x" * 200_000 + b'",2,1,2026-05-01\n'
+        r = await manager.post("/api/v1/imports/online", files={"file": ("f.csv", huge)})
+        assert r.status_code == 422 and "not a readable CSV file" in r.json()["detail"], r.text
+        assert r.json()["errors"][0]["line"] == 4
     async with portal.services.sessionmaker() as db:
         after = await db.scalar(select(func.count()).select_from(CreditEvent))
-    assert after == events_before + 2  # a.csv once, nothing of c.csv
+    assert after == events_before + 2  # a.csv once, nothing of c.csv or f.csv
     async with portal.as_user("officer1") as officer:
         r = await officer.post("/api/v1/imports/online", files={"file": ("a.csv", good)})
         assert r.status_code == 403
