@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import (
@@ -64,27 +64,30 @@ async def _has_command(db: AsyncSession, rec: Recording, kind: CommandKind) -> b
     return found is not None
 
 
+def _commanded(kind: CommandKind) -> Exists:
+    return exists().where(AgentCommand.recording_id == Recording.id, AgentCommand.kind == kind)
+
+
 async def _recording_elsewhere(db: AsyncSession, session: Session) -> Session | None:
     """Another session of the same classroom whose recording runs or was asked to start (and not
-    asked to stop), if there is one: the classroom has one camera."""
-    rows = await db.execute(
-        select(Session, Recording)
+    asked to stop, which is on its way out), if there is one: the classroom has one camera. One
+    query: every session on the schedule has a pending recording."""
+    return await db.scalar(
+        select(Session)
         .join(Recording, Recording.session_id == Session.id)
         .where(
             Session.classroom_id == session.classroom_id,
             Session.id != session.id,
             Recording.state.in_([s for s in RecordingState if s.active]),
+            or_(
+                Recording.state == RecordingState.RECORDING,
+                _commanded(CommandKind.START_RECORDING),
+            ),
+            ~_commanded(CommandKind.STOP_RECORDING),
         )
         .order_by(Recording.id)
+        .limit(1)
     )
-    for other, rec in rows:
-        if await _has_command(db, rec, CommandKind.STOP_RECORDING):
-            continue  # on its way out
-        if rec.state == RecordingState.RECORDING or await _has_command(
-            db, rec, CommandKind.START_RECORDING
-        ):
-            return other
-    return None
 
 
 async def request_start(db: AsyncSession, session: Session, actor: Person) -> Recording:

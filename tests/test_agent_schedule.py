@@ -7,23 +7,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from classroom.agent.client import Command
+from classroom.agent.runner import Agent
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
 from tests.agent_helpers import running_agent, until
-from tests.api_helpers import make_portal
+from tests.api_helpers import Portal, make_portal
 from tests.live_helpers import ffmpeg_processes
 from tests.visca_sim import SimulatedCamera, camera
 
 __all__ = ["camera"]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@contextlib.asynccontextmanager
+async def recording_agent(
+    portal: Portal, s3: S3Connection, bucket: str, data_dir: Path
+) -> AsyncIterator[tuple[Agent, dict[str, Any]]]:
+    """An agent recording the world's session, started by its trainer: the agent and the
+    recording as the portal gave it."""
+    sid = portal.world.session_id
+    async with (
+        portal.as_user("trainer") as trainer,
+        running_agent(portal, s3, bucket, data_dir) as agent,
+    ):
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        yield agent, rec
+
 
 RECALL_4 = b"\x81\x01\x04\x3f\x02\x04\xff"
 
@@ -105,13 +125,7 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
     it keeps the recording until it has stopped, and the shutdown finishes the stop — ffmpeg
     ended and reaped, the last segment accepted — instead of leaving the encoder running."""
     portal = await make_portal(services)
-    sid = portal.world.session_id
-    async with (
-        portal.as_user("trainer") as trainer,
-        running_agent(portal, s3, bucket, tmp_path / "agent") as agent,
-    ):
-        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+    async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
         recorder = agent.recorders[rec["id"]]
         await until(lambda: len(recorder.segments) >= 2, what="segments")
         began = asyncio.Event()
@@ -141,12 +155,7 @@ async def test_the_camera_is_not_opened_twice(
     recording keeps the camera — one encoder, one ffmpeg."""
     portal = await make_portal(services)
     sid = portal.world.session_id
-    async with (
-        portal.as_user("trainer") as trainer,
-        running_agent(portal, s3, bucket, tmp_path / "agent") as agent,
-    ):
-        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+    async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
         other = rec["id"] + 1000
         sent: list[tuple[str, dict[str, object]]] = []
         report = agent.report

@@ -494,7 +494,7 @@ class Agent:
             # One camera, one encoder: a second recording would open the device twice (a V4L2
             # camera refuses; an RTSP one would be encoded twice). The portal refuses double
             # bookings; this is the agent's own guard.
-            raise CameraBusy(f"the camera is recording recording {min(self.recorders)}")
+            raise CameraBusy(f"the camera is busy with recording {min(self.recorders)}")
         free, floor = self.free_bytes(), self.config.min_free_bytes
         if free < floor:
             message = (

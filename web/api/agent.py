@@ -278,7 +278,7 @@ class AgentCheckinIn(Strict):
     event_uid: uuid.UUID
     method: Literal["card", "face"] = "card"
     card_no: str | None = Field(default=None, min_length=1, max_length=64)
-    person_id: Id | None = Field(default=None, ge=1)
+    person_id: Id | None = None
     score: float | None = Field(default=None, ge=-1, le=1)
     at: AwareDatetime
 
