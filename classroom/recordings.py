@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Exists, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classroom.booking import check_room_free
 from classroom.db.models import (
     AgentCommand,
     CommandKind,
@@ -149,10 +150,13 @@ async def request_pause(db: AsyncSession, session: Session, paused: bool) -> Rec
 
 
 async def extend_session(db: AsyncSession, session: Session, minutes: int) -> Session:
-    """Move the planned end later; the agent learns it with its next schedule refresh."""
+    """Move the planned end later, unless the classroom is booked then (RoomBooked); the agent
+    learns it with its next schedule refresh."""
     if session.actual_end is not None:
         raise RecordingConflict(f"session {session.id} has already ended")
-    session.planned_end = session.planned_end + timedelta(minutes=minutes)
+    end = session.planned_end + timedelta(minutes=minutes)
+    await check_room_free(db, session.classroom_id, session.planned_start, end, session.id)
+    session.planned_end = end
     await db.flush()
     return session
 

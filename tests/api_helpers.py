@@ -44,3 +44,11 @@ async def make_portal(services: Services) -> Portal:
     async with services.sessionmaker() as db:
         world = await seed_demo(db)
     return Portal(services, world, httpx.ASGITransport(app=create_app(services)))
+
+
+async def cancel_seeded_session(portal: Portal) -> None:
+    """The demo world books its classroom from now for two hours; a test that books the
+    classroom itself first cancels that session, as a manager would."""
+    async with portal.as_user("manager") as manager:
+        r = await manager.delete(f"/api/v1/sessions/{portal.world.session_id}")
+        assert r.status_code == 204, r.text

@@ -98,6 +98,16 @@ class LiveStack:
         with ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, run()).result()
 
+    def end_demo_session(self) -> None:
+        """The demo's session books the agent's classroom for its first two hours: a test that
+        books the classroom itself ends that session first, if no earlier test did, as its trainer
+        would (Stop ends a session; it needs a Start before it)."""
+        trainer = self.login("trainer")
+        sid = self.world.session_id
+        if trainer.get(f"/api/v1/sessions/{sid}").json()["actual_end"] is None:
+            trainer.post(f"/api/v1/sessions/{sid}/recording/start").raise_for_status()
+            trainer.post(f"/api/v1/sessions/{sid}/recording/stop").raise_for_status()
+
     def stop(self, proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> int | None:
         if proc is None or proc.poll() is not None:
             return proc.returncode if proc else None

@@ -20,7 +20,7 @@ from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
 from tests.agent_helpers import running_agent, until
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, cancel_seeded_session, make_portal
 from tests.live_helpers import ffmpeg_processes
 from tests.visca_sim import SimulatedCamera, camera
 
@@ -58,6 +58,7 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
     cam, port = camera
     cam.presets[4] = (70, 20)
     portal = await make_portal(services)
+    await cancel_seeded_session(portal)
     start = datetime.now(UTC) + timedelta(seconds=1)
     async with portal.as_user("trainer") as trainer:
         r = await trainer.post(

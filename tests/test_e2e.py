@@ -111,6 +111,7 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
 def test_portal_down_during_a_scheduled_session(live: LiveStack) -> None:
     """The agent records on schedule from its cached copy while the portal is stopped, uploads
     to the store meanwhile, and reports it all (with the real times) when the portal is back."""
+    live.end_demo_session()
     trainer = live.login("trainer")
     start = datetime.now(UTC) + timedelta(seconds=6)
     r = trainer.post(

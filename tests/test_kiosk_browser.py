@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.browser import browser, fake_camera
 from tests.face_helpers import photo, turning_head, y4m
@@ -53,11 +54,22 @@ def open_session_now(live: LiveStack, classroom: int, title: str) -> None:
     assert r.status_code == 201, r.text
 
 
+def add_room(live: LiveStack, room: int, name: str) -> None:
+    from classroom.db.models import Classroom
+
+    async def add(db: AsyncSession) -> None:
+        if await db.get(Classroom, room) is None:
+            db.add(Classroom(id=room, name=name, location=""))
+
+    live.db(add)
+
+
 @pytest.fixture(scope="module")
 def kiosk_token(live: LiveStack) -> str:
-    token = new_kiosk(live, live.world.classroom_id, "door")
-    # A session of its own, open now (other tests may have ended the demo's).
-    open_session_now(live, live.world.classroom_id, "刷脸签到课")
+    # A classroom of its own, with a session open now: the demo's classroom holds the demo's.
+    add_room(live, 3, "三号教室")
+    token = new_kiosk(live, 3, "door")
+    open_session_now(live, 3, "刷脸签到课")
     manager = live.login("manager")
     # Enrol officer1 ("A", photos of one man) and register officer2's card.
     a = _person_id(live, "officer1")
@@ -182,21 +194,7 @@ def test_revoked_kiosk_page_says_so(live: LiveStack, tmp_path: Path) -> None:
 def test_two_factor_classroom_needs_card_and_face_of_one_person(
     live: LiveStack, tmp_path: Path, kiosk_token: str
 ) -> None:
-    import asyncio
-
-    from classroom.db.engine import session_factory
-    from classroom.db.models import Classroom
-    from classroom.runtime import open_database
-    from classroom.settings import load_settings
-
-    async def add_room() -> None:
-        settings = load_settings(data_dir=live.data_dir)
-        async with open_database(settings) as engine, session_factory(engine)() as db:
-            if await db.get(Classroom, 2) is None:
-                db.add(Classroom(id=2, name="二号教室", location=""))
-                await db.commit()
-
-    asyncio.run(add_room())
+    add_room(live, 2, "二号教室")
     admin, manager = live.login("admin"), live.login("manager")
     assert admin.patch("/api/v1/classrooms/2", json={"two_factor": True}).status_code == 200
     assert manager.patch("/api/v1/classrooms/2", json={"two_factor": False}).status_code == 403

@@ -13,7 +13,7 @@ from classroom.runtime import Services
 from hardware.ptz import OnvifPtz, ViscaPtz, ptz_from_url
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
-from tests.api_helpers import make_portal
+from tests.api_helpers import cancel_seeded_session, make_portal
 from tests.onvif_sim import onvif_camera
 
 pytestmark = pytest.mark.anyio
@@ -45,6 +45,7 @@ async def test_the_sessions_preset_is_recalled_when_the_trainer_starts(
     services: Services, s3: S3Connection, bucket: str, tmp_path: Path
 ) -> None:
     portal = await make_portal(services)
+    await cancel_seeded_session(portal)
     start = datetime.now(UTC) + timedelta(hours=1)
     with onvif_camera(password="cam-secret") as cam:
         ptz = {"ptz": f"onvif://admin:cam-secret@127.0.0.1:{cam.port}"}

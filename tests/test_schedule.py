@@ -11,7 +11,7 @@ import pytest
 
 from classroom.agent.schedule import Planned, ScheduleCache, decide
 from classroom.runtime import Services
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, cancel_seeded_session, make_portal
 
 T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 PRE, POST = timedelta(minutes=1), timedelta(minutes=2)
@@ -122,7 +122,9 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def portal(services: Services) -> Portal:
-    return await make_portal(services)
+    portal = await make_portal(services)
+    await cancel_seeded_session(portal)  # each test books the classroom itself
+    return portal
 
 
 def _body(portal: Portal, start: datetime, minutes: int = 45, **kw: object) -> dict[str, object]:
@@ -150,7 +152,8 @@ async def test_who_may_schedule_sessions(portal: Portal) -> None:
         r = await trainer.post("/api/v1/sessions", json=_body(portal, soon, trainer_id=me + 100))
         assert r.status_code == 403  # not for someone else
     async with portal.as_user("manager") as manager:
-        r = await manager.post("/api/v1/sessions", json=_body(portal, soon, trainer_id=me))
+        later = soon + timedelta(hours=1)
+        r = await manager.post("/api/v1/sessions", json=_body(portal, later, trainer_id=me))
         assert r.status_code == 201
         bad = await manager.post("/api/v1/sessions", json=_body(portal, soon, minutes=-5))
         assert bad.status_code == 422 and "planned_end" in bad.text
@@ -173,7 +176,7 @@ async def test_agent_schedule_lists_its_auto_recorded_sessions_with_stable_recor
 ) -> None:
     now = datetime.now(UTC)
     sid = await _scheduled(portal, now + timedelta(minutes=5), auto_record=True, ptz_preset=3)
-    await _scheduled(portal, now + timedelta(minutes=10))  # not recorded on schedule
+    await _scheduled(portal, now + timedelta(minutes=50))  # not recorded on schedule
     await _scheduled(portal, now + timedelta(days=8), auto_record=True)  # beyond a week
     async with portal.agent() as agent:
         first = (await agent.get("/api/v1/agent/schedule")).json()
@@ -261,7 +264,7 @@ async def test_a_classroom_records_one_session_at_a_time(portal: Portal) -> None
     the camera over: the other recording is told to stop first, then this one to start."""
     now = datetime.now(UTC)
     a = await _scheduled(portal, now - timedelta(minutes=5), minutes=60)
-    b = await _scheduled(portal, now, minutes=60)
+    b = await _scheduled(portal, now + timedelta(minutes=55), minutes=60)  # started early
     c = await _scheduled(portal, now - timedelta(minutes=70), minutes=60)  # ended 10 min ago
 
     async def kinds() -> list[tuple[str, int]]:
@@ -312,7 +315,7 @@ async def test_icalendar_feed(portal: Portal) -> None:
     assert str(ev["SUMMARY"]) == long_title
     assert ev.decoded("DTSTART") == start
     assert ev.decoded("DTEND") == start + timedelta(minutes=45)
-    escaped = await _scheduled(portal, start, title="a, b; c\\d")
+    escaped = await _scheduled(portal, start + timedelta(hours=1), title="a, b; c\\d")
     async with portal.as_user("manager") as manager:
         cal = icalendar.Calendar.from_ical(
             (await manager.get(f"/api/v1/classrooms/{room}/schedule.ics")).content

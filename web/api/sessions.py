@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from classroom.audit import audit
+from classroom.booking import RoomBooked, SessionHeld, cancel_session, check_room_free
 from classroom.compliance import NoPlan
 from classroom.db.models import Classroom, Course, Person, Role, Session, SessionStudyItem, Unit
 from classroom.plan.schema import Plan, Requirement
@@ -79,16 +80,33 @@ async def pause_recording(
     return RecordingOut.model_validate(rec)
 
 
-@router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def create_session(body: SessionIn, db: DB, person: CurrentPerson) -> Session:
-    """Managers and admins schedule any session; a trainer schedules their own."""
-    trainer_id = body.trainer_id if body.trainer_id is not None else person.id
+def room_booked(request: Request, exc: RoomBooked) -> HTTPException:
+    """The other session's times in the bureau's time zone, as the pages show them."""
+    return HTTPException(status.HTTP_409_CONFLICT, exc.described(services(request).tz))
+
+
+def may_schedule(person: Person, trainer_id: int) -> bool:
+    """Managers and admins schedule (and cancel) any session; a trainer their own."""
     own = person.has_role(Role.TRAINER) and trainer_id == person.id
-    if not (own or person.has_role(Role.MANAGER, Role.ADMIN)):
+    return own or person.has_role(Role.MANAGER, Role.ADMIN)
+
+
+def check_may_schedule(person: Person, trainer_id: int) -> None:
+    if not may_schedule(person, trainer_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "only managers and admins schedule sessions, or trainers their own",
         )
+
+
+@router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
+async def create_session(
+    body: SessionIn, request: Request, db: DB, person: CurrentPerson
+) -> Session:
+    """Managers and admins schedule any session; a trainer schedules their own. A classroom
+    holds one session at a time: a booking over another session of it is a 409 naming that one."""
+    trainer_id = body.trainer_id if body.trainer_id is not None else person.id
+    check_may_schedule(person, trainer_id)
     trainer = await db.get(Person, trainer_id)
     for label, found in (
         ("course", await db.get(Course, body.course_id)),
@@ -98,12 +116,34 @@ async def create_session(body: SessionIn, db: DB, person: CurrentPerson) -> Sess
     ):
         if found is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such {label}")
+    try:
+        await check_room_free(db, body.classroom_id, body.planned_start, body.planned_end)
+    except RoomBooked as exc:
+        raise room_booked(request, exc) from None
     session = Session(**body.model_dump(exclude={"trainer_id"}), trainer_id=trainer_id)
     db.add(session)
     await db.flush()
     await audit(db, person, "session.create", f"session:{session.id}", title=body.title)
     await db.commit()
     return await get_session_or_404(db, session.id)
+
+
+async def cancel(db: DB, person: Person, session_id: Id) -> None:
+    session = await get_session_or_404(db, session_id)
+    check_may_schedule(person, session.trainer_id)
+    try:
+        await cancel_session(db, session)
+    except SessionHeld as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await audit(db, person, "session.cancel", f"session:{session_id}", title=session.title)
+    await db.commit()  # its agent drops it from its cache at its next schedule refresh
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def cancel_session_api(session_id: Id, db: DB, person: CurrentPerson) -> None:
+    """Cancel a session not yet held, which gives its classroom time back: whoever may schedule
+    it. One that was held (started, recorded, attended) is a 409: it stays on the record."""
+    await cancel(db, person, session_id)
 
 
 @router.get("", response_model=list[SessionOut])
@@ -209,7 +249,9 @@ async def api_resume_recording(
 
 
 @router.post("/{session_id}/extend", response_model=SessionOut)
-async def extend(session_id: Id, body: ExtendIn, db: DB, person: CurrentPerson) -> Session:
+async def extend(
+    session_id: Id, body: ExtendIn, request: Request, db: DB, person: CurrentPerson
+) -> Session:
     """Run longer than planned: the agent records on to the new end (plus its post-roll)."""
     session = await get_session_or_404(db, session_id)
     check_may_record(person, session)
@@ -217,6 +259,8 @@ async def extend(session_id: Id, body: ExtendIn, db: DB, person: CurrentPerson) 
         await extend_session(db, session, body.minutes)
     except RecordingConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except RoomBooked as exc:
+        raise room_booked(request, exc) from None
     await audit(db, person, "session.extend", f"session:{session.id}", minutes=body.minutes)
     await db.commit()
     return session

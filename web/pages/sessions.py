@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
+from classroom.booking import was_held
 from classroom.courseware import course_open_to, may_upload
 from classroom.db.models import Person, PersonRole, Role, Session
 from web.api.attendance import check_writes
@@ -17,9 +18,11 @@ from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
 from web.api.sessions import (
     StudyItemIn,
+    cancel,
     check_may_record,
     extend,
     get_session_or_404,
+    may_schedule,
     pause_recording,
     replace_study_items,
     session_plan,
@@ -71,6 +74,7 @@ async def session_page(
         session=session,
         recordings=recordings,
         may_record=may_record,
+        may_cancel=may_schedule(person, session.trainer_id) and not await was_held(db, session),
         recording_now=any(r.state.active for r in recordings),
         recording_started=any(r.state.value == "recording" for r in recordings),
         live_now=live_now and services(request).settings.live.enabled,
@@ -200,8 +204,20 @@ async def extend_form(
     person: CurrentPerson,
     minutes: Annotated[int, Form(ge=1, le=240)],
 ) -> RedirectResponse:
-    await extend(session_id, ExtendIn(minutes=minutes), db, person)
+    await extend(session_id, ExtendIn(minutes=minutes), request, db, person)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
+
+
+@router.post("/sessions/{session_id}/cancel")
+async def cancel_form(
+    session_id: Id,
+    db: DB,
+    person: CurrentPerson,
+    confirm: Annotated[Literal["yes"], Form()],
+) -> RedirectResponse:
+    """The session page's Cancel, behind a box to tick: it deletes the session."""
+    await cancel(db, person, session_id)
+    return RedirectResponse("/sessions", status_code=303)
 
 
 @router.post("/sessions/{session_id}/courseware")

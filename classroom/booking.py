@@ -1,0 +1,126 @@
+"""Booking a classroom's time, and giving it back: a classroom holds one session at a time.
+
+Its one camera records one session, and its kiosk must know whose class a tap is for: a second
+session booked over the first would go unrecorded and its officers' check-ins would land in the
+other session (the kiosk takes the session open at the time). So a booking, or an extension, that
+overlaps another session of the classroom is refused. Sessions touching end to start do not
+overlap, and a session stopped early frees the room from its actual end.
+
+A session booked by mistake is cancelled, which gives its time back, as long as it has not been
+held: once it started, was recorded or anybody checked in, it is part of the ledger and stays.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classroom.db.models import (
+    AgentCommand,
+    Attendance,
+    Classroom,
+    Courseware,
+    LiveQuestion,
+    Recording,
+    RecordingState,
+    Session,
+)
+
+
+class RoomBooked(ValueError):
+    """The classroom holds another session during the time asked for."""
+
+    def __init__(self, other: Session) -> None:
+        self.other_id, self.title = other.id, other.title
+        self.start, self.end = other.planned_start, session_end(other)
+        super().__init__(self.described(UTC))
+
+    def described(self, tz: tzinfo) -> str:
+        start, end = (
+            t.astimezone(tz).isoformat(timespec="minutes") for t in (self.start, self.end)
+        )
+        return (
+            f"the classroom is booked for session {self.other_id} ({self.title}) "
+            f"from {start} to {end}"
+        )
+
+
+def session_end(session: Session) -> datetime:
+    return session.actual_end or session.planned_end
+
+
+async def check_room_free(
+    db: AsyncSession,
+    classroom_id: int,
+    start: datetime,
+    end: datetime,
+    session_id: int | None = None,
+) -> None:
+    """Raise RoomBooked naming the first other session of the classroom whose time overlaps
+    [start, end). The classroom's row is written first: that write lock makes two bookings of one
+    classroom at once check one after the other (a row lock on PostgreSQL, the database's write
+    lock on SQLite), so both cannot pass on what the other has not yet committed. It is held
+    until the caller's transaction ends."""
+    await db.execute(
+        update(Classroom)
+        .where(Classroom.id == classroom_id)
+        .values(id=Classroom.id)
+        .execution_options(synchronize_session=False)
+    )
+    q = select(Session).where(
+        Session.classroom_id == classroom_id,
+        Session.planned_start < end,
+        func.coalesce(Session.actual_end, Session.planned_end) > start,
+    )
+    if session_id is not None:
+        q = q.where(Session.id != session_id)
+    other = await db.scalar(q.order_by(Session.planned_start).limit(1))
+    if other is not None:
+        raise RoomBooked(other)
+
+
+class SessionHeld(ValueError):
+    """The session has been held (started, recorded, attended): it stays on the record."""
+
+
+async def was_held(db: AsyncSession, session: Session) -> bool:
+    """Started, recorded (or asked to be), attended or asked questions of."""
+    if session.actual_start is not None:
+        return True
+    recordings = select(Recording.id).where(Recording.session_id == session.id)
+    return bool(
+        await db.scalar(
+            select(
+                exists().where(Attendance.session_id == session.id)
+                | exists().where(LiveQuestion.session_id == session.id)
+                | exists().where(
+                    Recording.session_id == session.id, Recording.state != RecordingState.PENDING
+                )
+                | exists().where(AgentCommand.recording_id.in_(recordings))
+            )
+        )
+    )
+
+
+async def cancel_session(db: AsyncSession, session: Session) -> None:
+    """Delete a session that has not been held, with the recording the schedule made for it
+    (still pending: never started, never commanded). Its courseware stays with the course.
+    Raise SessionHeld otherwise."""
+    if await was_held(db, session):
+        raise SessionHeld(f"session {session.id} has been held: it stays on the record")
+    await db.execute(
+        update(Courseware)
+        .where(Courseware.session_id == session.id)
+        .values(session_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(
+        delete(Recording)
+        # A recording started since the check above stays, and so (by its key) does the session.
+        .where(Recording.session_id == session.id, Recording.state == RecordingState.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    await db.delete(session)
+    await db.flush()
