@@ -78,7 +78,8 @@ def _tap_select(
 ) -> Select[*tuple[Any, ...]]:
     """What one tap depends on, for the tap's values given as parameters or as another table's
     columns (a batch of taps)."""
-    # Same as classroom.checkin: open from open_before ahead of its start until its (actual) end.
+    # Same as classroom.checkin: open from open_before ahead of its start until its (actual) end;
+    # of two open back to back, the later one.
     open_id = (
         select(_open.id)
         .where(
@@ -86,7 +87,7 @@ def _tap_select(
             _open.planned_start <= start_by,
             func.coalesce(_open.actual_end, _open.planned_end) > now,
         )
-        .order_by(_open.planned_start)
+        .order_by(_open.planned_start.desc())
         .limit(1)
         .correlate_except(_open)
         .scalar_subquery()

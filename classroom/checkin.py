@@ -2,9 +2,14 @@
 now, and the attendance event for a person who shows up.
 
 A session is open from ``open_before`` ahead of its planned start until its end (the actual end
-if it was stopped, else the planned one). Checking in twice is one check-in; checking out sets the
-time the person left (no check-out: they stayed to the end, as the ledger reads it). Every event
-has its own id (a kiosk's or an agent's UUID), so an event delivered twice is stored once.
+if it was stopped, else the planned one). A classroom holds one session at a time, but back to
+back the next one opens while the one before it ends: a tap then is for the next one (someone
+arriving for it, not someone arriving at the very end of the other), and a check-out closes
+whichever of the two the person is checked in to.
+
+Checking in twice is one check-in; checking out sets the time the person left (no check-out: they
+stayed to the end, as the ledger reads it). Every event has its own id (a kiosk's or an agent's
+UUID), so an event delivered twice is stored once.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -38,21 +43,25 @@ class CheckinResult:
     already: bool  # this person was already checked in (or out)
 
 
+def _is_open(classroom_id: int, now: datetime, open_before: timedelta) -> ColumnElement[bool]:
+    return and_(
+        Session.classroom_id == classroom_id,
+        Session.planned_start <= now + open_before,
+        func.coalesce(Session.actual_end, Session.planned_end) > now,
+    )
+
+
 async def open_session(
     db: AsyncSession, classroom_id: int, now: datetime, open_before: timedelta
 ) -> Session | None:
-    end = func.coalesce(Session.actual_end, Session.planned_end)
+    """The session a tap is for: of those open, the latest to start."""
     # The session's own columns only: a Session loads its course, classroom, trainer (with roles)
     # and study items eagerly, five joins and two more queries that a kiosk tap never reads.
     return await db.scalar(
         select(Session)
         .options(raiseload("*"))
-        .where(
-            Session.classroom_id == classroom_id,
-            Session.planned_start <= now + open_before,
-            end > now,
-        )
-        .order_by(Session.planned_start)
+        .where(_is_open(classroom_id, now, open_before))
+        .order_by(Session.planned_start.desc())
         .limit(1)
     )
 
@@ -117,11 +126,12 @@ async def check_out(
     at: datetime | None = None,
 ) -> CheckinResult:
     now = at or utcnow()
-    session = await _open(db, classroom_id, now, open_before)
+    await _open(db, classroom_id, now, open_before)
     row = await db.scalar(
         select(Attendance)
+        .join(Session, Session.id == Attendance.session_id)
         .where(
-            Attendance.session_id == session.id,
+            _is_open(classroom_id, now, open_before),
             Attendance.person_id == person.id,
             Attendance.check_out.is_(None),
         )
@@ -130,6 +140,8 @@ async def check_out(
     )
     if row is None:
         raise CheckinRefused("not_checked_in", f"{person.display_name} has not checked in")
+    session = await db.get(Session, row.session_id, options=[raiseload("*")])
+    assert session is not None
     row.check_out = max(now, row.check_in)
     await db.flush()
     return CheckinResult(person, session, row, already=False)

@@ -35,7 +35,7 @@ from classroom.runtime import Services, open_services
 from classroom.security import token_hash
 from classroom.settings import Settings
 from storage.seaweed import S3Connection
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, cancel_seeded_session, make_portal
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -104,6 +104,61 @@ async def test_card_check_in_and_out(portal: Portal) -> None:
             await db.scalars(select(AuditEntry).where(AuditEntry.action == "kiosk.unknown_card"))
         ).all()
     assert len(logged) == 1 and logged[0].detail["card"] == "9999999999"
+
+
+async def test_back_to_back_sessions_a_tap_is_for_the_next(portal: Portal) -> None:
+    """A ends as B starts, and B's check-in has opened: a tap now is for B, the kiosk shows B,
+    and a check-out still closes the person's check-in to A."""
+    await cancel_seeded_session(portal)
+    now = datetime.now(UTC)
+    room = portal.world.classroom_id
+    ids = {}
+    async with portal.as_user("trainer") as trainer:
+        for title, start in (
+            ("A", now - timedelta(minutes=50)),
+            ("B", now + timedelta(minutes=10)),
+        ):
+            body = {
+                "title": title,
+                "kind": "other",
+                "course_id": 1,
+                "classroom_id": room,
+                "planned_start": start.isoformat(),
+                "planned_end": (start + timedelta(minutes=60)).isoformat(),
+            }
+            r = await trainer.post("/api/v1/sessions", json=body)
+            assert r.status_code == 201, r.text
+            ids[title] = r.json()["id"]
+    async with portal.agent() as agent:  # officer1 came to A (the agent's reader, 40 min ago)
+        r = await agent.post(
+            "/api/v1/agent/checkin",
+            json={
+                "event_uid": str(uuid.uuid4()),
+                "card_no": "0004471234",
+                "at": (now - timedelta(minutes=40)).isoformat(),
+            },
+        )
+        assert r.status_code == 200 and r.json()["result"] == "checked_in", r.text
+    _, token = await _kiosk(portal, room)
+    async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+        assert (await kiosk.get("/api/v1/kiosk/state")).json()["session"]["id"] == ids["B"]
+        out = await kiosk.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
+        assert out.status_code == 200, out.text
+        assert out.json()["result"] == "checked_out" and out.json()["session_id"] == ids["A"]
+        tap = await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+        assert tap.json()["result"] == "checked_in" and tap.json()["session_id"] == ids["B"]
+    async with portal.services.sessionmaker() as db:
+        rows = (
+            await db.scalars(
+                select(Attendance)
+                .where(Attendance.session_id.in_(ids.values()))
+                .order_by(Attendance.check_in)
+            )
+        ).all()
+    assert [(a.session_id, a.check_out is None) for a in rows] == [
+        (ids["A"], False),
+        (ids["B"], True),
+    ]
 
 
 async def test_no_session_in_another_classroom(portal: Portal) -> None:
