@@ -66,7 +66,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0006"
+    assert await current_revision(engine) == head_revision() == "0007"
     await upgrade(engine)  # a second run changes nothing and does not fail
 
     def tables(conn: object) -> set[str]:
@@ -120,6 +120,58 @@ async def test_command_kinds_migrate_both_ways(engine: AsyncEngine) -> None:
         async with engine.begin() as conn:
             await conn.execute(text(insert.format("pause_recording")))
     await upgrade(engine)
+
+
+async def test_ids_of_deleted_sessions_and_recordings_are_never_given_again(
+    engine: AsyncEngine,
+) -> None:
+    """0007 rebuilds sessions and recordings on SQLite (AUTOINCREMENT) under rows that others
+    refer to: the rows stay, foreign keys stay enforced, and an id deleted is not given again."""
+    await downgrade(engine, "0006")
+    async with session_factory(engine)() as db:
+        world = await seed_demo(db)
+        rec = Recording(session_id=world.session_id, state=RecordingState.PENDING)
+        db.add(rec)
+        await db.commit()
+        rec_id = rec.id
+    async with engine.connect() as conn:
+        before = {
+            t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar()
+            for t in ("sessions", "recordings", "attendance", "session_study_items")
+        }
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        for table, count in before.items():
+            assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar() == count
+    with pytest.raises(IntegrityError):  # still enforced after the rebuild
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO recordings (session_id, state, segment_keys, created_at) "
+                    "VALUES (999999, 'pending', '[]', '2026-11-26 00:00:00')"
+                )
+            )
+    async with session_factory(engine)() as db:
+        session = await db.get(Session, world.session_id)
+        assert session is not None
+        await db.execute(text(f"DELETE FROM recordings WHERE id = {rec_id}"))
+        await db.delete(session)
+        await db.commit()
+        again = Session(
+            course_id=session.course_id,
+            classroom_id=session.classroom_id,
+            trainer_id=session.trainer_id,
+            kind=session.kind,
+            title="again",
+            planned_start=session.planned_start,
+            planned_end=session.planned_end,
+        )
+        db.add(again)
+        await db.flush()
+        fresh = Recording(session_id=again.id, state=RecordingState.PENDING)
+        db.add(fresh)
+        await db.commit()
+        assert again.id > world.session_id and fresh.id > rec_id
 
 
 async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:

@@ -28,8 +28,25 @@ async def _run(engine: AsyncEngine, step: Callable[[Config, str], None], revisio
         cfg.attributes["connection"] = conn
         step(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it, and a table others refer to can be dropped for
+            # its copy only with foreign keys off — which SQLite allows outside a transaction
+            # only. They are checked, all of them, before the migration commits.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -227,7 +227,11 @@ class Session(Base):
     """One scheduled class or drill in a classroom."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_classroom_start", "classroom_id", "planned_start"),)
+    __table_args__ = (
+        Index("ix_sessions_classroom_start", "classroom_id", "planned_start"),
+        # Ids name objects, agent directories and calendar events: never given twice (0007).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
@@ -273,6 +277,7 @@ class SessionStudyItem(Base):
 
 class Recording(Base):
     __tablename__ = "recordings"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # its id is in its objects' keys (0007)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
