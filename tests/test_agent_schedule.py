@@ -19,7 +19,7 @@ from classroom.agent.runner import Agent
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
-from tests.agent_helpers import running_agent, until
+from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, cancel_seeded_session, make_portal
 from tests.live_helpers import ffmpeg_processes
 from tests.visca_sim import SimulatedCamera, camera
@@ -197,3 +197,52 @@ async def test_a_resume_refused_at_start_leaves_the_agent_taking_commands(
         assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
         await until(lambda: agent._marker(rec["id"], "stopped").exists(), what="the stop")
         assert agent.recorders == {}
+
+
+async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """The agent began a scheduled session while the portal was out of its reach, and the
+    session was cancelled meanwhile (the portal had not heard it start). When the agent hears
+    the schedule again, the recording is stopped — nothing else would ever end it — and the
+    camera goes to the next session."""
+    portal = await make_portal(services)
+    await cancel_seeded_session(portal)
+    net = Cuttable(portal.transport)
+
+    async def book(title: str, start: datetime) -> int:
+        async with portal.as_user("trainer") as trainer:
+            r = await trainer.post(
+                "/api/v1/sessions",
+                json={
+                    "title": title,
+                    "kind": "other",
+                    "course_id": 1,
+                    "classroom_id": portal.world.classroom_id,
+                    "planned_start": start.isoformat(),
+                    "planned_end": (start + timedelta(minutes=10)).isoformat(),
+                    "auto_record": True,
+                },
+            )
+            assert r.status_code == 201, r.text
+            sid: int = r.json()["id"]
+            return sid
+
+    sid = await book("cancelled", datetime.now(UTC) + timedelta(seconds=3))
+    async with running_agent(portal, s3, bucket, tmp_path / "agent", transport=net) as agent:
+        await until(lambda: [e.session_id for e in agent.schedule] == [sid], what="the schedule")
+        (entry,) = agent.schedule
+        net.down = True
+        await until(lambda: entry.recording_id in agent.recorders, what="the scheduled start")
+        async with portal.as_user("trainer") as trainer:
+            assert (await trainer.delete(f"/api/v1/sessions/{sid}")).status_code == 204
+        nxt = await book("next", datetime.now(UTC))
+        net.down = False
+        await asyncio.sleep(5)
+        print(
+        )
+        await until(lambda: entry.recording_id not in agent.recorders, what="the stop")
+        await until(
+            lambda: any(r != entry.recording_id for r in agent.recorders), what="the next session"
+        )
+        assert [e.session_id for e in agent.schedule] == [nxt]

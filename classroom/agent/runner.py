@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 # On shutdown, uploads in flight get this long to finish; the rest resume at the next start.
 SHUTDOWN_GRACE_S = 20.0
 ORPHAN_AGE = timedelta(days=1)
+# A marker in a recording's directory: the schedule started it (not a trainer's command).
+BY_SCHEDULE = "by-schedule"
 
 
 @dataclass
@@ -301,6 +303,14 @@ class Agent:
             return
         self.schedule = [Planned.of(r) for r in rows]
         await asyncio.to_thread(self.schedule_cache.save, self.schedule, _now())
+        listed = {e.recording_id for e in self.schedule}
+        for rid in sorted(self._marked(set(self.recorders), BY_SCHEDULE) - listed):
+            # Its session was cancelled on the portal after this agent began it (in its pre-roll,
+            # or while the portal was out of reach): nothing in the schedule would ever end it,
+            # and it would keep the camera from the sessions after it. What it recorded is kept.
+            log.warning("agent.schedule_dropped", recording=rid)
+            self.report("POST", f"/agent/recordings/{rid}/stopped", {"at": iso_utc(_now())})
+            await self._stop(rid)
 
     async def _follow_schedule(self) -> None:
         loop = asyncio.get_running_loop()
@@ -335,6 +345,7 @@ class Agent:
             except Exception:
                 log.exception("agent.schedule_start_failed", recording=e.recording_id)
                 continue
+            self._mark(e.recording_id, BY_SCHEDULE, True)
             self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)})
 
     def status(self) -> dict[str, Any]:
