@@ -35,16 +35,22 @@ class RoomBooked(ValueError):
     def __init__(self, other: Session) -> None:
         self.other_id, self.title = other.id, other.title
         self.start, self.end = other.planned_start, session_end(other)
-        super().__init__(self.described(UTC))
+        super().__init__(self.described(UTC)["message"])
 
-    def described(self, tz: tzinfo) -> str:
+    def described(self, tz: tzinfo) -> dict[str, object]:
+        """What refused it, for people (``message``, in the time zone given) and programs."""
         start, end = (
             t.astimezone(tz).isoformat(timespec="minutes") for t in (self.start, self.end)
         )
-        return (
-            f"the classroom is booked for session {self.other_id} ({self.title}) "
-            f"from {start} to {end}"
-        )
+        return {
+            "code": "room_booked",
+            "message": f"the classroom is booked for session {self.other_id} ({self.title}) "
+            f"from {start} to {end}",
+            "session_id": self.other_id,
+            "title": self.title,
+            "start": start,
+            "end": end,
+        }
 
 
 def session_end(session: Session) -> datetime:

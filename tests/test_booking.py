@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from classroom.db.models import Classroom, Courseware, Person, Recording, Role
+from classroom.db.models import Session as DbSession
 from classroom.people import create_person
 from classroom.settings import Settings
 from storage.seaweed import S3Connection
@@ -71,9 +72,11 @@ async def test_a_classroom_is_booked_for_one_session_at_a_time(portal: Portal) -
         for start, minutes in ((30, 60), (15, 30), (-60, 180), (-30, 31)):
             r = await book(trainer, room, NOON + timedelta(minutes=start), minutes)
             assert r.status_code == 409, (start, minutes, r.text)
-            assert f"session {a} (A)" in r.json()["detail"]
+            detail = r.json()["detail"]
+            assert detail["code"] == "room_booked" and detail["session_id"] == a
+            assert f"session {a} (A)" in detail["message"]
         local = NOON.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="minutes")
-        assert f"from {local} to " in r.json()["detail"]  # the bureau's time, as pages show
+        assert detail["start"] == local  # the bureau's time, as its pages show it
         after = await book(trainer, room, NOON + timedelta(minutes=60), 60, title="B")
         before = await book(trainer, room, NOON - timedelta(minutes=60), 60)
         elsewhere = await book(trainer, other_room.id, NOON, 60)
@@ -81,7 +84,7 @@ async def test_a_classroom_is_booked_for_one_session_at_a_time(portal: Portal) -
         b = after.json()["id"]
 
         r = await trainer.post(f"/api/v1/sessions/{a}/extend", json={"minutes": 30})
-        assert r.status_code == 409 and f"session {b} (B)" in r.json()["detail"]
+        assert r.status_code == 409 and r.json()["detail"]["session_id"] == b
         s = (await trainer.get(f"/api/v1/sessions/{a}")).json()
         assert datetime.fromisoformat(s["planned_end"]) == NOON + timedelta(minutes=60)
         assert (await trainer.delete(f"/api/v1/sessions/{b}")).status_code == 204
@@ -204,3 +207,55 @@ async def test_the_session_page_cancels_behind_a_box_to_tick(portal: Portal) -> 
         held = (await book(trainer, room, now - timedelta(minutes=5), 30)).json()["id"]
         await trainer.post(f"/api/v1/sessions/{held}/recording/start")
         assert 'id="cancel-session"' not in (await trainer.get(f"/sessions/{held}")).text
+
+
+async def test_scheduling_from_the_sessions_page(portal: Portal) -> None:
+    """The form books in the bureau's local time, under the API's rules: who may, a free
+    classroom, an end after the start."""
+    room = portal.world.classroom_id
+    tz = ZoneInfo("Asia/Shanghai")
+    day = NOON.astimezone(tz).strftime("%Y-%m-%d")
+    form = {
+        "title": "执法文书规范",
+        "kind": "unit_study",
+        "course_id": "1",
+        "classroom_id": str(room),
+        "unit_id": "",
+        "planned_start": f"{day}T09:00",
+        "planned_end": f"{day}T10:30",
+        "ptz_preset": "",
+        "auto_record": "true",
+    }
+    async with portal.as_user("officer1") as officer:
+        assert 'id="schedule"' not in (await officer.get("/sessions")).text
+        assert (await officer.post("/sessions", data=form)).status_code == 403
+    async with portal.as_user("trainer") as trainer:
+        page = (await trainer.get("/sessions")).text
+        assert 'id="schedule"' in page and 'name="trainer_id"' not in page  # their own
+        r = await trainer.post("/sessions", data=form)
+        assert r.status_code == 303, r.text
+        sid = int(r.headers["location"].rsplit("/", 1)[1])
+        s = (await trainer.get(f"/api/v1/sessions/{sid}")).json()
+        assert datetime.fromisoformat(s["planned_start"]) == datetime.fromisoformat(
+            f"{day}T09:00"
+        ).replace(tzinfo=tz)
+        assert s["kind"] == "unit_study" and s["auto_record"] and s["ptz_preset"] is None
+        async with portal.services.sessionmaker() as db:
+            me = await db.scalar(select(Person.id).where(Person.username == "trainer"))
+            held = await db.get(DbSession, sid)
+            assert held is not None and held.unit_id is None and held.trainer_id == me
+        again = await trainer.post("/sessions", data=form | {"planned_start": f"{day}T10:00"})
+        assert again.status_code == 409  # said in the reader's language
+        assert f"该时段教室已被课次 {sid}（执法文书规范）占用：{day}T09:00+08:00" in again.text
+        trainer.cookies.set("lang", "en")
+        again = await trainer.post("/sessions", data=form | {"planned_start": f"{day}T10:00"})
+        assert f"The classroom is booked for session {sid} (执法文书规范)" in again.text
+        trainer.cookies.delete("lang")
+        backwards = await trainer.post("/sessions", data=form | {"planned_end": f"{day}T08:00"})
+        assert backwards.status_code == 422 and "planned_end must be after" in backwards.text
+    async with portal.as_user("manager") as manager:
+        page = (await manager.get("/sessions")).text
+        assert 'name="trainer_id"' in page
+        late = form | {"planned_start": f"{day}T14:00", "planned_end": f"{day}T15:00"}
+        r = await manager.post("/sessions", data=late | {"trainer_id": str(me)})
+        assert r.status_code == 303, r.text

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -146,3 +148,40 @@ def test_manager_sorts_the_bureau_and_trainer_records_attendance(
         page.click("#save-study")
         expect(page.locator("input[name=item][value='11']")).to_be_checked()
         expect(page.locator("input[name=articles_15]")).to_have_value("4")
+
+
+def test_manager_schedules_and_cancels_a_session(live: LiveStack, tmp_path: Path) -> None:
+    """The sessions page's form books the classroom in local time; a second booking over it is
+    refused with its name; the session page cancels it behind a box to tick."""
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=30)).strftime("%Y-%m-%d")
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "manager", "manager-demo-pw")
+        page.goto(f"{live.url}/sessions")
+        page.click("details.schedule summary")
+
+        def schedule(title: str, start: str, end: str) -> None:
+            page.fill("form.schedule input[name=title]", title)
+            page.select_option("form.schedule select[name=kind]", "unit_study")
+            page.select_option("form.schedule select[name=trainer_id]", label="李教员")
+            page.fill("form.schedule input[name=planned_start]", f"{day}T{start}")
+            page.fill("form.schedule input[name=planned_end]", f"{day}T{end}")
+            page.click("#schedule")
+
+        schedule("法律文书写作", "09:00", "10:30")
+        expect(page.locator("h1")).to_have_text("法律文书写作")
+        expect(page.locator("dl.facts")).to_contain_text(f"{day} 09:00 – {day} 10:30")
+        booked = page.url
+        page.goto(f"{live.url}/sessions")
+        page.click("details.schedule summary")
+        schedule("重复预约", "10:00", "11:00")
+        expect(page.locator("h1")).to_have_text("当前状态下无法操作")
+        expect(page.locator("main")).to_contain_text("（法律文书写作）占用")
+        page.screenshot(path=str(live.data_dir / "booked.png"), full_page=True)
+        page.goto(booked)
+        page.click("#cancel-session")  # the box is not ticked: the browser keeps the form
+        expect(page).to_have_url(booked)
+        page.check("form.cancel input[name=confirm]")
+        page.click("#cancel-session")
+        expect(page).to_have_url(f"{live.url}/sessions")
+        expect(page.locator("a:has-text('法律文书写作')")).to_have_count(0)

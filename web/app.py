@@ -39,6 +39,8 @@ from web.api import (
     watching,
 )
 from web.api.qa import QaHub
+from web.deps import services
+from web.i18n import catalog, request_language, translate
 from web.middleware import BodyLimit, SameOrigin
 from web.pages import auth as auth_pages
 from web.pages import classrooms as classroom_pages
@@ -68,8 +70,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=exc.status_code,
         status=exc.status_code,
-        detail=exc.detail,
+        detail=_said(request, exc.detail),
     )
+
+
+def _said(request: Request, detail: object) -> object:
+    """A detail with a code the catalog knows (``error.<code>``) is shown in the reader's
+    language, filled in from the detail's other fields; any other, as it is."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("code"), str):
+        return detail
+    lang = request_language(request, services(request).settings.web.default_language)
+    key = f"error.{detail['code']}"
+    return translate(lang, key, **detail) if key in catalog(lang) else detail.get("message", "")
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
 from classroom.booking import was_held
 from classroom.courseware import course_open_to, may_upload
-from classroom.db.models import Person, PersonRole, Role, Session
+from classroom.db.models import (
+    Classroom,
+    Course,
+    Person,
+    PersonRole,
+    Role,
+    Session,
+    SessionKind,
+    Unit,
+)
+from classroom.db.types import utcnow
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
@@ -20,6 +32,7 @@ from web.api.sessions import (
     StudyItemIn,
     cancel,
     check_may_record,
+    create_session,
     extend,
     get_session_or_404,
     may_schedule,
@@ -31,7 +44,7 @@ from web.api.sessions import (
 )
 from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
-from web.schemas import ExtendIn, Id
+from web.schemas import ExtendIn, Id, SessionIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +57,70 @@ async def home() -> RedirectResponse:
 @router.get("/sessions", response_class=HTMLResponse)
 async def sessions_page(request: Request, db: DB, person: CurrentPerson) -> HTMLResponse:
     sessions = list(await db.scalars(select(Session).order_by(Session.planned_start.desc())))
-    return render(request, "sessions.html", person, sessions=sessions)
+    form = await _schedule_choices(request, db, person)
+    return render(request, "sessions.html", person, sessions=sessions, form=form)
+
+
+async def _schedule_choices(request: Request, db: DB, person: Person) -> dict[str, object]:
+    """What the scheduling form offers: nothing to officers; the trainer to managers and admins
+    only (a trainer schedules their own sessions); an hour and a half from the next full hour."""
+    if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
+        return {}
+    trainers: list[Person] = []
+    if person.has_role(Role.MANAGER, Role.ADMIN):
+        q = (
+            select(Person)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(PersonRole.role == Role.TRAINER, Person.active.is_(True))
+        )
+        trainers = list(await db.scalars(q.order_by(Person.display_name)))
+    start = (utcnow() + timedelta(hours=1)).astimezone(services(request).tz)
+    start = start.replace(minute=0, second=0, microsecond=0)
+    return {
+        "courses": list(await db.scalars(select(Course).order_by(Course.code))),
+        "classrooms": list(await db.scalars(select(Classroom).order_by(Classroom.name))),
+        "units": list(await db.scalars(select(Unit).order_by(Unit.name))),
+        "trainers": trainers,
+        "kinds": list(SessionKind),
+        "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+@router.post("/sessions")
+async def schedule_form(
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    title: Annotated[str, Form(max_length=200)],
+    kind: Annotated[SessionKind, Form()],
+    course_id: Annotated[Id, Form()],
+    classroom_id: Annotated[Id, Form()],
+    planned_start: Annotated[str, Form(max_length=40)],
+    planned_end: Annotated[str, Form(max_length=40)],
+    trainer_id: Annotated[Id | None, Form()] = None,
+    unit_id: Annotated[Id | None, Form()] = None,
+    auto_record: Annotated[bool, Form()] = False,
+    ptz_preset: Annotated[int | None, Form(ge=0, le=127)] = None,
+) -> RedirectResponse:
+    """The sessions page's form: the same rules as the API (who may, a free classroom)."""
+    try:
+        body = SessionIn(
+            title=title,
+            kind=kind,
+            course_id=course_id,
+            classroom_id=classroom_id,
+            trainer_id=trainer_id,
+            unit_id=unit_id,
+            planned_start=_local(request, planned_start),
+            planned_end=_local(request, planned_end),
+            auto_record=auto_record,
+            ptz_preset=ptz_preset,
+        )
+    except ValidationError as exc:  # shown like any other form's: the field and what is wrong
+        raise RequestValidationError(exc.errors()) from None
+    session = await create_session(body, request, db, person)
+    return RedirectResponse(f"/sessions/{session.id}", status_code=303)
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
