@@ -239,8 +239,7 @@ async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
         nxt = await book("next", datetime.now(UTC))
         net.down = False
         await asyncio.sleep(5)
-        print(
-        )
+        print()
         await until(lambda: entry.recording_id not in agent.recorders, what="the stop")
         await until(
             lambda: any(r != entry.recording_id for r in agent.recorders), what="the next session"

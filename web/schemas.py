@@ -24,6 +24,10 @@ DB_INT_MAX = 2**63 - 1
 Id = Annotated[int, Ge(1), Le(DB_INT_MAX)]
 Count = Annotated[int, Ge(0), Le(DB_INT_MAX)]
 PlanYear = Annotated[int, Ge(2000), Le(2100)]
+# Lists come a page at a time, newest first: a bureau holds thousands of sessions a year.
+Limit = Annotated[int, Ge(1), Le(500)]
+PageNo = Annotated[int, Ge(1), Le(100_000)]
+PAGE_SIZE = 50  # rows on a page of the portal
 
 SHA256 = r"^[0-9a-f]{64}$"
 OBJECT_KEY = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$"

@@ -13,7 +13,7 @@ from classroom.courseware import course_open_to, courses_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
-from web.schemas import Id, RecordingOut
+from web.schemas import Count, Id, Limit, RecordingOut
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -34,10 +34,14 @@ async def visible_recording(db: DB, recording_id: Id, person: Person) -> Recordi
 
 
 async def list_recordings_query(
-    db: DB, person: Person, session_id: Id | None = None
+    db: DB,
+    person: Person,
+    session_id: Id | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Recording]:
     """The recordings of the courses open to ``person``, newest first."""
-    q = select(Recording).order_by(Recording.id.desc())
+    q = select(Recording).order_by(Recording.id.desc()).limit(limit).offset(offset)
     if session_id is not None:
         q = q.where(Recording.session_id == session_id)
     if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
@@ -49,9 +53,14 @@ async def list_recordings_query(
 
 @router.get("", response_model=list[RecordingOut])
 async def list_recordings(
-    db: DB, person: CurrentPerson, session_id: Id | None = None
+    db: DB,
+    person: CurrentPerson,
+    session_id: Id | None = None,
+    limit: Limit = 100,
+    offset: Count = 0,
 ) -> list[Recording]:
-    return await list_recordings_query(db, person, session_id)
+    """Newest first, ``limit`` at a time from ``offset``."""
+    return await list_recordings_query(db, person, session_id, limit, offset)
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)

@@ -19,7 +19,7 @@ from classroom.recordings import (
     request_stop,
 )
 from web.deps import DB, CurrentPerson, services
-from web.schemas import ExtendIn, Id, RecordingOut, SessionIn, SessionOut
+from web.schemas import Count, ExtendIn, Id, Limit, RecordingOut, SessionIn, SessionOut
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -146,9 +146,26 @@ async def cancel_session_api(session_id: Id, db: DB, person: CurrentPerson) -> N
     await cancel(db, person, session_id)
 
 
+async def newest_sessions(
+    db: DB, limit: int, offset: int, classroom_id: int | None = None
+) -> list[Session]:
+    """Latest planned start first; ties by id, so pages neither skip nor repeat a session."""
+    q = select(Session).order_by(Session.planned_start.desc(), Session.id.desc())
+    if classroom_id is not None:
+        q = q.where(Session.classroom_id == classroom_id)
+    return list(await db.scalars(q.limit(limit).offset(offset)))
+
+
 @router.get("", response_model=list[SessionOut])
-async def list_sessions(db: DB, _: CurrentPerson) -> list[Session]:
-    return list(await db.scalars(select(Session).order_by(Session.planned_start.desc())))
+async def list_sessions(
+    db: DB,
+    _: CurrentPerson,
+    classroom_id: Id | None = None,
+    limit: Limit = 100,
+    offset: Count = 0,
+) -> list[Session]:
+    """Latest planned start first, ``limit`` at a time from ``offset``."""
+    return await newest_sessions(db, limit, offset, classroom_id)
 
 
 @router.get("/{session_id}", response_model=SessionOut)

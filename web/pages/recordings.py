@@ -12,16 +12,29 @@ from web.api.recordings import list_recordings_query, visible_recording
 from web.api.watching import rules_now
 from web.deps import DB, CurrentPerson
 from web.pages.common import render
-from web.schemas import Id
+from web.schemas import PAGE_SIZE, Id, PageNo
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/recordings", response_class=HTMLResponse)
-async def recordings_page(request: Request, db: DB, person: CurrentPerson) -> HTMLResponse:
-    recordings = await list_recordings_query(db, person)
+async def recordings_page(
+    request: Request, db: DB, person: CurrentPerson, page: PageNo = 1
+) -> HTMLResponse:
+    rows = await list_recordings_query(
+        db, person, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+    )
+    recordings = rows[:PAGE_SIZE]
     refresh = any(r.state.value in ("pending", "recording", "processing") for r in recordings)
-    return render(request, "recordings.html", person, recordings=recordings, refresh=refresh)
+    return render(
+        request,
+        "recordings.html",
+        person,
+        recordings=recordings,
+        refresh=refresh,
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+    )
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)

@@ -36,6 +36,7 @@ from web.api.sessions import (
     extend,
     get_session_or_404,
     may_schedule,
+    newest_sessions,
     pause_recording,
     replace_study_items,
     session_plan,
@@ -44,7 +45,7 @@ from web.api.sessions import (
 )
 from web.deps import DB, CurrentPerson, services
 from web.pages.common import render
-from web.schemas import ExtendIn, Id, SessionIn
+from web.schemas import PAGE_SIZE, ExtendIn, Id, PageNo, SessionIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,10 +56,20 @@ async def home() -> RedirectResponse:
 
 
 @router.get("/sessions", response_class=HTMLResponse)
-async def sessions_page(request: Request, db: DB, person: CurrentPerson) -> HTMLResponse:
-    sessions = list(await db.scalars(select(Session).order_by(Session.planned_start.desc())))
+async def sessions_page(
+    request: Request, db: DB, person: CurrentPerson, page: PageNo = 1
+) -> HTMLResponse:
+    rows = await newest_sessions(db, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     form = await _schedule_choices(request, db, person)
-    return render(request, "sessions.html", person, sessions=sessions, form=form)
+    return render(
+        request,
+        "sessions.html",
+        person,
+        sessions=rows[:PAGE_SIZE],
+        form=form,
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+    )
 
 
 async def _schedule_choices(request: Request, db: DB, person: Person) -> dict[str, object]:
