@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from classroom.agent import runner
 from classroom.agent.client import Command
 from classroom.agent.runner import Agent
+from classroom.agent.schedule import ScheduleCache
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
@@ -245,3 +248,49 @@ async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
             lambda: any(r != entry.recording_id for r in agent.recorders), what="the next session"
         )
         assert [e.session_id for e in agent.schedule] == [nxt]
+
+
+async def test_a_loop_that_fails_is_restarted(
+    services: Services,
+    s3: S3Connection,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk is full when the agent caches its schedule: the schedule loop fails, says so in
+    an alert, and is started again — the session is recorded once the disk has room, and the
+    alert clears. (A loop that failed once used to end for the life of the agent.)"""
+    monkeypatch.setattr(runner, "LOOP_HEALTHY_S", 1.0)
+    full = {"left": 2}
+    save = ScheduleCache.save
+
+    def disk_full_twice(self: ScheduleCache, *args: Any) -> None:
+        if full["left"]:
+            full["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(self, *args)
+
+    monkeypatch.setattr(ScheduleCache, "save", disk_full_twice)
+    portal = await make_portal(services)
+    await cancel_seeded_session(portal)
+    start = datetime.now(UTC) + timedelta(seconds=1)
+    async with portal.as_user("trainer") as trainer:
+        r = await trainer.post(
+            "/api/v1/sessions",
+            json={
+                "title": "disk full",
+                "kind": "other",
+                "course_id": 1,
+                "classroom_id": portal.world.classroom_id,
+                "planned_start": start.isoformat(),
+                "planned_end": (start + timedelta(minutes=10)).isoformat(),
+                "auto_record": True,
+            },
+        )
+        sid = r.json()["id"]
+    async with running_agent(portal, s3, bucket, tmp_path / "agent") as agent:
+        await until(lambda: "loop_schedule" in agent.health.alerts, what="the alert")
+        assert "No space left" in agent.health.alerts["loop_schedule"].message
+        await until(lambda: agent.recorders, what="the scheduled recording")
+        assert [e.session_id for e in agent.schedule] == [sid] and full["left"] == 0
+        await until(lambda: "loop_schedule" not in agent.health.alerts, what="the all-clear")

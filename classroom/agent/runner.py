@@ -60,6 +60,10 @@ log = structlog.get_logger(__name__)
 # On shutdown, uploads in flight get this long to finish; the rest resume at the next start.
 SHUTDOWN_GRACE_S = 20.0
 ORPHAN_AGE = timedelta(days=1)
+# The agent's own loops, restarted after a failure with this back-off.
+LOOP_RETRY_FIRST_S = 1.0
+LOOP_RETRY_MAX_S = 30.0
+LOOP_HEALTHY_S = 60.0
 # A marker in a recording's directory: the schedule started it (not a trainer's command).
 BY_SCHEDULE = "by-schedule"
 
@@ -194,16 +198,20 @@ class Agent:
     async def run(self) -> None:
         """Until cancelled: follow the schedule (from the cache if need be) and deliver reports
         at once; say hello when the portal answers, then take its commands."""
-        self._spawn(self._deliver_reports(), self._loops)
-        self._spawn(self._follow_schedule(), self._loops)
-        self._spawn(self._heartbeat(), self._loops)
-        self._spawn(self._retention(), self._loops)
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "reports": self._deliver_reports,
+            "schedule": self._follow_schedule,
+            "heartbeat": self._heartbeat,
+            "retention": self._retention,
+        }
         if self.config.live:
-            self._spawn(self.live.serve(), self._loops)
-        if self.card_reader is not None:
-            self._spawn(self._read_cards(self.card_reader), self._loops)
+            loops["live"] = self.live.serve
+        if (reader := self.card_reader) is not None:
+            loops["card_reader"] = lambda: self._read_cards(reader)
         if self.door is not None:
-            self._spawn(self.door.serve(), self._loops)
+            loops["door"] = self.door.serve
+        for name, loop in loops.items():
+            self._spawn(self._supervised(name, loop), self._loops)
         if self.config.metrics_port:
             self._metrics = await serve_metrics(
                 self.config.metrics_port, lambda: agent_metrics(self.status())
@@ -234,6 +242,33 @@ class Agent:
                     continue  # handled; its acknowledgement waits in the outbox
                 self._handled.add(cmd.id)
                 await self.handle(cmd)
+
+    async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the agent's loops for its whole life: one that fails is logged, alerted and
+        started again after a back-off (1 s, doubling to 30 s; back to 1 s after a minute without
+        a failure), so a passing fault — the disk full when the schedule or the status is written,
+        the local database locked — cannot end it for good and leave the agent deaf to its
+        schedule, or silent, until someone restarts it."""
+        alert, delay = f"loop_{name}", LOOP_RETRY_FIRST_S
+        all_clear: asyncio.TimerHandle | None = None
+        while True:
+            began = time.monotonic()
+            try:
+                await loop()
+                return  # ended by itself: nothing more for it to do
+            except Exception as exc:
+                if all_clear is not None:
+                    all_clear.cancel()
+                if time.monotonic() - began > LOOP_HEALTHY_S:
+                    delay = LOOP_RETRY_FIRST_S
+                log.exception("agent.loop_failed", loop=name, retry_s=delay)
+                self.health.raise_alert(alert, f"{name} loop failed, restarted: {exc!r}"[:300])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LOOP_RETRY_MAX_S)
+            # The alert stays until the loop has run a while again without failing.
+            all_clear = asyncio.get_running_loop().call_later(
+                LOOP_HEALTHY_S, self.health.clear, alert
+            )
 
     async def _read_cards(self, reader: SerialCardReader) -> None:
         """Each tap becomes a check-in event with its own id, through the outbox: while the
