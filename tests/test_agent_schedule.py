@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from classroom.agent import runner
 from classroom.agent.client import Command
+from classroom.agent.outbox import Outbox
 from classroom.agent.runner import Agent
 from classroom.agent.schedule import ScheduleCache
+from classroom.db.models import AgentCommand, CommandState
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
@@ -294,3 +298,43 @@ async def test_a_loop_that_fails_is_restarted(
         await until(lambda: agent.recorders, what="the scheduled recording")
         assert [e.session_id for e in agent.schedule] == [sid] and full["left"] == 0
         await until(lambda: "loop_schedule" not in agent.health.alerts, what="the all-clear")
+
+
+async def test_a_command_whose_acknowledgement_was_not_kept_is_taken_again(
+    services: Services,
+    s3: S3Connection,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk is full when the agent would keep a command's acknowledgement: the command loop
+    fails (it used to end the agent), is restarted, takes the command again — already done, so
+    nothing is done twice — and acknowledges it; later commands are taken as before."""
+    full = {"left": 1}
+    put = Outbox.put
+
+    def disk_full_once(self: Outbox, method: str, path: str, body: dict[str, Any]) -> None:
+        if path.endswith("/ack") and full["left"]:
+            full["left"] -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        put(self, method, path, body)
+
+    monkeypatch.setattr(Outbox, "put", disk_full_once)
+    portal = await make_portal(services)
+
+    async def commands(state: CommandState) -> list[str]:
+        async with portal.services.sessionmaker() as db:
+            rows = await db.scalars(select(AgentCommand).where(AgentCommand.state == state))
+            return [c.kind.value for c in rows]
+
+    async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
+        await until(lambda: "loop_commands" in agent.health.alerts, what="the alert")
+        deadline = time.monotonic() + 30
+        while await commands(CommandState.DONE) != ["start_recording"]:
+            assert time.monotonic() < deadline, "timed out waiting for the acknowledgement"
+            await asyncio.sleep(0.2)
+        assert list(agent.recorders) == [rec["id"]] and full["left"] == 0
+        async with portal.as_user("trainer") as trainer:
+            sid = portal.world.session_id
+            assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
+        await until(lambda: not agent.recorders, what="the stop")

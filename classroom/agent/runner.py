@@ -236,19 +236,31 @@ class Agent:
             log.warning("agent.finishing_after_restart", recording=rid)
             self._prefixes[rid] = finishing["object_prefix"]
             self._begin_finish(rid)
+        await self._supervised("commands", self._take_commands)
+
+    async def _take_commands(self) -> None:
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
                 if cmd.id in self._handled:
                     continue  # handled; its acknowledgement waits in the outbox
                 self._handled.add(cmd.id)
-                await self.handle(cmd)
+                try:
+                    await self.handle(cmd)
+                except BaseException:
+                    # Not acknowledged (the outbox could not take it: disk full): the portal
+                    # keeps the command, and the next poll takes it again — commands are
+                    # idempotent, so one half done is finished, and acknowledged then.
+                    self._handled.discard(cmd.id)
+                    raise
 
     async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run one of the agent's loops for its whole life: one that fails is logged, alerted and
-        started again after a back-off (1 s, doubling to 30 s; back to 1 s after a minute without
-        a failure), so a passing fault — the disk full when the schedule or the status is written,
-        the local database locked — cannot end it for good and leave the agent deaf to its
-        schedule, or silent, until someone restarts it."""
+        """Run one of the agent's loops for the agent's whole life: one that fails is logged,
+        alerted and started again after a back-off (1 s, doubling to 30 s; back to 1 s after a
+        minute without a failure), so a passing fault — the disk full when the schedule, the
+        status or a report is written — cannot end it for good and leave the agent deaf to its
+        schedule or its commands, or silent, until someone restarts it. A token refused (revoked,
+        rotated) is such a fault too: the agent records on from its schedule and keeps what it
+        has for the portal, as its reports do, until an administrator sets it right."""
         alert, delay = f"loop_{name}", LOOP_RETRY_FIRST_S
         all_clear: asyncio.TimerHandle | None = None
         while True:
