@@ -36,7 +36,6 @@ from web.api.sessions import (
     extend,
     get_session_or_404,
     may_schedule,
-    newest_sessions,
     pause_recording,
     replace_study_items,
     session_plan,
@@ -57,18 +56,31 @@ async def home() -> RedirectResponse:
 
 @router.get("/sessions", response_class=HTMLResponse)
 async def sessions_page(
-    request: Request, db: DB, person: CurrentPerson, page: PageNo = 1
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    when: Literal["upcoming", "past"] = "upcoming",
+    page: PageNo = 1,
 ) -> HTMLResponse:
-    rows = await newest_sessions(db, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
-    form = await _schedule_choices(request, db, person)
+    """Today's sessions and those to come, soonest first; or the earlier ones, latest first."""
+    today = datetime.now(services(request).tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if when == "upcoming":
+        q = select(Session).where(Session.planned_end >= today)
+        q = q.order_by(Session.planned_start, Session.id)
+    else:
+        q = select(Session).where(Session.planned_end < today)
+        q = q.order_by(Session.planned_start.desc(), Session.id.desc())
+    rows = list(await db.scalars(q.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
     return render(
         request,
         "sessions.html",
         person,
         sessions=rows[:PAGE_SIZE],
-        form=form,
+        form=await _schedule_choices(request, db, person),
+        when=when,
         page=page,
         more=len(rows) > PAGE_SIZE,
+        pager_query=f"when={when}&",
     )
 
 
