@@ -155,6 +155,8 @@ class AgentSettings(_Section):
     retention_days: float = Field(default=14, ge=0)
     # Upload bandwidth cap for everything the agent sends, in kbit/s; 0: none.
     upload_kbps: int = Field(default=0, ge=0)
+    # Parts of one upload sent at once; 0: one per core, 3 to 8 (storage/multipart.py).
+    upload_parts_in_flight: int = Field(default=0, ge=0, le=16)
     # How often the door camera's face gallery is fetched again (an ETag makes an unchanged one
     # cheap); a person deleted from face recognition leaves the agent within this time.
     gallery_sync_s: float = Field(default=300, ge=1, le=86400)

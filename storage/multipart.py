@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
 import threading
 import time
@@ -55,10 +56,20 @@ log = structlog.get_logger(__name__)
 CRC32C = "x-amz-checksum-crc32c"
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
 DEFAULT_PART = 5 * 1024 * 1024
-# Parts in flight at once: enough to keep the link and the store busy while this process hashes
-# the next part; memory stays at (WORKERS + 1) parts. Measured on 2 cores (bench/upload.py):
-# more workers or more read-ahead only add contention with the store for the CPU.
-DEFAULT_WORKERS = 3
+# Parts in flight at once, to keep the link and the store busy while this process hashes the
+# next part; memory holds one part more than that. The SDK's fput_object sends three. With the
+# store on a host of 16 cores, 3 → 6 → 8 parts took a 2 GiB upload from 319 to 579 to 771 MB/s
+# (fput_object: 303–328); on 2 cores, which the store alone fills, 3 and 5 gave the same
+# (bench/upload.py, docs/benchmarks.md). So one per core, at least 3 and at most 8, and never more
+# than IN_FLIGHT_MAX bytes of parts in memory.
+MIN_WORKERS, MAX_WORKERS = 3, 8
+IN_FLIGHT_MAX = 48 * 1024 * 1024
+
+
+def default_workers(part_size: int, cpus: int | None = None) -> int:
+    """Parts in flight for this host, within the memory bound (a part more is being read)."""
+    cores = (os.cpu_count() or 1) if cpus is None else cpus
+    return max(1, min(MAX_WORKERS, max(MIN_WORKERS, cores), IN_FLIGHT_MAX // part_size - 1))
 
 
 class FileChanged(IntegrityError):
@@ -107,13 +118,13 @@ class ResumableUploader:
         backoff: Backoff = Backoff(),
         sleep: Callable[[float], None] = time.sleep,
         limit: RateLimit | None = None,
-        workers: int = DEFAULT_WORKERS,
+        workers: int | None = None,
     ) -> None:
         if part_size < MIN_PART:
             raise ValueError(f"part_size must be at least {MIN_PART} bytes")
-        if workers < 1:
+        if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
-        self.workers = workers
+        self.workers = workers or default_workers(part_size)
         self.store = store
         self.journal = journal
         self.part_size = part_size

@@ -5,6 +5,7 @@ stops reporting flagged; retention deleting only verified local copies, oldest f
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from classroom.agent.launch import build_agent
 from classroom.agent.metrics import serve_metrics
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.runtime import Services
+from storage.multipart import DEFAULT_PART, default_workers
 from storage.ports import free_port
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
@@ -274,3 +276,31 @@ async def test_agent_metrics_endpoint_answers_bad_requests_too() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.anyio
+async def test_the_parts_in_flight_setting_reaches_the_uploader(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """agent.upload_parts_in_flight: 0 picks by the host's cores; a number is taken as it is,
+    and an upload sent that many parts at a time arrives whole and verified."""
+    portal = await make_portal(services)
+    world = portal.world
+    for wanted, expected in ((0, default_workers(DEFAULT_PART)), (6, 6)):
+        settings = make_settings(
+            tmp_path / f"agent-{wanted}", s3, bucket, agent={"upload_parts_in_flight": wanted}
+        )
+        agent = await build_agent(
+            settings, world.classroom_id, "http://testserver", world.agent_token, portal.transport
+        )
+        try:
+            assert agent.uploader.workers == expected
+            await asyncio.to_thread(agent.store.ensure_bucket)
+            big = tmp_path / f"big-{wanted}.bin"
+            big.write_bytes(os.urandom(13 * 1024 * 1024))  # three parts
+            await asyncio.to_thread(agent.uploader.enqueue, f"in-flight/{wanted}", big, "video/mp4")
+            info = await asyncio.to_thread(agent.uploader.upload, f"in-flight/{wanted}")
+            assert info.size == big.stat().st_size
+            assert info.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+        finally:
+            await agent.portal.aclose()

@@ -15,7 +15,15 @@ import google_crc32c
 import pytest
 from minio.error import S3Error
 
-from storage.multipart import CRC32C, MIN_PART, Backoff, ResumableUploader, UploadCancelled
+from storage.multipart import (
+    CRC32C,
+    IN_FLIGHT_MAX,
+    MIN_PART,
+    Backoff,
+    ResumableUploader,
+    UploadCancelled,
+    default_workers,
+)
 from storage.object_store import UNSIGNED, ObjectStore
 from storage.ports import free_port
 from storage.ratelimit import RateLimit
@@ -347,3 +355,21 @@ def test_the_store_checks_each_part_s_crc32c(store: ObjectStore) -> None:
     assert refused.value.code == "BadDigest"
     assert send(right)
     client._abort_multipart_upload(store.bucket, "damaged", upload_id)
+
+
+def test_parts_in_flight_follow_the_host_within_a_memory_bound() -> None:
+    """One part in flight per core, at least the SDK's three and at most eight, and never more
+    part buffers held than IN_FLIGHT_MAX (one more part is being read)."""
+    assert [default_workers(MIN_PART, cpus=n) for n in (1, 2, 3, 5, 8, 16, 64)] == [
+        3,
+        3,
+        3,
+        5,
+        8,
+        8,
+        8,
+    ]
+    for part in (MIN_PART, 8 * 1024**2, 16 * 1024**2, 64 * 1024**2):
+        workers = default_workers(part, cpus=64)
+        assert workers >= 1 and ((workers + 1) * part <= IN_FLIGHT_MAX or workers == 1)
+    assert default_workers(16 * 1024**2, cpus=64) == 2

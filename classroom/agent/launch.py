@@ -81,6 +81,7 @@ async def build_agent(
         journal,
         backoff=Backoff(cap_s=settings.agent.retry_backoff_max_s),
         limit=RateLimit(kbps * 1000 / 8) if kbps else None,
+        workers=settings.agent.upload_parts_in_flight or None,
     )
     m = settings.media
     return Agent(
