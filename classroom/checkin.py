@@ -126,7 +126,6 @@ async def check_out(
     at: datetime | None = None,
 ) -> CheckinResult:
     now = at or utcnow()
-    await _open(db, classroom_id, now, open_before)
     row = await db.scalar(
         select(Attendance)
         .join(Session, Session.id == Attendance.session_id)
@@ -139,6 +138,7 @@ async def check_out(
         .limit(1)
     )
     if row is None:
+        await _open(db, classroom_id, now, open_before)  # no session open: that is the refusal
         raise CheckinRefused("not_checked_in", f"{person.display_name} has not checked in")
     session = await db.get(Session, row.session_id, options=[raiseload("*")])
     assert session is not None

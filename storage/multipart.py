@@ -1,4 +1,4 @@
-"""Resumable, verified uploads of large files: S3 multipart, one part in memory at a time.
+"""Resumable, verified uploads of large files: S3 multipart, memory bounded by the parts in flight.
 
 - The file is read once: each part is hashed into the file's SHA-256 and checksummed (CRC32C, which
   the store verifies: a part damaged on the way is refused) as it is sent. When the store has

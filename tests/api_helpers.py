@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -52,3 +53,25 @@ async def cancel_seeded_session(portal: Portal) -> None:
     async with portal.as_user("manager") as manager:
         r = await manager.delete(f"/api/v1/sessions/{portal.world.session_id}")
         assert r.status_code == 204, r.text
+
+
+async def book_session(
+    client: httpx.AsyncClient,
+    classroom: int,
+    start: datetime,
+    minutes: int,
+    title: str = "交通法规",
+    **kw: object,
+) -> httpx.Response:
+    """POST a session of ``minutes`` from ``start`` (kind "other", course 1 unless ``kw`` says
+    otherwise) with ``client``'s login; the answer is the caller's to check."""
+    body = {
+        "title": title,
+        "kind": "other",
+        "course_id": 1,
+        "classroom_id": classroom,
+        "planned_start": start.isoformat(),
+        "planned_end": (start + timedelta(minutes=minutes)).isoformat(),
+        **kw,
+    }
+    return await client.post("/api/v1/sessions", json=body)

@@ -27,7 +27,7 @@ from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.recorder import Segment
 from tests.agent_helpers import Cuttable, running_agent, until
-from tests.api_helpers import Portal, cancel_seeded_session, make_portal
+from tests.api_helpers import Portal, book_session, cancel_seeded_session, make_portal
 from tests.live_helpers import ffmpeg_processes
 from tests.visca_sim import SimulatedCamera, camera
 
@@ -68,18 +68,9 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
     await cancel_seeded_session(portal)
     start = datetime.now(UTC) + timedelta(seconds=1)
     async with portal.as_user("trainer") as trainer:
-        r = await trainer.post(
-            "/api/v1/sessions",
-            json={
-                "title": "PTZ + pause",
-                "kind": "other",
-                "course_id": 1,
-                "classroom_id": portal.world.classroom_id,
-                "planned_start": start.isoformat(),
-                "planned_end": (start + timedelta(minutes=10)).isoformat(),
-                "auto_record": True,
-                "ptz_preset": 4,
-            },
+        room = portal.world.classroom_id
+        r = await book_session(
+            trainer, room, start, 10, "PTZ + pause", auto_record=True, ptz_preset=4
         )
         sid = r.json()["id"]
         ptz = {"ptz": f"visca://127.0.0.1:{port}"}
@@ -219,17 +210,8 @@ async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
 
     async def book(title: str, start: datetime) -> int:
         async with portal.as_user("trainer") as trainer:
-            r = await trainer.post(
-                "/api/v1/sessions",
-                json={
-                    "title": title,
-                    "kind": "other",
-                    "course_id": 1,
-                    "classroom_id": portal.world.classroom_id,
-                    "planned_start": start.isoformat(),
-                    "planned_end": (start + timedelta(minutes=10)).isoformat(),
-                    "auto_record": True,
-                },
+            r = await book_session(
+                trainer, portal.world.classroom_id, start, 10, title, auto_record=True
             )
             assert r.status_code == 201, r.text
             sid: int = r.json()["id"]
@@ -279,17 +261,8 @@ async def test_a_loop_that_fails_is_restarted(
     await cancel_seeded_session(portal)
     start = datetime.now(UTC) + timedelta(seconds=1)
     async with portal.as_user("trainer") as trainer:
-        r = await trainer.post(
-            "/api/v1/sessions",
-            json={
-                "title": "disk full",
-                "kind": "other",
-                "course_id": 1,
-                "classroom_id": portal.world.classroom_id,
-                "planned_start": start.isoformat(),
-                "planned_end": (start + timedelta(minutes=10)).isoformat(),
-                "auto_record": True,
-            },
+        r = await book_session(
+            trainer, portal.world.classroom_id, start, 10, "disk full", auto_record=True
         )
         sid = r.json()["id"]
     async with running_agent(portal, s3, bucket, tmp_path / "agent") as agent:

@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from classroom.db.models import Classroom, Courseware, Person, Recording, Role
 from classroom.db.models import Session as DbSession
 from classroom.people import create_person
+from classroom.runtime import Services
 from classroom.settings import Settings
 from storage.seaweed import S3Connection
-from tests.api_helpers import Portal, cancel_seeded_session, make_portal
+from tests.api_helpers import Portal, book_session, cancel_seeded_session, make_portal
 from tests.conftest import make_settings
 from tests.test_courseware import PDF
 
@@ -30,33 +30,13 @@ def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Sett
 
 
 @pytest.fixture
-async def portal(services: object) -> Portal:
-    portal = await make_portal(services)  # type: ignore[arg-type]
+async def portal(services: Services) -> Portal:
+    portal = await make_portal(services)
     await cancel_seeded_session(portal)
     return portal
 
 
 NOON = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0) + timedelta(days=2)
-
-
-async def book(
-    client: httpx.AsyncClient,
-    classroom: int,
-    start: datetime,
-    minutes: int,
-    title: str = "交通法规",
-    **kw: object,
-) -> httpx.Response:
-    body = {
-        "title": title,
-        "kind": "other",
-        "course_id": 1,
-        "classroom_id": classroom,
-        "planned_start": start.isoformat(),
-        "planned_end": (start + timedelta(minutes=minutes)).isoformat(),
-        **kw,
-    }
-    return await client.post("/api/v1/sessions", json=body)
 
 
 async def test_a_classroom_is_booked_for_one_session_at_a_time(portal: Portal) -> None:
@@ -66,20 +46,20 @@ async def test_a_classroom_is_booked_for_one_session_at_a_time(portal: Portal) -
         db.add(other_room)
         await db.commit()
     async with portal.as_user("trainer") as trainer:
-        r = await book(trainer, room, NOON, 60, title="A")
+        r = await book_session(trainer, room, NOON, 60, title="A")
         assert r.status_code == 201, r.text
         a = r.json()["id"]
         for start, minutes in ((30, 60), (15, 30), (-60, 180), (-30, 31)):
-            r = await book(trainer, room, NOON + timedelta(minutes=start), minutes)
+            r = await book_session(trainer, room, NOON + timedelta(minutes=start), minutes)
             assert r.status_code == 409, (start, minutes, r.text)
             detail = r.json()["detail"]
             assert detail["code"] == "room_booked" and detail["session_id"] == a
             assert f"session {a} (A)" in detail["message"]
         local = NOON.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="minutes")
         assert detail["start"] == local  # the bureau's time, as its pages show it
-        after = await book(trainer, room, NOON + timedelta(minutes=60), 60, title="B")
-        before = await book(trainer, room, NOON - timedelta(minutes=60), 60)
-        elsewhere = await book(trainer, other_room.id, NOON, 60)
+        after = await book_session(trainer, room, NOON + timedelta(minutes=60), 60, title="B")
+        before = await book_session(trainer, room, NOON - timedelta(minutes=60), 60)
+        elsewhere = await book_session(trainer, other_room.id, NOON, 60)
         assert [x.status_code for x in (after, before, elsewhere)] == [201, 201, 201]
         b = after.json()["id"]
 
@@ -94,12 +74,16 @@ async def test_a_classroom_is_booked_for_one_session_at_a_time(portal: Portal) -
 
         # A session stopped early gives the classroom back from its actual end.
         now = datetime.now(UTC)
-        r = await book(trainer, room, now - timedelta(minutes=30), 90, title="early")
+        r = await book_session(trainer, room, now - timedelta(minutes=30), 90, title="early")
         early = r.json()["id"]
-        assert (await book(trainer, room, now + timedelta(minutes=5), 15)).status_code == 409
+        assert (
+            await book_session(trainer, room, now + timedelta(minutes=5), 15)
+        ).status_code == 409
         assert (await trainer.post(f"/api/v1/sessions/{early}/recording/start")).status_code == 202
         assert (await trainer.post(f"/api/v1/sessions/{early}/recording/stop")).status_code == 202
-        assert (await book(trainer, room, now + timedelta(minutes=5), 15)).status_code == 201
+        assert (
+            await book_session(trainer, room, now + timedelta(minutes=5), 15)
+        ).status_code == 201
 
 
 async def test_two_bookings_at_once_one_is_refused(portal: Portal) -> None:
@@ -109,7 +93,7 @@ async def test_two_bookings_at_once_one_is_refused(portal: Portal) -> None:
     async with portal.as_user("trainer") as trainer:
         for day in range(3):
             start = NOON + timedelta(days=day)
-            rs = await asyncio.gather(*(book(trainer, room, start, 60) for _ in range(3)))
+            rs = await asyncio.gather(*(book_session(trainer, room, start, 60) for _ in range(3)))
             assert sorted(r.status_code for r in rs) == [201, 409, 409], [r.text for r in rs]
     async with portal.services.sessionmaker() as db:
         assert await db.scalar(select(func.count(Recording.id))) == 0
@@ -118,7 +102,7 @@ async def test_two_bookings_at_once_one_is_refused(portal: Portal) -> None:
 async def test_cancelling_a_session_not_yet_held(portal: Portal) -> None:
     room = portal.world.classroom_id
     async with portal.as_user("trainer") as trainer:
-        r = await book(
+        r = await book_session(
             trainer, room, datetime.now(UTC) + timedelta(minutes=30), 60, auto_record=True
         )
         sid = r.json()["id"]
@@ -138,7 +122,7 @@ async def test_cancelling_a_session_not_yet_held(portal: Portal) -> None:
         colleague = await create_person(db, "trainer2", "赵教员", (Role.TRAINER,), "pw-12345678")
         await db.commit()
     async with portal.as_user("manager") as manager:
-        r = await book(
+        r = await book_session(
             manager, room, datetime.now(UTC) + timedelta(hours=3), 60, trainer_id=colleague.id
         )
         assert r.status_code == 201, r.text
@@ -153,7 +137,7 @@ async def test_cancelling_a_session_not_yet_held(portal: Portal) -> None:
         assert [c["id"] for c in listed] == [doc]  # the course keeps its courseware
         # and the classroom is free again at that time
         start = datetime.now(UTC) + timedelta(minutes=30)
-        assert (await book(trainer, room, start, 60)).status_code == 201
+        assert (await book_session(trainer, room, start, 60)).status_code == 201
     async with portal.agent() as agent:
         assert [e["session_id"] for e in (await agent.get("/api/v1/agent/schedule")).json()] == []
     async with portal.services.sessionmaker() as db:
@@ -169,11 +153,11 @@ async def test_a_session_held_stays(portal: Portal) -> None:
     async with portal.services.sessionmaker() as db:
         officer = await db.scalar(select(Person.id).where(Person.username == "officer1"))
     async with portal.as_user("trainer") as trainer:
-        recorded = (await book(trainer, room, now - timedelta(minutes=5), 30)).json()["id"]
+        recorded = (await book_session(trainer, room, now - timedelta(minutes=5), 30)).json()["id"]
         await trainer.post(f"/api/v1/sessions/{recorded}/recording/start")
         r = await trainer.delete(f"/api/v1/sessions/{recorded}")
         assert r.status_code == 409 and "held" in r.json()["detail"]
-        attended = (await book(trainer, room, now + timedelta(hours=1), 30)).json()["id"]
+        attended = (await book_session(trainer, room, now + timedelta(hours=1), 30)).json()["id"]
         r = await trainer.post(
             f"/api/v1/sessions/{attended}/attendance",
             json={"person_id": officer, "check_in": (now + timedelta(hours=1)).isoformat()},
@@ -187,7 +171,7 @@ async def test_a_session_held_stays(portal: Portal) -> None:
 async def test_the_session_page_cancels_behind_a_box_to_tick(portal: Portal) -> None:
     room = portal.world.classroom_id
     async with portal.as_user("trainer") as trainer:
-        sid = (await book(trainer, room, NOON, 60)).json()["id"]
+        sid = (await book_session(trainer, room, NOON, 60)).json()["id"]
         page = (await trainer.get(f"/sessions/{sid}")).text
         assert 'id="cancel-session"' in page and 'name="confirm"' in page
         r = await trainer.post(f"/sessions/{sid}/cancel")  # the box not ticked
@@ -204,7 +188,7 @@ async def test_the_session_page_cancels_behind_a_box_to_tick(portal: Portal) -> 
         assert (await manager.get(f"/api/v1/sessions/{sid}")).status_code == 404
     async with portal.as_user("trainer") as trainer:  # held: no button
         now = datetime.now(UTC)
-        held = (await book(trainer, room, now - timedelta(minutes=5), 30)).json()["id"]
+        held = (await book_session(trainer, room, now - timedelta(minutes=5), 30)).json()["id"]
         await trainer.post(f"/api/v1/sessions/{held}/recording/start")
         assert 'id="cancel-session"' not in (await trainer.get(f"/sessions/{held}")).text
 

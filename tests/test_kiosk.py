@@ -35,7 +35,7 @@ from classroom.runtime import Services, open_services
 from classroom.security import token_hash
 from classroom.settings import Settings
 from storage.seaweed import S3Connection
-from tests.api_helpers import Portal, cancel_seeded_session, make_portal
+from tests.api_helpers import Portal, book_session, cancel_seeded_session, make_portal
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -118,15 +118,7 @@ async def test_back_to_back_sessions_a_tap_is_for_the_next(portal: Portal) -> No
             ("A", now - timedelta(minutes=50)),
             ("B", now + timedelta(minutes=10)),
         ):
-            body = {
-                "title": title,
-                "kind": "other",
-                "course_id": 1,
-                "classroom_id": room,
-                "planned_start": start.isoformat(),
-                "planned_end": (start + timedelta(minutes=60)).isoformat(),
-            }
-            r = await trainer.post("/api/v1/sessions", json=body)
+            r = await book_session(trainer, room, start, 60, title)
             assert r.status_code == 201, r.text
             ids[title] = r.json()["id"]
     async with portal.agent() as agent:  # officer1 came to A (the agent's reader, 40 min ago)

@@ -31,29 +31,19 @@ async def portal(services: Services) -> Portal:
         await db.flush()
         demo = await db.get(Session, portal.world.session_id)
         assert demo is not None
-        for i in range(130):
-            start = t0 + timedelta(days=i // 2)  # two a day, at the same time
+        soon = datetime.now(UTC).replace(microsecond=0)
+        planned = [  # two a day, at the same time; then three to come, booked out of order
+            (f"s{i}", t0 + timedelta(days=i // 2), room2.id if i % 13 < 4 else demo.classroom_id)
+            for i in range(130)
+        ] + [(f"in {d} days", soon + timedelta(days=d), room2.id) for d in (3, 1, 2)]
+        for title, start, room in planned:
             db.add(
                 Session(
                     course_id=demo.course_id,
-                    classroom_id=room2.id if i % 13 < 4 else demo.classroom_id,
+                    classroom_id=room,
                     trainer_id=demo.trainer_id,
                     kind=SessionKind.OTHER,
-                    title=f"s{i}",
-                    planned_start=start,
-                    planned_end=start + timedelta(minutes=45),
-                )
-            )
-        await db.flush()
-        for days in (3, 1, 2):  # to come, booked out of order
-            start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
-            db.add(
-                Session(
-                    course_id=demo.course_id,
-                    classroom_id=room2.id,
-                    trainer_id=demo.trainer_id,
-                    kind=SessionKind.OTHER,
-                    title=f"in {days} days",
+                    title=title,
                     planned_start=start,
                     planned_end=start + timedelta(minutes=45),
                 )

@@ -13,7 +13,7 @@ from classroom.runtime import Services
 from hardware.ptz import OnvifPtz, ViscaPtz, ptz_from_url
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
-from tests.api_helpers import cancel_seeded_session, make_portal
+from tests.api_helpers import book_session, cancel_seeded_session, make_portal
 from tests.onvif_sim import onvif_camera
 
 pytestmark = pytest.mark.anyio
@@ -53,18 +53,8 @@ async def test_the_sessions_preset_is_recalled_when_the_trainer_starts(
             portal.as_user("trainer") as trainer,
             running_agent(portal, s3, bucket, tmp_path / "agent", media=ptz) as agent,
         ):
-            r = await trainer.post(
-                "/api/v1/sessions",
-                json={
-                    "title": "ONVIF preset",
-                    "kind": "other",
-                    "course_id": 1,
-                    "classroom_id": portal.world.classroom_id,
-                    "planned_start": start.isoformat(),
-                    "planned_end": (start + timedelta(hours=1)).isoformat(),
-                    "ptz_preset": 4,
-                },
-            )
+            room = portal.world.classroom_id
+            r = await book_session(trainer, room, start, 60, "ONVIF preset", ptz_preset=4)
             sid = r.json()["id"]
             rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
             await until(lambda: cam.recalled, within_s=30, what="the ONVIF preset recall")
