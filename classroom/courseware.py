@@ -22,7 +22,16 @@ import numpy as np
 from sqlalchemy import Select, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from classroom.db.models import Attendance, Course, Courseware, Person, Role, Session
+from classroom.db.models import (
+    Attendance,
+    Course,
+    CourseAudience,
+    CourseTrainer,
+    Courseware,
+    Person,
+    Role,
+    Session,
+)
 from storage.object_store import ObjectStore
 from streaming.media_check import InvalidMedia, check_media
 
@@ -151,34 +160,44 @@ async def store_courseware(
     return item
 
 
-async def may_upload(db: AsyncSession, person: Person, course_id: int) -> bool:
-    """Managers and admins; trainers who teach a session of the course."""
-    if person.has_role(Role.MANAGER, Role.ADMIN):
-        return True
+async def teaches(db: AsyncSession, person: Person, course_id: int) -> bool:
+    """Whether ``person`` is a trainer named on the course (its trainers are its own setting)."""
     if not person.has_role(Role.TRAINER):
         return False
-    teaches = await db.scalar(
-        select(exists().where(Session.course_id == course_id, Session.trainer_id == person.id))
+    found = exists().where(
+        CourseTrainer.course_id == course_id, CourseTrainer.person_id == person.id
     )
-    return bool(teaches)
+    return bool(await db.scalar(select(found)))
+
+
+async def may_upload(db: AsyncSession, person: Person, course_id: int) -> bool:
+    """Managers and admins; the course's own trainers."""
+    if person.has_role(Role.MANAGER, Role.ADMIN):
+        return True
+    return await teaches(db, person, course_id)
 
 
 def courses_open_to(person: Person) -> Select[int]:
-    """The ids of the courses an officer is enrolled in: those with a district-wide session or
-    one organised by their unit, or whose session they attended."""
+    """The ids of the courses an officer may see: those open to the whole bureau (no audience
+    units), those whose audience holds their unit, and those of a session they attended. A
+    session's own unit or date opens nothing: the audience is the course's setting."""
     if not person.has_role(Role.OFFICER):
-        return select(Session.course_id).where(false())
+        return select(Course.id).where(false())
+    restricted = exists().where(CourseAudience.course_id == Course.id)
+    in_audience = exists().where(
+        CourseAudience.course_id == Course.id, CourseAudience.unit_id == person.unit_id
+    )
     attended = exists().where(
-        Attendance.session_id == Session.id, Attendance.person_id == person.id
+        Session.course_id == Course.id,
+        Attendance.session_id == Session.id,
+        Attendance.person_id == person.id,
     )
-    return select(Session.course_id).where(
-        or_(Session.unit_id.is_(None), Session.unit_id == person.unit_id, attended)
-    )
+    return select(Course.id).where(or_(~restricted, in_audience, attended))
 
 
 async def course_open_to(db: AsyncSession, person: Person, course_id: int) -> bool:
     """Staff see every course; an officer those of ``courses_open_to``."""
     if person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
         return True
-    open_course = courses_open_to(person).where(Session.course_id == course_id).exists()
+    open_course = courses_open_to(person).where(Course.id == course_id).exists()
     return bool(await db.scalar(select(open_course)))

@@ -19,6 +19,7 @@ from classroom.db.models import (
     AttendanceSource,
     Classroom,
     Course,
+    CourseTrainer,
     CreditEvent,
     CreditSourceKind,
     Device,
@@ -104,6 +105,13 @@ async def seed_demo(db: AsyncSession) -> DemoWorld:
         code="ZF-2023-01",
         title="行政执法程序规范",
         description="全员普训：执法程序与文书规范",
+    )
+    await _get_or_add(
+        db,
+        CourseTrainer,
+        (CourseTrainer.course_id == course.id) & (CourseTrainer.person_id == people["trainer"].id),
+        course_id=course.id,
+        person_id=people["trainer"].id,
     )
     agent = await db.scalar(
         select(Device).where(Device.classroom_id == room.id, Device.name == DEMO_AGENT)

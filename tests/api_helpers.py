@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
+from classroom.db.models import (
+    Classroom,
+    Course,
+    CourseAudience,
+    CourseTrainer,
+    DeviceKind,
+    Person,
+    Role,
+    Unit,
+)
+from classroom.devices import create_device
+from classroom.people import create_person
 from classroom.runtime import Services
 from classroom.seed import DEMO_LOGINS, DemoWorld, seed_demo
 from web.app import create_app
@@ -31,7 +44,7 @@ class Portal:
 
     @staticmethod
     async def log_in(client: httpx.AsyncClient, username: str) -> None:
-        password = DEMO_LOGINS[username][1]
+        password = (EXTRA_LOGINS | DEMO_LOGINS)[username][1]
         r = await client.post(
             "/api/v1/auth/login", json={"username": username, "password": password}
         )
@@ -39,6 +52,52 @@ class Portal:
 
     def agent(self, token: str | None = None) -> httpx.AsyncClient:
         return self.client(headers={"Authorization": f"Bearer {token or self.world.agent_token}"})
+
+
+# People a test adds beside the demo's (``seed_rivals``), with the same shape as DEMO_LOGINS.
+EXTRA_LOGINS: dict[str, tuple[str, str, tuple[Role, ...]]] = {
+    "trainer2": ("赵教员", "trainer2-test-pw", (Role.TRAINER, Role.OFFICER)),
+    "officer9": ("孙队员", "officer9-test-pw", (Role.OFFICER,)),
+}
+
+
+@dataclass(frozen=True)
+class Rivals:
+    """What an attacker's portal adds to the demo: a second trainer (teaching nothing), an
+    officer of the office unit, a second classroom with its own agent, a kiosk of the first, and
+    a course open to the office unit only (taught by the demo's trainer)."""
+
+    office_id: int
+    squad_id: int
+    classroom2_id: int
+    restricted_course_id: int
+    agent2_token: str
+    kiosk_token: str
+
+
+async def seed_rivals(portal: Portal) -> Rivals:
+    async with portal.services.sessionmaker() as db:
+        office = await db.scalar(select(Unit).where(Unit.name == "法制科"))
+        squad = await db.scalar(select(Unit).where(Unit.name == "第一街镇中队"))
+        trainer = await db.scalar(select(Person).where(Person.username == "trainer"))
+        assert office and squad and trainer
+        for username, (name, password, roles) in EXTRA_LOGINS.items():
+            unit = office if username == "officer9" else squad
+            await create_person(db, username, name, roles, password, unit_id=unit.id)
+        room2 = Classroom(name="二号智慧教室", location="局机关四楼")
+        course = Course(
+            code="FZ-ONLY",
+            title="法制科内部课程",
+            description="",
+            audience_rows=[CourseAudience(unit_id=office.id)],
+            trainer_rows=[CourseTrainer(person_id=trainer.id)],
+        )
+        db.add_all([room2, course])
+        await db.flush()
+        _, agent2 = await create_device(db, room2.id, DeviceKind.AGENT, "agent-2")
+        _, kiosk = await create_device(db, portal.world.classroom_id, DeviceKind.KIOSK, "kiosk-1")
+        await db.commit()
+        return Rivals(office.id, squad.id, room2.id, course.id, agent2, kiosk)
 
 
 async def make_portal(services: Services) -> Portal:

@@ -12,8 +12,9 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from classroom.db.models import Course
+from classroom.db.models import Course, CourseAudience, Unit
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
 from tests.recording_helpers import clip
@@ -125,7 +126,9 @@ async def test_size_bound(services: Services) -> None:
 
 async def test_who_uploads_and_who_downloads(portal: Portal) -> None:
     async with portal.services.sessionmaker() as db:
-        db.add(Course(id=2, code="C2", title="no sessions yet"))
+        office = await db.scalar(select(Unit.id).where(Unit.name == "法制科"))
+        # open to the office unit only: officer1 serves in a squad
+        db.add(Course(id=2, code="C2", title="x", audience_rows=[CourseAudience(unit_id=office)]))
         await db.commit()
     async with portal.as_user("officer1") as officer:
         assert (await _upload(officer, 1, "a.pdf", PDF)).status_code == 403

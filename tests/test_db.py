@@ -66,7 +66,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0007"
+    assert await current_revision(engine) == head_revision() == "0008"
     await upgrade(engine)  # a second run changes nothing and does not fail
 
     def tables(conn: object) -> set[str]:
@@ -127,9 +127,10 @@ async def test_ids_of_deleted_sessions_and_recordings_are_never_given_again(
 ) -> None:
     """0007 rebuilds sessions and recordings on SQLite (AUTOINCREMENT) under rows that others
     refer to: the rows stay, foreign keys stay enforced, and an id deleted is not given again."""
-    await downgrade(engine, "0006")
     async with session_factory(engine)() as db:
         world = await seed_demo(db)
+    await downgrade(engine, "0006")
+    async with session_factory(engine)() as db:
         rec = Recording(session_id=world.session_id, state=RecordingState.PENDING)
         db.add(rec)
         await db.commit()

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from classroom.db.models import Course, Session, SessionKind, Unit, UnitKind
+from classroom.db.models import Course, CourseAudience, Session, SessionKind, Unit, UnitKind
 from classroom.db.types import utcnow
 from tests.browser import browser
 from tests.live_stack import LiveStack
@@ -41,8 +41,14 @@ def _session(live: LiveStack, other_squad: bool = False) -> int:
         course_id, unit_id = demo.course_id, None
         if other_squad:
             unit = Unit(name=f"别的中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
-            course = Course(code=f"Q{uuid.uuid4().hex[:8]}", title="别的课程")
-            db.add_all([unit, course])
+            db.add(unit)
+            await db.flush()
+            course = Course(
+                code=f"Q{uuid.uuid4().hex[:8]}",
+                title="别的课程",
+                audience_rows=[CourseAudience(unit_id=unit.id)],
+            )
+            db.add(course)
             await db.flush()
             course_id, unit_id = course.id, unit.id
         start = utcnow() - timedelta(minutes=5)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from classroom.db.models import Course, Person, Session, SessionKind, Unit, UnitKind
+from classroom.db.models import Course, CourseAudience, Person, Session, SessionKind, Unit, UnitKind
 from classroom.db.types import utcnow
 from classroom.recordings import live_hls_prefix
 from classroom.runtime import Services
@@ -39,8 +39,14 @@ async def _other_units_session(portal: Portal) -> int:
         trainer = await db.scalar(select(Person).where(Person.username == "trainer"))
         assert trainer is not None
         unit = Unit(name=f"另一中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
-        course = Course(code=f"L{uuid.uuid4().hex[:8]}", title="别的课程")
-        db.add_all([unit, course])
+        db.add(unit)
+        await db.flush()
+        course = Course(
+            code=f"L{uuid.uuid4().hex[:8]}",
+            title="别的课程",
+            audience_rows=[CourseAudience(unit_id=unit.id)],
+        )
+        db.add(course)
         await db.flush()
         later = utcnow() + timedelta(days=30)
         s = Session(

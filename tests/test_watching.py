@@ -19,6 +19,7 @@ from classroom.db.models import (
     Attendance,
     AttendanceSource,
     Course,
+    CourseAudience,
     CreditEvent,
     CreditSourceKind,
     Person,
@@ -68,7 +69,8 @@ async def _recording(portal: Portal, unit_only: bool = False) -> int:
             db.add(other)
             await db.flush()
             session_unit = other.id
-        course = Course(code=f"W{uuid.uuid4().hex[:8]}", title="回放课程")
+        audience = [CourseAudience(unit_id=session_unit)] if session_unit else []
+        course = Course(code=f"W{uuid.uuid4().hex[:8]}", title="回放课程", audience_rows=audience)
         db.add(course)
         await db.flush()
         rec = await past_recording(

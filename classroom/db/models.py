@@ -196,12 +196,50 @@ class Device(Base):
 
 
 class Course(Base):
+    """A course's audience and trainers are its own setting, kept by managers and admins: who
+    may see it never follows from a session someone booked."""
+
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+
+    # No rows: open to the whole bureau; else to the officers of these units.
+    audience_rows: Mapped[list[CourseAudience]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    # Who teaches it: they book its sessions and upload its courseware.
+    trainer_rows: Mapped[list[CourseTrainer]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def audience_unit_ids(self) -> list[int]:
+        return sorted(r.unit_id for r in self.audience_rows)
+
+    @property
+    def trainer_ids(self) -> list[int]:
+        return sorted(r.person_id for r in self.trainer_rows)
+
+
+class CourseAudience(Base):
+    __tablename__ = "course_audience"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+
+
+class CourseTrainer(Base):
+    __tablename__ = "course_trainers"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True, index=True)
 
 
 class Courseware(Base):

@@ -12,7 +12,7 @@ from classroom.db.models import Device, DeviceKind, Person, Recording, Session
 from classroom.db.types import utcnow
 from classroom.live_broker import AgentSilent, LiveRequest
 from web.api.classrooms import agent_online
-from web.api.sessions import check_may_record, get_session_or_404
+from web.api.sessions import check_may_control, get_session_or_404
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Id
 
@@ -34,15 +34,19 @@ class ConsoleOut(BaseModel):
     alerts: list[str]
 
 
-async def _console_session(db: DB, session_id: Id, person: Person) -> Session:
+async def _console_session(
+    request: Request, db: DB, session_id: Id, person: Person, what: str, override: bool
+) -> Session:
     session = await get_session_or_404(db, session_id)
-    check_may_record(person, session)
+    await check_may_control(request, db, person, session, what, override)
     return session
 
 
 @router.get("/console", response_model=ConsoleOut)
-async def console(request: Request, session_id: Id, db: DB, person: CurrentPerson) -> ConsoleOut:
-    session = await _console_session(db, session_id, person)
+async def console(
+    request: Request, session_id: Id, db: DB, person: CurrentPerson, override: bool = False
+) -> ConsoleOut:
+    session = await _console_session(request, db, session_id, person, "console", override)
     svc = services(request)
     rec = await db.scalar(
         select(Recording)
@@ -86,9 +90,10 @@ async def recall_preset(
     db: DB,
     person: CurrentPerson,
     preset: int = Path(ge=0, le=254),
+    override: bool = False,
 ) -> None:
     """Move the classroom's camera to a stored preset, now (answered when the camera is there)."""
-    session = await _console_session(db, session_id, person)
+    session = await _console_session(request, db, session_id, person, "ptz", override)
     classroom_id = session.classroom_id
     await db.commit()
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from classroom.audit import audit
 from classroom.booking import RoomBooked, SessionHeld, cancel_session, check_room_free
 from classroom.compliance import NoPlan
 from classroom.db.models import Classroom, Course, Person, Role, Session, SessionStudyItem, Unit
+from classroom.db.types import utcnow
 from classroom.plan.schema import Plan, Requirement
 from classroom.recordings import (
     RecordingConflict,
@@ -18,6 +21,7 @@ from classroom.recordings import (
     request_start,
     request_stop,
 )
+from classroom.session_window import OutsideWindow, control_window
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Count, ExtendIn, Id, Limit, RecordingOut, SessionIn, SessionOut
 
@@ -42,9 +46,49 @@ def check_may_record(person: Person, session: Session) -> None:
     )
 
 
-async def start_recording(request: Request, db: DB, person: Person, session_id: Id) -> RecordingOut:
-    session = await get_session_or_404(db, session_id)
+_READS = {"console"}  # looking at a classroom out of its window changes nothing: not audited
+
+
+async def check_may_control(
+    request: Request, db: DB, person: Person, session: Session, what: str, override: bool
+) -> None:
+    """Recording, PTZ and the console: the session's trainer or an admin, within the session's
+    window (classroom.session_window). Outside it a 409 naming the window, unless a manager or an
+    admin overrides it, which is audited."""
+    svc = services(request)
+    window = control_window(
+        session, svc.settings.kiosk.open_before, timedelta(seconds=svc.settings.agent.postroll_s)
+    )
+    if override:
+        if not person.has_role(Role.MANAGER, Role.ADMIN):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "only managers and admins override a session's window"
+            )
+        if what in _READS:
+            return
+        await audit(
+            db,
+            person,
+            "session.override",
+            f"session:{session.id}",
+            control=what,
+            opens=window.opens.isoformat(),
+            closes=window.closes.isoformat(),
+            outside=not window.holds(utcnow()),
+        )
+        return
     check_may_record(person, session)
+    if not window.holds(utcnow()):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, OutsideWindow(session, window).described(svc.tz)
+        )
+
+
+async def start_recording(
+    request: Request, db: DB, person: Person, session_id: Id, override: bool = False
+) -> RecordingOut:
+    session = await get_session_or_404(db, session_id)
+    await check_may_control(request, db, person, session, "start", override)
     try:
         rec = await request_start(db, session, person)
     except RecordingConflict as exc:
@@ -54,9 +98,11 @@ async def start_recording(request: Request, db: DB, person: Person, session_id: 
     return RecordingOut.model_validate(rec)
 
 
-async def stop_recording(request: Request, db: DB, person: Person, session_id: Id) -> RecordingOut:
+async def stop_recording(
+    request: Request, db: DB, person: Person, session_id: Id, override: bool = False
+) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
-    check_may_record(person, session)
+    await check_may_control(request, db, person, session, "stop", override)
     try:
         rec = await request_stop(db, session)
     except RecordingConflict as exc:
@@ -67,10 +113,10 @@ async def stop_recording(request: Request, db: DB, person: Person, session_id: I
 
 
 async def pause_recording(
-    request: Request, db: DB, person: Person, session_id: Id, paused: bool
+    request: Request, db: DB, person: Person, session_id: Id, paused: bool, override: bool = False
 ) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
-    check_may_record(person, session)
+    await check_may_control(request, db, person, session, "pause" if paused else "resume", override)
     try:
         rec = await request_pause(db, session, paused)
     except RecordingConflict as exc:
@@ -99,6 +145,31 @@ def check_may_schedule(person: Person, trainer_id: int) -> None:
         )
 
 
+def check_course_fits(course: Course, trainer: Person, unit_id: int | None) -> None:
+    """A session is taught by one of its course's trainers, and its unit is one the course is
+    open to: a booking never widens a course's audience, nor makes its booker a trainer of it."""
+    if trainer.id not in course.trainer_ids:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            {
+                "code": "not_course_trainer",
+                "course": course.code,
+                "message": f"{trainer.display_name} does not teach course {course.code}",
+            },
+        )
+    audience = course.audience_unit_ids
+    if audience and unit_id not in audience:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "code": "unit_not_in_audience",
+                "course": course.code,
+                "message": f"course {course.code} is open only to its own units; "
+                "the session's unit must be one of them",
+            },
+        )
+
+
 @router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
 async def create_session(
     body: SessionIn, request: Request, db: DB, person: CurrentPerson
@@ -108,14 +179,17 @@ async def create_session(
     trainer_id = body.trainer_id if body.trainer_id is not None else person.id
     check_may_schedule(person, trainer_id)
     trainer = await db.get(Person, trainer_id)
+    course = await db.get(Course, body.course_id)
     for label, found in (
-        ("course", await db.get(Course, body.course_id)),
+        ("course", course),
         ("classroom", await db.get(Classroom, body.classroom_id)),
         ("trainer", trainer if trainer and trainer.has_role(Role.TRAINER) else None),
         ("unit", await db.get(Unit, body.unit_id) if body.unit_id is not None else True),
     ):
         if found is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such {label}")
+    assert course is not None and trainer is not None
+    check_course_fits(course, trainer, body.unit_id)
     try:
         await check_room_free(db, body.classroom_id, body.planned_start, body.planned_end)
     except RoomBooked as exc:
@@ -235,9 +309,9 @@ async def set_study_items(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def api_start_recording(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson, override: bool = False
 ) -> RecordingOut:
-    return await start_recording(request, db, person, session_id)
+    return await start_recording(request, db, person, session_id, override)
 
 
 @router.post(
@@ -246,32 +320,37 @@ async def api_start_recording(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def api_stop_recording(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson, override: bool = False
 ) -> RecordingOut:
-    return await stop_recording(request, db, person, session_id)
+    return await stop_recording(request, db, person, session_id, override)
 
 
 @router.post("/{session_id}/recording/pause", response_model=RecordingOut)
 async def api_pause_recording(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson, override: bool = False
 ) -> RecordingOut:
-    return await pause_recording(request, db, person, session_id, paused=True)
+    return await pause_recording(request, db, person, session_id, paused=True, override=override)
 
 
 @router.post("/{session_id}/recording/resume", response_model=RecordingOut)
 async def api_resume_recording(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson, override: bool = False
 ) -> RecordingOut:
-    return await pause_recording(request, db, person, session_id, paused=False)
+    return await pause_recording(request, db, person, session_id, paused=False, override=override)
 
 
 @router.post("/{session_id}/extend", response_model=SessionOut)
 async def extend(
-    session_id: Id, body: ExtendIn, request: Request, db: DB, person: CurrentPerson
+    session_id: Id,
+    body: ExtendIn,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    override: bool = False,
 ) -> Session:
     """Run longer than planned: the agent records on to the new end (plus its post-roll)."""
     session = await get_session_or_404(db, session_id)
-    check_may_record(person, session)
+    await check_may_control(request, db, person, session, "extend", override)
     try:
         await extend_session(db, session, body.minutes)
     except RecordingConflict as exc:

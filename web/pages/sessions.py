@@ -17,6 +17,7 @@ from classroom.courseware import course_open_to, may_upload
 from classroom.db.models import (
     Classroom,
     Course,
+    CourseTrainer,
     Person,
     PersonRole,
     Role,
@@ -31,7 +32,7 @@ from web.api.recordings import list_recordings_query
 from web.api.sessions import (
     StudyItemIn,
     cancel,
-    check_may_record,
+    check_may_control,
     create_session,
     extend,
     get_session_or_404,
@@ -99,8 +100,11 @@ async def _schedule_choices(request: Request, db: DB, person: Person) -> dict[st
         trainers = list(await db.scalars(q.order_by(Person.display_name)))
     start = (utcnow() + timedelta(hours=1)).astimezone(services(request).tz)
     start = start.replace(minute=0, second=0, microsecond=0)
+    courses = select(Course).order_by(Course.code)
+    if not person.has_role(Role.MANAGER, Role.ADMIN):  # a trainer books the courses they teach
+        courses = courses.join(CourseTrainer).where(CourseTrainer.person_id == person.id)
     return {
-        "courses": list(await db.scalars(select(Course).order_by(Course.code))),
+        "courses": list(await db.scalars(courses)),
         "classrooms": list(await db.scalars(select(Classroom).order_by(Classroom.name))),
         "units": list(await db.scalars(select(Unit).order_by(Unit.name))),
         "trainers": trainers,
@@ -203,12 +207,12 @@ async def live_page(
 
 @router.get("/sessions/{session_id}/console", response_class=HTMLResponse)
 async def console_page(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id, request: Request, db: DB, person: CurrentPerson, override: bool = False
 ) -> HTMLResponse:
     """The trainer's console: the picture being sent, viewers, audio, PTZ, start/stop, Q&A."""
     session = await get_session_or_404(db, session_id)
-    check_may_record(person, session)
-    return render(request, "console.html", person, session=session)
+    await check_may_control(request, db, person, session, "console", override)
+    return render(request, "console.html", person, session=session, override=override)
 
 
 async def officers_for(db: DB, session: Session) -> list[Person]:
@@ -261,18 +265,26 @@ async def attendance_form(
 
 @router.post("/sessions/{session_id}/start")
 async def start_form(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    override: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    await start_recording(request, db, person, session_id)
+    await start_recording(request, db, person, session_id, override=override)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
 @router.post("/sessions/{session_id}/stop")
 async def stop_form(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    override: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
     try:
-        await stop_recording(request, db, person, session_id)
+        await stop_recording(request, db, person, session_id, override=override)
     except HTTPException as exc:
         if exc.status_code != 409:  # already stopped: the page shows the state anyway
             raise
@@ -281,17 +293,25 @@ async def stop_form(
 
 @router.post("/sessions/{session_id}/pause")
 async def pause_form(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    override: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    await pause_recording(request, db, person, session_id, paused=True)
+    await pause_recording(request, db, person, session_id, paused=True, override=override)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
 @router.post("/sessions/{session_id}/resume")
 async def resume_form(
-    session_id: Id, request: Request, db: DB, person: CurrentPerson
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    override: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    await pause_recording(request, db, person, session_id, paused=False)
+    await pause_recording(request, db, person, session_id, paused=False, override=override)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
@@ -302,8 +322,9 @@ async def extend_form(
     db: DB,
     person: CurrentPerson,
     minutes: Annotated[int, Form(ge=1, le=240)],
+    override: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    await extend(session_id, ExtendIn(minutes=minutes), request, db, person)
+    await extend(session_id, ExtendIn(minutes=minutes), request, db, person, override)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 

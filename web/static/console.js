@@ -5,11 +5,13 @@
   const root = document.getElementById("console");
   const texts = JSON.parse(document.getElementById("console-texts").textContent);
   const base = `/api/v1/sessions/${root.dataset.session}`;
+  // A manager's or admin's override of the session's window, carried by every call of the page.
+  const query = root.dataset.override === "true" ? "?override=true" : "";
   const $ = (id) => document.getElementById(id);
 
   async function refresh() {
     try {
-      const r = await fetch(`${base}/console`, { credentials: "same-origin" });
+      const r = await fetch(`${base}/console${query}`, { credentials: "same-origin" });
       if (!r.ok) return;
       const c = await r.json();
       const state = c.paused ? "paused" : c.recording_state || "none";
@@ -30,7 +32,7 @@
   }
 
   async function act(path, done) {
-    const r = await fetch(`${base}/${path}`, { method: "POST", credentials: "same-origin" });
+    const r = await fetch(`${base}/${path}${query}`, { method: "POST", credentials: "same-origin" });
     let detail = "";
     if (!r.ok) {
       try {
