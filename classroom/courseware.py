@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import cv2
-import numpy as np
 from sqlalchemy import Select, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +31,7 @@ from classroom.db.models import (
     Role,
     Session,
 )
+from classroom.images import COURSEWARE_IMAGE, ImageRefused, decode_bounded
 from storage.object_store import ObjectStore
 from streaming.media_check import InvalidMedia, check_media
 
@@ -61,9 +61,10 @@ ACCEPTED = "PDF, PPTX, DOCX, MP4, JPEG or PNG"
 
 
 def _image(path: Path, kind: Kind) -> Kind:
-    data = np.fromfile(path, dtype=np.uint8)
-    if cv2.imdecode(data, cv2.IMREAD_UNCHANGED) is None:
-        raise RefusedFile(f"the {kind.name.upper()} image does not decode (damaged or truncated)")
+    try:
+        decode_bounded(path.read_bytes(), COURSEWARE_IMAGE, cv2.IMREAD_UNCHANGED)
+    except ImageRefused as exc:
+        raise RefusedFile(f"the {kind.name.upper()} image: {exc}") from None
     return kind
 
 

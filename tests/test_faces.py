@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from classroom.faces import engine as engine_mod
-from classroom.faces.engine import FaceEngine, WeightsMissing, decode_image, locate_weights
+from classroom.faces.engine import FaceEngine, WeightsMissing, locate_weights
 from classroom.faces.gallery import Gallery
 from classroom.faces.quality import check_frame
+from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 
 FACES = Path(__file__).parent / "data" / "faces"
 
@@ -88,5 +89,6 @@ def test_enrolment_frames_are_refused_with_the_reason(engine: FaceEngine) -> Non
 
 def test_images_decode_by_content() -> None:
     ok, jpeg = cv2.imencode(".jpg", photo("biden"))
-    assert ok and decode_image(jpeg.tobytes()) is not None
-    assert decode_image(b"GIF89a not an image") is None
+    assert ok and decode_bounded(jpeg.tobytes(), ENROLMENT_PHOTO) is not None
+    with pytest.raises(ImageRefused):
+        decode_bounded(b"GIF89a not an image", ENROLMENT_PHOTO)

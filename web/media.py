@@ -9,12 +9,12 @@ from fastapi.responses import StreamingResponse
 
 from storage.object_store import ObjectStore
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int]:
     """First and last byte (inclusive) of a single-range header; 416 if it cannot be served."""
-    m = _RANGE.match(header.strip())
+    m = _RANGE.fullmatch(header.strip())
     if m is None or (not m.group(1) and not m.group(2)):
         raise HTTPException(
             status.HTTP_416_RANGE_NOT_SATISFIABLE,

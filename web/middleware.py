@@ -94,7 +94,8 @@ class SameOrigin:
             headers = dict(scope["headers"])
             origin = headers.get(b"origin", b"").decode("latin-1")
             host = headers.get(b"host", b"").decode("latin-1")
-            if origin and origin != "null" and origin.split("://", 1)[-1] != host:
+            # "null" (a sandboxed frame, a data: URL, a file) is no origin of ours either.
+            if origin and (origin == "null" or origin.split("://", 1)[-1] != host):
                 if socket:  # before accept: the handshake is answered 403
                     await send({"type": "websocket.close", "code": 4403})
                 else:

@@ -100,9 +100,3 @@ class FaceEngine:
             feature = self._recognizer.feature(aligned)
         vec = np.asarray(feature, dtype=np.float32).reshape(-1)
         return vec / max(float(np.linalg.norm(vec)), 1e-12)
-
-
-def decode_image(data: bytes) -> np.ndarray | None:
-    """A JPEG or PNG from a kiosk or an upload, as a BGR array; None if it does not decode."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return image if image is not None else None

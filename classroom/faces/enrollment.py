@@ -19,14 +19,15 @@ from sqlalchemy.orm import InstrumentedAttribute
 from classroom.audit import audit
 from classroom.db.models import FaceEmbedding, FaceEnrollment, IdCard, Person
 from classroom.db.types import utcnow
-from classroom.faces.engine import MODEL_ID, FaceEngine, decode_image
+from classroom.faces.engine import MODEL_ID, FaceEngine
 from classroom.faces.gallery import DEFAULT_THRESHOLD
 from classroom.faces.quality import check_frame
+from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 from storage.object_store import ObjectStore
 
 MIN_FRAMES, MAX_FRAMES = 3, 5
 MAX_FRAME_BYTES = 2 * 1024 * 1024
-CARD_NO = re.compile(r"^[0-9A-Za-z]{4,32}$")
+CARD_NO = re.compile(r"[0-9A-Za-z]{4,32}")
 
 
 class EnrollmentRefused(ValueError):
@@ -46,9 +47,10 @@ class FrameOk:
 def _frame(engine: FaceEngine, data: bytes, n: int) -> FrameOk:
     if len(data) > MAX_FRAME_BYTES:
         raise EnrollmentRefused("too_large", "a frame is at most 2 MiB", n)
-    image = decode_image(data)
-    if image is None:
-        raise EnrollmentRefused("not_an_image", "not a JPEG or PNG image", n)
+    try:
+        image = decode_bounded(data, ENROLMENT_PHOTO)
+    except ImageRefused as exc:
+        raise EnrollmentRefused(exc.code, str(exc), n) from None
     faces = engine.detect(image)
     refusal = check_frame(image, faces)
     if refusal is not None:

@@ -25,9 +25,9 @@ from classroom.checkin import CheckinRefused, check_in, open_session, unknown_ca
 from classroom.db.models import Classroom, Device, DeviceKind, Person
 from classroom.db.types import utcnow
 from classroom.devices import device_for_token
-from classroom.faces.engine import decode_image
 from classroom.faces.enrollment import person_for_card
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.images import CAMERA_FRAME, ImageRefused, decode_off_loop
 from classroom.runtime import Services
 from web.schemas import Id
 
@@ -92,8 +92,10 @@ class _Kiosk:
             device = await db.get(Device, self.device_id)
             if device is None or device.revoked_at is not None:
                 raise Revoked  # revoked while connected: refused at the next frame
-        image = decode_image(data)
-        if image is None:
+        try:
+            image = await decode_off_loop(data, CAMERA_FRAME)
+        except ImageRefused as exc:
+            await self.send("bad_frame", code=exc.code)
             return
         engine = await self.svc.faces.engine()
         faces = await asyncio.to_thread(engine.detect, image)

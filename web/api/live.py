@@ -31,7 +31,7 @@ router = APIRouter(prefix="/sessions/{session_id}/live", tags=["live"])
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's offer is a few KiB
 CLOSE_TIMEOUT_S = 5.0
-_HLS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
+_HLS_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.(m3u8|ts)")  # fullmatch: "$" allows a newline
 _HLS_TYPES = {"m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
 
 
@@ -221,7 +221,7 @@ async def live_hls(
     request: Request, session_id: Id, name: str, db: DB, person: CurrentPerson
 ) -> Response:
     """The live HLS playlist and segments, as the agent published them to the store."""
-    if not _HLS_NAME.match(name):
+    if not _HLS_NAME.fullmatch(name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
     await viewable_session(db, session_id, person)
     key = live_hls_prefix((await _live_recording(db, session_id)).id) + name

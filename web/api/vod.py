@@ -22,7 +22,7 @@ from web.schemas import Count, Id
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
-_SEGMENT = re.compile(r"^r\d{4}-\d{5}\.ts$")
+_SEGMENT = re.compile(r"r\d{4}-\d{5}\.ts")  # fullmatch: "$" would allow a trailing newline
 _PLAYLIST = {"camera": "hls", "screen": "screen_hls"}
 _SEGMENTS = {"camera": "segments/", "screen": "screen/segments/"}
 MAX_CHAPTERS = 500
@@ -63,7 +63,7 @@ async def recording_hls(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no {track} HLS")
     if name == "index.m3u8":
         key, kind = playlist["object_key"], "application/vnd.apple.mpegurl"
-    elif _SEGMENT.match(name):
+    elif _SEGMENT.fullmatch(name):
         key, kind = f"{object_prefix(rec)}{_SEGMENTS[track]}{name}", "video/mp2t"
     else:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from classroom.db.models import Person
 from web.deps import services
-from web.i18n import request_language, translate
+from web.i18n import catalog, request_language, translate
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
@@ -32,12 +32,17 @@ def render(
     def t(key: str, **params: object) -> str:
         return translate(lang, key, **params)
 
+    def known(key: str) -> bool:
+        """Whether the catalog has ``key``: codes from devices (an agent's alert) may be newer
+        than this portal, and an unknown one is shown as such, never breaking the page."""
+        return key in catalog(lang)
+
     def local(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "—"
 
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"t": t, "lang": lang, "person": person, "local": local, **context},
+        {"t": t, "known": known, "lang": lang, "person": person, "local": local, **context},
         status_code=status_code,
     )

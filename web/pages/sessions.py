@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -354,6 +355,15 @@ async def courseware_form(
     return RedirectResponse(f"/sessions/{session_id}#courseware", status_code=303)
 
 
+def _form_number(value: object, field: str) -> int:
+    """A small whole number typed in ASCII digits (``isdigit`` also takes "²", which int()
+    does not)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,6}", text):
+        raise HTTPException(422, f"{field}: {text[:20]!r} is not a whole number")
+    return int(text)
+
+
 @router.post("/sessions/{session_id}/study-items")
 async def study_items_form(
     session_id: Id, request: Request, db: DB, person: CurrentPerson
@@ -361,8 +371,11 @@ async def study_items_form(
     form = await request.form()
     items = []
     for value in form.getlist("item"):
-        no = int(str(value)) if str(value).isdigit() else 0
-        articles = str(form.get(f"articles_{no}", "") or "0")
-        items.append(StudyItemIn(item_no=no, articles=int(articles) if articles.isdigit() else 0))
+        no = _form_number(value, "item")
+        articles = form.get(f"articles_{no}") or "0"
+        try:
+            items.append(StudyItemIn(item_no=no, articles=_form_number(articles, "articles")))
+        except ValidationError as exc:
+            raise HTTPException(422, f"study item {no}: {exc.errors()[0]['msg']}") from None
     await replace_study_items(request, db, person, session_id, items)
     return RedirectResponse(f"/sessions/{session_id}#study", status_code=303)
