@@ -6,6 +6,7 @@ import asyncio
 import enum
 import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -91,12 +92,18 @@ def main(
 
 
 def _settings() -> Settings:
+    # Everything the portal and the agent write is theirs alone: the database, the store's
+    # credentials, the agent's caches (face gallery, outbox, recordings). Files 0600, folders
+    # 0700, also for what the embedded store and ffmpeg write, as they inherit the mask.
+    os.umask(0o077)
     try:
         settings = load_settings(_state["config"])
     except SettingsError as exc:
         typer.echo(f"classroom: {exc}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_format)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)  # a data directory made by an earlier version was 0755
     return settings
 
 

