@@ -11,7 +11,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import capture, checkin, compliance, faces, live, playback, segment_check, upload
+from bench import (
+    capture,
+    checkin,
+    compliance,
+    faces,
+    live,
+    login_flood,
+    playback,
+    segment_check,
+    upload,
+)
 from bench.common import Result, print_table
 
 BENCHES = {
@@ -22,6 +32,7 @@ BENCHES = {
     "capture": capture.run,
     "faces": faces.run,
     "checkin": checkin.run,
+    "login_flood": login_flood.run,
     "live": live.run,
 }
 

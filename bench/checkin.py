@@ -8,22 +8,16 @@ with the same auth. Goal: ≥ 1,000 check-ins/s sustained, p99 ≤ 50 ms.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy import insert
 from sqlalchemy.engine.url import make_url
 
-from bench.common import Result
+from bench.common import Result, http_load, load_result, serving
 from classroom.db.engine import session_factory
 from classroom.db.models import DeviceKind, IdCard, Person, PersonRole, Session, SessionKind
 from classroom.devices import create_device
@@ -105,53 +99,18 @@ async def _seed(workdir: Path, url: str) -> str:
 
 def _load(port: int, token: str, method: str, path: str, body: str = "") -> dict[str, Any]:
     """Load from a process of its own, against `classroom serve`."""
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.http_load", "127.0.0.1", str(port), method, path, token]
-        + [str(CONNECTIONS), str(SECONDS)]
-        + ([body] if body else []),
-        capture_output=True,
-        check=True,
-        text=True,
-        timeout=SECONDS + 120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
+    proc = http_load(port, token, method, path, CONNECTIONS, SECONDS, body)
+    return load_result(proc, SECONDS + 120)
 
 
 def _measure(workdir: Path, url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     token = asyncio.run(_seed(workdir, url))
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")},
-        "CLASSROOM_DATA_DIR": str(workdir / "var"),
-        "CLASSROOM_DATABASE__URL": url,
-        "CLASSROOM_WEB__PORT": str(port),
-        "CLASSROOM_LOG_FORMAT": "json",
-        "CLASSROOM_PLANS_DIR": str(ROOT / "plans"),
-    }
-    log = (workdir / "portal.log").open("wb")
-    portal = subprocess.Popen(
-        [sys.executable, "-m", "classroom.cli", "serve"], env=env, stdout=log, stderr=log
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert portal.poll() is None, (workdir / "portal.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the portal did not start"
-            time.sleep(0.3)
+    env = {"CLASSROOM_DATA_DIR": str(workdir / "var"), "CLASSROOM_DATABASE__URL": url}
+    with serving(workdir, port, env):
         body = '{"card_no": "C{n}", "event_uid": "{uuid}"}'
         taps = _load(port, token, "POST", "/api/v1/kiosk/card", body)
         state = _load(port, token, "GET", "/api/v1/kiosk/state")
-    finally:
-        portal.send_signal(signal.SIGTERM)
-        portal.wait(30)
-        log.close()
     for name, got in (("check-ins", taps), ("state reads", state)):
         if set(got["statuses"]) != {"200"}:
             raise RuntimeError(f"{name} answered {got['statuses']}")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import LoginSession, Person, PersonRole, Role
 from classroom.db.types import utcnow
-from classroom.security import hash_password, new_token, token_hash, verify_password
+from classroom.security import hash_password, new_token, token_hash, verify_password_off_loop
 
 MIN_PASSWORD_LEN = 8
 
@@ -47,7 +47,7 @@ async def create_person(
 
 async def authenticate(db: AsyncSession, username: str, password: str) -> Person | None:
     person = await db.scalar(select(Person).where(Person.username == username))
-    ok = verify_password(person.password_hash if person else None, password)
+    ok = await verify_password_off_loop(person.password_hash if person else None, password)
     if person is None or not ok or not person.active:
         return None
     return person

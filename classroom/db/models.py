@@ -522,3 +522,15 @@ class LiveQuestion(Base):
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+class LoginFailure(Base):
+    """Failed logins of one account (``user:NAME``) or one client address (``addr:IP``): the
+    throttle's memory, in the database so that it holds across the portal's processes."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from classroom import login_throttle
 from classroom.people import close_login_session
 from web.api.auth import login_person, set_session_cookie
 from web.deps import DB, SESSION_COOKIE
@@ -25,7 +26,7 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=safe_next(next), failed=False)
+    return render(request, "login.html", next=safe_next(next))
 
 
 @router.post("/login", response_model=None)
@@ -36,9 +37,20 @@ async def login_form(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "/sessions",
 ) -> Response:
-    found = await login_person(request, db, username, password)
+    page = {"next": safe_next(next), "username": username}
+    try:
+        found = await login_person(request, db, username, password)
+    except login_throttle.Blocked as blocked:
+        return render(
+            request,
+            "login.html",
+            status_code=429,
+            blocked=blocked.seconds,
+            headers={"Retry-After": str(blocked.seconds)},
+            **page,
+        )
     if found is None:
-        return render(request, "login.html", next=safe_next(next), failed=True, status_code=401)
+        return render(request, "login.html", failed=True, status_code=401, **page)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, found[1])
     return response

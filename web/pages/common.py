@@ -23,6 +23,7 @@ def render(
     template: str,
     person: Person | None = None,
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     settings = services(request).settings
@@ -45,4 +46,5 @@ def render(
         template,
         {"t": t, "known": known, "lang": lang, "person": person, "local": local, **context},
         status_code=status_code,
+        headers=headers,
     )
