@@ -27,13 +27,13 @@ demo: setup
 
 # Chromium from Debian for the browser tests (never `playwright install`) with a CJK font so
 # screenshots of the zh-CN pages are legible; an RTSP server (rtsp-server-perl) for the stand-in
-# IP camera to publish to; PostgreSQL for the
-# data layer: the machine's on 127.0.0.1:5432 if it answers, else a private one (.ci/postgres).
+# IP camera to publish to; nginx for the portal behind TLS (tests/test_tls_proxy.py); PostgreSQL
+# for the data layer: the machine's on 127.0.0.1:5432 if it answers, else a private one (.ci/postgres).
 test-services: setup
 	@command -v chromium >/dev/null && test -d /usr/share/fonts/truetype/wqy \
-		&& command -v rtsp-server-perl >/dev/null || { \
+		&& command -v rtsp-server-perl >/dev/null && test -x /usr/sbin/nginx || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium fonts-wqy-microhei rtsp-server-perl >/dev/null; }
+		apt-get install -y -qq chromium fonts-wqy-microhei rtsp-server-perl nginx openssl >/dev/null; }
 	@.ci/postgres > .ci/.pg-url
 
 test: test-services

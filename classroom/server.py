@@ -39,6 +39,7 @@ def portal_server(settings: Settings) -> PortalServer:
         host=settings.web.host,
         port=settings.web.port,
         proxy_headers=True,
+        forwarded_allow_ips=settings.web.trusted_proxies,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -80,6 +80,12 @@ class WebSettings(_Section):
     metrics_token: str = ""
     # How often a player reports what it played (seconds); the server's checks do not depend on it.
     watch_report_s: float = Field(default=5, ge=0.5, le=60)
+    # Addresses (or networks) of the TLS proxies whose X-Forwarded-For and -Proto are believed:
+    # through them the portal knows the client's address (the login throttle) and that it was
+    # reached over HTTPS (Secure cookies, HSTS). Others' X-Forwarded-* are ignored.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Strict-Transport-Security on answers over HTTPS: a year.
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -93,10 +93,11 @@ def test_officer_sees_own_progress_with_bars(live: LiveStack, tmp_path: Path) ->
         log_in(page, live, "officer1", "officer-demo-pw")
         page.goto(f"{live.url}/progress?year=2023")
         expect(page.locator("#verdict")).to_contain_text("尚未完成")
-        bars = page.locator("section.part[data-part] .bar span")
+        bars = page.locator("section.part[data-part] progress.bar")
         expect(bars).to_have_count(3)
-        online = page.locator("section.part[data-part=online] .bar span").get_attribute("style")
-        assert online is not None and "width: 100" in online  # the seed's 24 online hours
+        online = page.locator("section.part[data-part=online] progress.bar")
+        value, top = online.get_attribute("value"), online.get_attribute("max")
+        assert value is not None and top is not None and float(value) == float(top)  # 24 h
         expect(page.locator("text=科队学习").first).to_be_visible()
         page.screenshot(path=str(live.data_dir / "progress.png"), full_page=True)
         # Another officer's page and the manager's view are refused.

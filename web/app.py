@@ -42,7 +42,7 @@ from web.api import (
 from web.api.qa import QaHub
 from web.deps import services
 from web.i18n import catalog, request_language, translate
-from web.middleware import BodyLimit, SameOrigin
+from web.middleware import BodyLimit, SameOrigin, SecurityHeaders, content_security_policy
 from web.pages import auth as auth_pages
 from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
@@ -171,6 +171,14 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SameOrigin)
+    store = settings.storage
+    presigned = store.playback == "presigned" and store.endpoint
+    origins = [f"{'https' if store.secure else 'http'}://{store.endpoint}"] if presigned else []
+    app.add_middleware(
+        SecurityHeaders,
+        csp=content_security_policy(origins),
+        hsts_max_age_s=settings.web.hsts_max_age_s,
+    )
     # Courseware uploads get their own bound (plus room for the multipart envelope).
     uploads = settings.web.courseware_max_mb * 1024**2 + 64 * 1024
     app.add_middleware(

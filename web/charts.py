@@ -47,10 +47,7 @@ def monthly_progress_svg(
     return (
         f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
         f'aria-label="{escape(label_actual)}" xmlns="http://www.w3.org/2000/svg">'
-        f"<style>.grid{{stroke:#e3e7ec}} text{{font-size:11px;fill:#6b7785}} "
-        f".actual{{fill:none;stroke:#1f5fa8;stroke-width:2.5}} "
-        f".goal{{fill:none;stroke:#b3261e;stroke-width:1.5;stroke-dasharray:5 4}} "
-        f"circle{{fill:#1f5fa8}}</style>{''.join(grid)}{ticks}"
+        f"{''.join(grid)}{ticks}"  # styled by app.css (svg.chart): no inline style under the CSP
         f'<polyline class="goal" points="{goal}"><title>{escape(label_target)}</title></polyline>'
         f'<polyline class="actual" points="{pts}"/>{dots}'
         f'<text x="{PAD_L + 8}" y="{PAD_T + 12}" fill="#1f5fa8">— {escape(label_actual)}</text>'
