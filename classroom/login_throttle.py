@@ -49,7 +49,8 @@ def keys(username: str, address: str | None) -> dict[str, int]:
 def delay_after(failures: int, free: int) -> timedelta:
     if failures < free:
         return timedelta(0)
-    return min(FIRST_DELAY * 2 ** min(failures - free, 20), MAX_DELAY)
+    wait: timedelta = FIRST_DELAY * 2 ** min(failures - free, 20)
+    return min(wait, MAX_DELAY)
 
 
 async def check(db: AsyncSession, username: str, address: str | None, now: datetime) -> None:

@@ -33,6 +33,25 @@ def length(intervals: Iterable[Interval]) -> float:
     return sum(b - a for a, b in intervals)
 
 
+# Media the portal served to a viewer maps to media time loosely (an MP4's bytes are spread over
+# its time unevenly; a player starts a segment or a range a little before what it plays).
+FETCH_SLACK_S = 2.0
+
+
+def within_fetched(played: Iterable[Interval], fetched: Iterable[Interval]) -> list[Interval]:
+    """The parts of ``played`` whose media the viewer's login fetched from the portal (each
+    fetched stretch widened by FETCH_SLACK_S): what a player claims without having loaded the
+    picture earns nothing."""
+    widened = merge((a - FETCH_SLACK_S, b + FETCH_SLACK_S) for a, b in fetched)
+    out: list[Interval] = []
+    for a, b in merge(played):
+        for c, d in widened:
+            lo, hi = max(a, c), min(b, d)
+            if hi > lo:
+                out.append((lo, hi))
+    return merge(out)
+
+
 class ReportRejected(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

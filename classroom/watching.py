@@ -27,7 +27,15 @@ from classroom.db.models import (
 )
 from classroom.db.types import utcnow
 from classroom.plan.schema import Plan, Watch
-from classroom.watch_rules import Interval, ReportRejected, check_report, credit_for, length, merge
+from classroom.watch_rules import (
+    Interval,
+    ReportRejected,
+    check_report,
+    credit_for,
+    length,
+    merge,
+    within_fetched,
+)
 
 __all__ = [
     "ReportRejected",
@@ -36,6 +44,7 @@ __all__ = [
     "Watcher",
     "open_view",
     "report",
+    "served",
     "state_of",
     "watchers",
 ]
@@ -144,7 +153,7 @@ async def report(
         raise
     counted = 0.0
     if visible and played:
-        counted = await _add(db, rec, person, merge(played), now)
+        counted = await _add(db, rec, person, now, played=merge(played))
     await db.commit()
     state = await state_of(db, rec, person, rules)
     if (
@@ -160,43 +169,42 @@ async def report(
 
 
 async def _add(
-    db: AsyncSession, rec: Recording, person: Person, played: list[Interval], now: datetime
+    db: AsyncSession,
+    rec: Recording,
+    person: Person,
+    now: datetime,
+    played: Sequence[Interval] = (),
+    fetched: Sequence[Interval] = (),
 ) -> float:
-    """Merge ``played`` into the person's progress; returns the seconds newly covered."""
+    """Merge what the portal served (``fetched``) and what was played of it (``played``) into
+    the person's progress; returns the seconds newly counted as watched."""
     for _ in range(_RETRIES):
         row = await db.scalar(
             select(WatchProgress).where(
                 WatchProgress.recording_id == rec.id, WatchProgress.person_id == person.id
             )
         )
+        before = [(a, b) for a, b in row.intervals] if row else []
+        served = merge([*((a, b) for a, b in (row.fetched if row else [])), *fetched])
+        intervals = merge([*before, *within_fetched(played, served)])
+        watched = round(length(intervals), 3)
+        values = {
+            "intervals": [list(i) for i in intervals],
+            "fetched": [list(i) for i in served],
+            "watched_s": watched,
+            "updated_at": now,
+        }
         if row is None:
-            intervals = merge(played)
             try:
                 async with db.begin_nested():
-                    db.add(
-                        WatchProgress(
-                            recording_id=rec.id,
-                            person_id=person.id,
-                            intervals=[list(i) for i in intervals],
-                            watched_s=round(length(intervals), 3),
-                            updated_at=now,
-                        )
-                    )
+                    db.add(WatchProgress(recording_id=rec.id, person_id=person.id, **values))
             except IntegrityError:  # the other tab's first report won: merge into it
                 continue
-            return length(intervals)
-        before = [(a, b) for a, b in row.intervals]
-        intervals = merge([*before, *played])
-        watched = round(length(intervals), 3)
+            return watched
         done = await db.execute(
             update(WatchProgress)
             .where(WatchProgress.id == row.id, WatchProgress.version == row.version)
-            .values(
-                intervals=[list(i) for i in intervals],
-                watched_s=watched,
-                version=row.version + 1,
-                updated_at=now,
-            )
+            .values(**values, version=row.version + 1)
             .execution_options(synchronize_session=False)
         )
         if done.rowcount == 1:  # type: ignore[attr-defined]
@@ -204,6 +212,13 @@ async def _add(
             return watched - length(before)
         db.expire(row)
     raise RuntimeError("watch progress kept changing under this report")
+
+
+async def served(db: AsyncSession, rec: Recording, person: Person, span: Interval) -> None:
+    """The portal sent ``person`` the media of ``span`` (seconds): what they play of it may count.
+    Commits."""
+    await _add(db, rec, person, utcnow(), fetched=[span])
+    await db.commit()
 
 
 async def _credit(

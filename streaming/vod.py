@@ -54,6 +54,20 @@ def hls_playlist(segments: Sequence[VodSegment]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def segment_times(playlist: str) -> dict[str, tuple[float, float]]:
+    """Each segment of a VOD playlist (as ``hls_playlist`` writes it) with its stretch of the
+    player's timeline, in seconds."""
+    times: dict[str, tuple[float, float]] = {}
+    at, duration = 0.0, None
+    for line in playlist.splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[len("#EXTINF:") :].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            times[line] = (at, at + duration)
+            at, duration = at + duration, None
+    return times
+
+
 async def scene_changes(
     ffmpeg_exe: str,
     video: Path,

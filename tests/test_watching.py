@@ -31,6 +31,7 @@ from classroom.db.models import (
 )
 from classroom.runtime import Services
 from classroom.settings import Settings
+from classroom.watch_rules import FETCH_SLACK_S
 from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, make_portal
 from tests.conftest import ROOT, make_settings
@@ -39,17 +40,20 @@ from tests.recording_helpers import past_recording
 pytestmark = pytest.mark.anyio
 
 DURATION = 600.0  # a 10-minute recording: 540 s watched is 90%
+BYTES_PER_S = 1000
+MEDIA_BYTES = int(DURATION) * BYTES_PER_S
 YEAR = datetime.now(UTC).year
 
 
 @pytest.fixture
-def settings(tmp_path: Path, s3: S3Connection, bucket: str) -> Settings:
-    """This year's plan is 2023's rules under this year's number (credit is dated today)."""
+def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Settings:
+    """This year's plan is 2023's rules under this year's number (credit is dated today); on
+    SQLite and PostgreSQL."""
     plans = tmp_path / "plans"
     plans.mkdir()
     text = (ROOT / "plans" / "2023.toml").read_text(encoding="utf-8")
     (plans / f"{YEAR}.toml").write_text(text.replace("year = 2023", f"year = {YEAR}"), "utf-8")
-    s = make_settings(tmp_path / "var", s3, bucket)
+    s = make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
     return s.model_copy(update={"plans_dir": plans})
 
 
@@ -84,9 +88,14 @@ async def _recording(portal: Portal, unit_only: bool = False) -> int:
             hours=8,
             duration_s=DURATION,
             days_ago=2,
+            size_bytes=MEDIA_BYTES,
         )
+        key = (await db.get(Recording, rec)).object_key  # type: ignore[union-attr]
         await db.commit()
-        return rec
+    assert key is not None
+    # Bytes the portal can serve: a stand-in MP4, BYTES_PER_S of it for each second.
+    portal.services.store.put_bytes(key, bytes(MEDIA_BYTES), "video/mp4")
+    return rec
 
 
 async def _elapse(portal: Portal, view: str, seconds: float) -> None:
@@ -106,9 +115,26 @@ class Player:
     def __init__(self, portal: Portal, client: httpx.AsyncClient, rec: int, view: str) -> None:
         self.portal, self.client, self.rec, self.view = portal, client, rec, view
 
+    async def fetch(self, a: float, b: float) -> None:
+        """Load media time ``a``–``b`` of the MP4 through the portal, as a player does."""
+        first, last = int(a * BYTES_PER_S), min(int(b * BYTES_PER_S), MEDIA_BYTES) - 1
+        r = await self.client.get(
+            f"/api/v1/recordings/{self.rec}/media", headers={"Range": f"bytes={first}-{last}"}
+        )
+        assert r.status_code == 206 and len(r.content) == last - first + 1, r.status_code
+
     async def report(
-        self, played: list[tuple[float, float]], after_s: float, rate: float = 1.0, **kw: object
+        self,
+        played: list[tuple[float, float]],
+        after_s: float,
+        rate: float = 1.0,
+        fetch: bool = True,
+        **kw: object,
     ) -> httpx.Response:
+        """Report ``played``, having fetched its media first (``fetch``), as a player would."""
+        for a, b in played if fetch else []:
+            if 0 <= a < b <= DURATION:
+                await self.fetch(a, b)
         await _elapse(self.portal, self.view, after_s)
         return await self.client.post(
             f"/api/v1/recordings/{self.rec}/views/{self.view}/progress",
@@ -150,6 +176,28 @@ async def test_overlaps_count_once_and_seeking_skips(
     r = await p.report([(160, 400)], after_s=30)
     assert r.status_code == 422 and r.json()["detail"]["code"] == "too_fast"
     assert (await p.report([], after_s=1)).json()["watched_s"] == 190  # nothing was added
+
+
+async def test_progress_without_fetching_the_video_earns_nothing(
+    portal: Portal, officer: httpx.AsyncClient
+) -> None:
+    """A script posting progress at up to 2× without loading a byte of the video: nothing counts;
+    what counts is only what the portal served this login (give or take a player's slack)."""
+    rec = await _recording(portal)
+    p = await _player(portal, officer, rec)
+    for start in range(0, 600, 100):
+        r = await p.report([(start, start + 100)], after_s=50, rate=2.0, fetch=False)
+        assert r.status_code == 200 and r.json()["counted_s"] == 0, r.text
+    assert r.json()["watched_s"] == 0 and not r.json()["credited"]
+    await p.fetch(0, 200)  # loads 200 s, claims all 600
+    r = await p.report([(0, 600)], after_s=600, fetch=False)
+    assert r.json()["watched_s"] == 200 + FETCH_SLACK_S and not r.json()["credited"]
+    # Another login's fetches count for nobody else.
+    async with portal.as_user("officer2") as other:
+        await Player(portal, other, rec, "").fetch(0, 600)
+    assert (await p.report([(200, 600)], after_s=400, fetch=False)).json()["counted_s"] == 0
+    # Played after all, the same stretches count.
+    assert (await p.report([(200, 600)], after_s=400)).json()["credited"]
 
 
 async def test_faster_than_the_plan_allows_is_refused(

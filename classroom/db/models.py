@@ -503,6 +503,9 @@ class WatchProgress(Base):
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     intervals: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    # What the portal sent this person of the recording (media seconds, merged): only played
+    # stretches within it count, so a script reporting progress without the video earns nothing.
+    fetched: Mapped[list[list[float]]] = mapped_column(JSON, default=list, server_default="[]")
     watched_s: Mapped[float] = mapped_column(Float, default=0.0)
     # Optimistic lock: two reports at once (SQLite has no row locks) must not lose either.
     version: Mapped[int] = mapped_column(default=0)

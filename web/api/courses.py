@@ -3,6 +3,8 @@ and admins create courses and set who they are for and who teaches them (audited
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -76,7 +78,7 @@ async def _set_people(db: DB, course: Course, body: CourseIn | CoursePatch) -> N
         course.trainer_rows = [CourseTrainer(person_id=p) for p in sorted(set(body.trainer_ids))]
 
 
-def _described(course: Course) -> dict[str, object]:
+def _described(course: Course) -> dict[str, Any]:
     return CourseOut.model_validate(course).model_dump(exclude={"id"})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from classroom.courseware import course_open_to, courses_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
+from classroom.watching import served
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
 from web.schemas import Count, Id, Limit, RecordingOut
@@ -91,7 +92,26 @@ async def recording_media(
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no {track}")
         key, size = rec.tracks[track]["object_key"], int(rec.tracks[track]["size_bytes"])
     svc = services(request)
+    duration = rec.duration_s or 0.0
     if svc.settings.storage.playback == "presigned":
+        # The store serves the bytes: the grant of the whole file is all the portal sees.
+        await served(db, rec, person, (0.0, duration))
         ttl = timedelta(seconds=svc.settings.storage.presign_expiry_s)
         return RedirectResponse(svc.store.presigned_get(key, ttl), status_code=307)
-    return object_response(svc.store, key, size, "video/mp4", range_header)
+    rec_id, person_id = rec.id, person.id
+
+    async def sent(first: int, end: int) -> None:
+        """The bytes sent, as media time (an MP4's bytes spread about evenly over its time)."""
+        if end <= first or not duration:
+            return
+        async with svc.sessionmaker() as later:
+            viewer, recording = (
+                await later.get(Person, person_id),
+                await later.get(Recording, rec_id),
+            )
+            if viewer and recording:
+                await served(
+                    later, recording, viewer, (duration * first / size, duration * end / size)
+                )
+
+    return object_response(svc.store, key, size, "video/mp4", range_header, sent)

@@ -15,7 +15,9 @@ from pydantic import BaseModel
 
 from classroom.db.models import Recording, RecordingState
 from classroom.recordings import object_prefix
+from classroom.watching import served
 from storage.object_store import ObjectNotFound
+from streaming.vod import segment_times
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Count, Id
@@ -47,6 +49,22 @@ async def _read(request: Request, key: str) -> bytes:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not in the store") from None
 
 
+_TIMES: dict[
+    str, dict[str, tuple[float, float]]
+] = {}  # by playlist key: a recording's never changes
+_TIMES_KEPT = 256
+
+
+async def _segment_times(request: Request, playlist_key: str) -> dict[str, tuple[float, float]]:
+    times = _TIMES.get(playlist_key)
+    if times is None:
+        times = segment_times((await _read(request, playlist_key)).decode())
+        if len(_TIMES) >= _TIMES_KEPT:
+            _TIMES.pop(next(iter(_TIMES)))
+        _TIMES[playlist_key] = times
+    return times
+
+
 @router.get("/{recording_id}/hls/{track}/{name}")
 async def recording_hls(
     recording_id: Id,
@@ -68,6 +86,10 @@ async def recording_hls(
     else:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
     data = await _read(request, key)
+    if kind == "video/mp2t":  # what this viewer is sent is what their playing may count for
+        times = await _segment_times(request, playlist["object_key"])
+        if name in times:
+            await served(db, rec, person, times[name])
     # A finished recording's playlist and segments never change.
     return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
 

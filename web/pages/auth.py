@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -37,7 +37,7 @@ async def login_form(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "/sessions",
 ) -> Response:
-    page = {"next": safe_next(next), "username": username}
+    page: dict[str, Any] = {"next": safe_next(next), "username": username}
     try:
         found = await login_person(request, db, username, password)
     except login_throttle.Blocked as blocked:
