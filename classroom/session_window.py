@@ -1,7 +1,7 @@
 """When a session's classroom is its trainer's to control: cameras, recording, PTZ, the console.
 
 From the time its kiosk opens (``open_before`` ahead of the planned start, as for check-in) to its
-end (the actual one if stopped, else the planned one) plus the agent's post-roll. Outside it the
+planned end plus the agent's post-roll. Outside it the
 classroom belongs to whoever teaches there then: a booking made for next week gives no hold on
 the room today. Managers and admins may act outside it by saying so (an override, audited).
 """
@@ -24,8 +24,8 @@ class ControlWindow:
 
 
 def control_window(session: Session, open_before: timedelta, postroll: timedelta) -> ControlWindow:
-    end = session.actual_end or session.planned_end
-    return ControlWindow(session.planned_start - open_before, end + postroll)
+    # The planned end, even after an early Stop: a trainer who stopped by mistake starts again.
+    return ControlWindow(session.planned_start - open_before, session.planned_end + postroll)
 
 
 class OutsideWindow(ValueError):

@@ -46,7 +46,7 @@ async def test_the_sessions_preset_is_recalled_when_the_trainer_starts(
 ) -> None:
     portal = await make_portal(services)
     await cancel_seeded_session(portal)
-    start = datetime.now(UTC) + timedelta(hours=1)
+    start = datetime.now(UTC) + timedelta(minutes=20)  # started early, within its window
     with onvif_camera(password="cam-secret") as cam:
         ptz = {"ptz": f"onvif://admin:cam-secret@127.0.0.1:{cam.port}"}
         async with (
