@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-services lint bench clean help
+.PHONY: setup demo test test-services lint bench fuzz clean help
 
 help:
 	@echo "make demo   - set up, then run the portal and one simulated classroom"
 	@echo "make test   - set up, start the test services, run the whole suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, a table of ratios (BENCH='faces upload' for some)"
+	@echo "make fuzz   - schemathesis over the API as each kind of caller (FUZZ_S=300 seconds)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,13 @@ lint: setup
 bench: test-services
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	CLASSROOM_TEST_PG_URL="$$(cat .ci/.pg-url)" $(BIN)/python -m bench $(BENCH)
+
+# Generated requests against every operation, as admin, manager, trainer, officer, agent and kiosk:
+# no answer may be a server error (tests/fuzz.py says what is left out and why).
+FUZZ_S ?= 300
+fuzz: setup
+	$(BIN)/python -m pip install -q -e '.[dev,fuzz]'
+	$(BIN)/python -m tests.fuzz $(FUZZ_S)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .ci/.pg-url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import (
     Classroom,
@@ -19,6 +21,7 @@ from classroom.db.models import (
     Person,
     Role,
     Unit,
+    UnitKind,
 )
 from classroom.devices import create_device
 from classroom.people import create_person
@@ -98,6 +101,34 @@ async def seed_rivals(portal: Portal) -> Rivals:
         _, kiosk = await create_device(db, portal.world.classroom_id, DeviceKind.KIOSK, "kiosk-1")
         await db.commit()
         return Rivals(office.id, squad.id, room2.id, course.id, agent2, kiosk)
+
+
+async def other_squads_course(db: AsyncSession) -> tuple[int, int]:
+    """A new squad and a course open to it alone (the demo's officers cannot see it): their ids."""
+    unit = Unit(name=f"另一中队{uuid.uuid4().hex[:6]}", kind=UnitKind.SQUAD)
+    db.add(unit)
+    await db.flush()
+    course = Course(
+        code=f"U{uuid.uuid4().hex[:8]}",
+        title="别的课程",
+        audience_rows=[CourseAudience(unit_id=unit.id)],
+    )
+    db.add(course)
+    await db.flush()
+    return unit.id, course.id
+
+
+def heartbeat(**fields: object) -> dict[str, object]:
+    """An agent's heartbeat body, idle and healthy unless ``fields`` say otherwise."""
+    return {
+        "at": "2026-11-26T00:00:00+00:00",
+        "state": "idle",
+        "disk_free_bytes": 5_000_000_000,
+        "disk_min_free_bytes": 2_000_000_000,
+        "uploads_pending": 0,
+        "reports_pending": 0,
+        **fields,
+    }
 
 
 async def make_portal(services: Services) -> Portal:

@@ -8,7 +8,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from classroom.runtime import Services
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, heartbeat, make_portal
 from web.app import create_app
 from web.middleware import SameOrigin
 
@@ -195,15 +195,7 @@ async def test_origin_null_is_refused(portal: Portal) -> None:
 async def test_an_unknown_alert_code_is_shown_as_such(portal: Portal) -> None:
     """An agent newer than its portal may raise alerts the portal does not know."""
     async with portal.agent() as agent:
-        beat = {
-            "at": "2026-11-26T00:00:00+00:00",
-            "state": "idle",
-            "disk_free_bytes": 5_000_000_000,
-            "disk_min_free_bytes": 2_000_000_000,
-            "uploads_pending": 0,
-            "reports_pending": 0,
-            "alerts": [{"code": "from_the_future", "message": "新的告警", "since": "s"}],
-        }
+        beat = heartbeat(alerts=[{"code": "from_the_future", "message": "新的告警", "since": "s"}])
         assert (await agent.post("/api/v1/agent/heartbeat", json=beat)).status_code == 204
     async with portal.as_user("manager") as manager:
         r = await manager.get("/classrooms")

@@ -18,8 +18,9 @@ from playwright.sync_api import expect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from classroom.db.models import Course, CourseAudience, Session, SessionKind, Unit, UnitKind
+from classroom.db.models import Session, SessionKind
 from classroom.db.types import utcnow
+from tests.api_helpers import other_squads_course
 from tests.browser import browser
 from tests.live_stack import LiveStack
 from tests.test_browser import log_in
@@ -40,17 +41,7 @@ def _session(live: LiveStack, other_squad: bool = False) -> int:
         demo = await db.get(Session, live.world.session_id)
         course_id, unit_id = demo.course_id, None
         if other_squad:
-            unit = Unit(name=f"别的中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
-            db.add(unit)
-            await db.flush()
-            course = Course(
-                code=f"Q{uuid.uuid4().hex[:8]}",
-                title="别的课程",
-                audience_rows=[CourseAudience(unit_id=unit.id)],
-            )
-            db.add(course)
-            await db.flush()
-            course_id, unit_id = course.id, unit.id
+            unit_id, course_id = await other_squads_course(db)
         start = utcnow() - timedelta(minutes=5)
         s = Session(
             course_id=course_id,

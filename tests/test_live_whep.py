@@ -16,14 +16,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from classroom.db.models import Course, CourseAudience, Person, Session, SessionKind, Unit, UnitKind
+from classroom.db.models import Person, Session, SessionKind
 from classroom.db.types import utcnow
 from classroom.recordings import live_hls_prefix
 from classroom.runtime import Services
 from storage.object_store import ObjectNotFound
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, make_portal, other_squads_course
 from tests.live_helpers import Viewer, ffmpeg_processes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -38,22 +38,13 @@ async def _other_units_session(portal: Portal) -> int:
     async with portal.services.sessionmaker() as db:
         trainer = await db.scalar(select(Person).where(Person.username == "trainer"))
         assert trainer is not None
-        unit = Unit(name=f"另一中队{uuid.uuid4().hex[:4]}", kind=UnitKind.SQUAD)
-        db.add(unit)
-        await db.flush()
-        course = Course(
-            code=f"L{uuid.uuid4().hex[:8]}",
-            title="别的课程",
-            audience_rows=[CourseAudience(unit_id=unit.id)],
-        )
-        db.add(course)
-        await db.flush()
+        unit_id, course_id = await other_squads_course(db)
         later = utcnow() + timedelta(days=30)
         s = Session(
-            course_id=course.id,
+            course_id=course_id,
             classroom_id=portal.world.classroom_id,
             trainer_id=trainer.id,
-            unit_id=unit.id,
+            unit_id=unit_id,
             kind=SessionKind.OTHER,
             title="别的中队",
             planned_start=later,
