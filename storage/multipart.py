@@ -103,6 +103,9 @@ def is_transient(exc: BaseException) -> bool:
         "ServiceUnavailable",
         "SlowDown",
         "RequestTimeout",
+        # A store that was down when the agent started has no bucket yet: the agent makes it
+        # when the store answers (its bucket loop), and what waits goes up then.
+        "NoSuchBucket",
     )
 
 

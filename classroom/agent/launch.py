@@ -46,7 +46,6 @@ async def build_agent(
     store = ObjectStore(
         agent_connection(settings), settings.storage.bucket, settings.storage.region
     )
-    await asyncio.to_thread(store.ensure_bucket)
     config = AgentConfig(
         classroom_id=classroom_id,
         workdir=(settings.data_dir / "agent" / f"classroom-{classroom_id}").resolve(),

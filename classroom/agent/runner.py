@@ -199,6 +199,7 @@ class Agent:
         """Until cancelled: follow the schedule (from the cache if need be) and deliver reports
         at once; say hello when the portal answers, then take its commands."""
         loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "bucket": self._ensure_bucket,
             "reports": self._deliver_reports,
             "schedule": self._follow_schedule,
             "heartbeat": self._heartbeat,
@@ -238,6 +239,12 @@ class Agent:
             self._begin_finish(rid)
         await self._supervised("commands", self._take_commands)
 
+    async def _ensure_bucket(self) -> None:
+        """The recordings' bucket exists, once the store answers. A store that is down at start
+        does not keep the classroom from recording: uploads wait in the journal meanwhile, and
+        this loop, supervised, tries again with back-off (alert loop_bucket until it answers)."""
+        await asyncio.to_thread(self.store.ensure_bucket)
+
     async def _take_commands(self) -> None:
         while True:
             for cmd in await self.portal.commands(self.config.poll_wait_s):
@@ -267,7 +274,10 @@ class Agent:
             began = time.monotonic()
             try:
                 await loop()
-                return  # ended by itself: nothing more for it to do
+                if all_clear is not None:
+                    all_clear.cancel()
+                self.health.clear(alert)  # ended by itself, its work done: nothing to alert
+                return
             except Exception as exc:
                 if all_clear is not None:
                     all_clear.cancel()

@@ -1,0 +1,79 @@
+"""A classroom records with its object store down: the agent starts without it (it used to exit
+from its bucket check), says so in its alerts, and uploads everything once the store is back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from classroom.runtime import Services
+from classroom.settings import Settings
+from storage.ports import free_port
+from storage.seaweed import EmbeddedSeaweed
+from tests.agent_helpers import running_agent, until
+from tests.api_helpers import Portal, make_portal
+from tests.conftest import make_settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+BUCKET = "down-at-start"
+
+
+@pytest.fixture
+def weed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
+    """A store of this test's own, to stop and start again on the same port."""
+    store = EmbeddedSeaweed(tmp_path / "s3", s3_port=free_port())
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, weed: EmbeddedSeaweed) -> Settings:
+    assert weed.connection is not None
+    return make_settings(tmp_path / "var", weed.connection, BUCKET)
+
+
+@pytest.fixture
+async def portal(services: Services) -> Portal:
+    return await make_portal(services)
+
+
+async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns(
+    portal: Portal, weed: EmbeddedSeaweed, tmp_path: Path
+) -> None:
+    conn = weed.connection
+    assert conn is not None
+    await asyncio.to_thread(weed.stop)  # down before the agent starts
+    sid = portal.world.session_id
+    started = time.monotonic()
+    async with running_agent(portal, conn, BUCKET, tmp_path / "agent") as agent:
+        assert time.monotonic() - started < 10  # no bucket check held the start up
+        await until(lambda: "loop_bucket" in agent.health.alerts, what="the store's alert")
+        async with portal.as_user("trainer") as trainer:
+            r = await trainer.post(f"/api/v1/sessions/{sid}/recording/start")
+            assert r.status_code == 202, r.text
+            rec = r.json()["id"]
+            await until(lambda: rec in agent.recorders, what="the recording")
+            await asyncio.sleep(4)
+            await asyncio.to_thread(weed.start)  # back, same port and credentials
+            await until(lambda: "loop_bucket" not in agent.health.alerts, 60, "the bucket")
+            assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
+
+            async def available() -> bool:
+                got = (await trainer.get(f"/api/v1/recordings/{rec}")).json()
+                return bool(got["state"] == "available")
+
+            deadline = time.monotonic() + 90
+            while not await available():
+                assert time.monotonic() < deadline, "the recording never became available"
+                await asyncio.sleep(0.5)
+            got = (await trainer.get(f"/api/v1/recordings/{rec}")).json()
+            assert got["duration_s"] >= 4
