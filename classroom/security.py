@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,9 +29,11 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 # argon2 takes tens of milliseconds of CPU by design: on the event loop six logins at once held up
-# every kiosk tap behind them. A pool of its own runs them beside the loop, two at a time
-# (argon2-cffi lets go of the GIL while it hashes); more wait their turn there.
-_VERIFIERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+# every kiosk tap behind them. A pool of its own runs them beside the loop (argon2-cffi lets go of
+# the GIL while it hashes), leaving a core to the loop: a flood of logins waits its turn there.
+_VERIFIERS = ThreadPoolExecutor(
+    max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="argon2"
+)
 
 
 async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
