@@ -136,6 +136,8 @@ def serve() -> None:
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
         server.should_exit = True
         await task
+        if not server.started:  # its start-up failed, and said why on stderr
+            raise typer.Exit(1)
 
     _run(_serve())
 

@@ -22,7 +22,7 @@ from classroom.live_broker import LiveBroker
 from classroom.recordings import CommandSignal
 from classroom.settings import Settings, SettingsError
 from storage.object_store import ObjectStore
-from storage.seaweed import EmbeddedSeaweed, S3Connection, read_connection
+from storage.seaweed import EmbeddedSeaweed, EmbeddedStoreError, S3Connection, read_connection
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +86,11 @@ async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
     seaweed: EmbeddedSeaweed | None = None
     if conn is None:
         seaweed = EmbeddedSeaweed(embedded_store_dir(settings))
-        conn = await asyncio.to_thread(seaweed.start)
+        try:
+            conn = await asyncio.to_thread(seaweed.start)
+        except EmbeddedStoreError as exc:
+            log.error("object_store.start_failed", reason=str(exc))  # on the portal's stderr
+            raise
     try:
         store = ObjectStore(conn, settings.storage.bucket, settings.storage.region)
         await asyncio.to_thread(store.ensure_bucket)

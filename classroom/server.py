@@ -18,7 +18,11 @@ APP_FACTORY = "web.app:create_app"
 
 class PortalServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        try:
+            await super().startup(sockets)
+        except SystemExit:  # uvicorn's way to end a failed start-up, said on stderr already:
+            self.should_exit = True  # the caller sees `started` False and exits as it must
+            return
         # Everything loaded so far (the app, its routes and models, the libraries) lives as long
         # as the process: out of the collector's way, so that its full passes under load scan
         # only what requests make (the kiosk benchmark's p99 waited on them).

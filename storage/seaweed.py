@@ -24,7 +24,7 @@ import httpx
 import structlog
 
 from storage.children import die_with_parent
-from storage.ports import free_ports
+from storage.ports import free_ports, port_is_free
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ class EmbeddedSeaweed:
         self._lock = lock
         access, secret = self._credentials()
         (s3, master, master_g, volume, volume_g, filer, filer_g) = free_ports(7, self.host)
-        s3 = self.s3_port or s3
+        s3 = self.s3_port or self._kept_s3_port() or s3
         cmd = [
             weed_binary(),
             "mini",
@@ -157,6 +157,7 @@ class EmbeddedSeaweed:
         logfile.close()
         conn = S3Connection(f"{self.host}:{s3}", access, secret)
         self._wait_ready(conn)
+        (self.root / "s3.port").write_text(str(s3))
         # Made 0600 before a byte is written, and swapped in whole for whoever reads it.
         tmp = self.root / "connection.json.tmp"
         tmp.unlink(missing_ok=True)
@@ -175,14 +176,34 @@ class EmbeddedSeaweed:
             if self._proc.poll() is not None:
                 self._release()
                 raise EmbeddedStoreError(
-                    f"weed exited with code {self._proc.returncode}; see {self.root / 'weed.log'}"
+                    f"weed exited with code {self._proc.returncode}: {self._log_tail()}"
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{conn.url}/healthz", timeout=1).status_code == 200:
                     return
             time.sleep(0.1)
         self.stop()
-        raise EmbeddedStoreError(f"weed not ready after {READY_TIMEOUT_S:.0f} s")
+        raise EmbeddedStoreError(
+            f"weed not ready after {READY_TIMEOUT_S:.0f} s: {self._log_tail()}"
+        )
+
+    def _kept_s3_port(self) -> int | None:
+        """The S3 port of this store's last start, if it is free: agents that found the store
+        there find it again after a restart of the portal (and the store with it)."""
+        try:
+            port = int((self.root / "s3.port").read_text())
+        except (OSError, ValueError):
+            return None
+        return port if 0 < port < 65536 and port_is_free(port, self.host) else None
+
+    def _log_tail(self, lines: int = 8) -> str:
+        """weed's last words, so that whoever starts the store reads why it did not start."""
+        path = self.root / "weed.log"
+        try:
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return f"(no {path})"
+        return " | ".join(line.strip() for line in tail if line.strip()) + f" (in {path})"
 
     def stop(self) -> None:
         proc = self._proc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -189,3 +190,16 @@ def test_import_and_compliance_report_formats(tmp_path: Path) -> None:
     assert made.returncode == 0 and xlsx.read_bytes()[:2] == b"PK"
     no_out = run(tmp_path, *cfg, "report", "compliance", "--year", "2023", "--format", "xlsx")
     assert no_out.returncode == 2
+
+
+def test_serve_says_why_its_object_store_did_not_start(tmp_path: Path) -> None:
+    """Another portal holds the embedded store of this data directory: serve exits 1 and says so
+    on its own stderr (the reason was only in weed.log)."""
+    root = tmp_path / "var" / "s3"
+    root.mkdir(parents=True)
+    with (root / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = run(tmp_path, "serve")
+    assert r.returncode == 1, (r.stdout[-2000:], r.stderr[-2000:])
+    assert "object_store.start_failed" in r.stderr
+    assert "another embedded object store is already running" in r.stderr

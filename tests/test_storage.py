@@ -75,8 +75,24 @@ def test_embedded_store_keeps_keys_and_data_across_restarts(tmp_path: Path) -> N
     conn2 = again.start()
     try:
         assert (conn2.access_key, conn2.secret_key) == (conn.access_key, conn.secret_key)
+        assert conn2.endpoint == conn.endpoint  # agents find it where it was
         assert b"".join(ObjectStore(conn2, "keep").open_range("x.txt")) == b"kept"
         keys = json.loads((root / "s3.json").read_text())["identities"][0]["credentials"][0]
         assert keys["secretKey"] == conn.secret_key
     finally:
         again.stop()
+
+
+def test_a_store_that_does_not_start_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """weed's own last words are in the error (and so on the portal's stderr), not only in
+    weed.log."""
+    fake = tmp_path / "weed"
+    fake.write_text(
+        "#!/bin/sh\necho 'F1204 failed to listen on 127.0.0.1: address in use'\nexit 3\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr("storage.seaweed.weed_binary", lambda: str(fake))
+    with pytest.raises(EmbeddedStoreError, match="code 3: F1204 failed to listen"):
+        EmbeddedSeaweed(tmp_path / "s3").start()
