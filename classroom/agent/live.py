@@ -21,6 +21,7 @@ from aiortc import RTCIceServer
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient, PortalRejected
+from classroom.agent.store_calls import in_store_thread
 from classroom.recordings import live_hls_prefix
 from storage.object_store import ObjectStore
 from storage.ports import free_udp_port
@@ -84,7 +85,7 @@ class HlsPublisher:
     async def run(self, every_s: float = 0.25) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.publish_once)
+                await in_store_thread(self.publish_once)
             except Exception as exc:  # the store is down: live HLS waits, the recording does not
                 log.warning("live.hls_publish_failed", error=str(exc)[:200])
                 await asyncio.sleep(2)
@@ -153,7 +154,7 @@ class LiveDesk:
             return
         await cancel_and_wait(feed.publishing)
         await feed.relay.stop()
-        await asyncio.to_thread(feed.publisher.clear)
+        await in_store_thread(feed.publisher.clear)
         log.info("live.closed", recording=recording_id)
 
     async def close_all(self) -> None:

@@ -43,6 +43,7 @@ from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
+from classroom.agent.store_calls import in_store_thread
 from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
@@ -243,7 +244,7 @@ class Agent:
         """The recordings' bucket exists, once the store answers. A store that is down at start
         does not keep the classroom from recording: uploads wait in the journal meanwhile, and
         this loop, supervised, tries again with back-off (alert loop_bucket until it answers)."""
-        await asyncio.to_thread(self.store.ensure_bucket)
+        await in_store_thread(self.store.ensure_bucket)
 
     async def _take_commands(self) -> None:
         while True:
@@ -507,7 +508,7 @@ class Agent:
         """Incomplete uploads nobody will finish cost storage: abort those a day old. (An agent
         offline longer that comes back finds its upload gone and simply starts it again.)"""
         try:
-            n = await asyncio.to_thread(self.uploader.abort_orphans, "recordings/", ORPHAN_AGE)
+            n = await in_store_thread(self.uploader.abort_orphans, "recordings/", ORPHAN_AGE)
         except Exception as exc:  # the store may be down now; the next start tries again
             log.warning("agent.orphan_check_failed", error=str(exc)[:200])
         else:
@@ -817,8 +818,8 @@ class Agent:
 
     async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
         """Queue the file in the journal and upload it (resumably; until the store has it whole)."""
-        await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)
-        return await asyncio.to_thread(self.uploader.upload, key)
+        await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)  # the journal
+        return await in_store_thread(self.uploader.upload, key)
 
     async def shutdown(self) -> None:
         """Stop every recording gracefully and finish its upload before returning. Recordings

@@ -1,0 +1,27 @@
+"""Calls to the object store, on threads of their own.
+
+An upload retrying through a store outage holds its thread for as long as the outage lasts. On
+asyncio's default pool (cores + 4 threads) a handful of them took every thread, and the capture
+side queued behind them: segments went unchecked, status.json unwritten, until the store
+returned. Store work runs here instead, a bounded number at once; the default pool is left to
+capture (segment checks, audio levels, status, previews).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+STORE_THREADS = 4
+_POOL = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
+
+
+async def in_store_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
