@@ -210,10 +210,7 @@ def agent_status(
         rows = [
             ("state", status["state"] + ("" if not stale else f" (not running? {age:.0f} s old)")),
             ("recording", ", ".join(map(str, status["recordings"])) or "-"),
-            (
-                "portal",
-                {True: "reachable", False: "unreachable", None: "-"}[status["portal_reachable"]],
-            ),
+            *((peer, _reachability(status, peer)) for peer in ("portal", "store")),
             (
                 "disk free",
                 f"{status['disk_free_bytes'] / mib:,.0f} MiB "
@@ -253,6 +250,19 @@ def agent_status(
         raise typer.Exit(3)
     if status["alerts"] or status["state"] == "fault":
         raise typer.Exit(1)
+
+
+def _reachability(status: dict[str, Any], peer: str) -> str:
+    """ "unreachable since 08:12:03 UTC (95 s)", as the agent last found ``peer``."""
+    reachable, since = status.get(f"{peer}_reachable"), status.get(f"{peer}_since")
+    word = {True: "reachable", False: "unreachable", None: "-"}[reachable]
+    if reachable is None or not since:
+        return word
+    from datetime import UTC, datetime
+
+    when = datetime.fromisoformat(since)
+    held = (datetime.now(UTC) - when).total_seconds()
+    return f"{word} since {when:%Y-%m-%d %H:%M:%S} UTC ({held:.0f} s)"
 
 
 @app.command()

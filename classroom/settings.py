@@ -155,6 +155,8 @@ class AgentSettings(_Section):
     preview_s: float = Field(default=5, ge=1, le=300)
     # "No audio" after this long below -50 dBFS peak while recording (a muted radio mic).
     silence_alert_s: float = Field(default=30, ge=1, le=3600)
+    # An alert when the portal or the object store has not answered for this long.
+    unreachable_alert_s: float = Field(default=60, ge=1, le=86400)
     # Below this much free space no new capture starts, and retention frees verified copies.
     min_free_mb: int = Field(default=2048, ge=0)
     # Local copies of recordings verified in the object store are kept this long.

@@ -111,6 +111,10 @@ class ObjectStore:
             http_client=_http_client(),
         )
 
+    def reachable(self) -> None:
+        """Raises unless the store answers (about the bucket: whether it exists does not matter)."""
+        self.client.bucket_exists(self.bucket)
+
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
             try:

@@ -16,7 +16,7 @@ from classroom.runtime import Services
 from classroom.settings import Settings
 from storage.ports import free_port
 from storage.seaweed import EmbeddedSeaweed
-from tests.agent_helpers import running_agent, until
+from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
 from tests.conftest import make_settings
 
@@ -56,9 +56,14 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
     await asyncio.to_thread(weed.stop)  # down before the agent starts
     sid = portal.world.session_id
     started = time.monotonic()
-    async with running_agent(portal, conn, BUCKET, tmp_path / "agent") as agent:
+    quick = {"unreachable_alert_s": 3}
+    async with running_agent(portal, conn, BUCKET, tmp_path / "agent", agent=quick) as agent:
         assert time.monotonic() - started < 10  # no bucket check held the start up
         await until(lambda: "loop_bucket" in agent.health.alerts, what="the store's alert")
+        await until(lambda: "store_unreachable" in agent.health.alerts, what="store unreachable")
+        status = agent.status()
+        assert status["store_reachable"] is False and status["store_since"]
+        assert status["portal_reachable"] is True
         async with portal.as_user("trainer") as trainer:
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/start")
             assert r.status_code == 202, r.text
@@ -75,6 +80,8 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
             assert all(b - a >= 2 for a, b in itertools.pairwise(counts)), counts
             await asyncio.to_thread(weed.start)  # back, same port and credentials
             await until(lambda: "loop_bucket" not in agent.health.alerts, 60, "the bucket")
+            await until(lambda: agent.status()["store_reachable"] is True, 30, "the store back")
+            await until(lambda: "store_unreachable" not in agent.health.alerts, 30, "all clear")
             assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
 
             async def available() -> bool:
@@ -87,3 +94,28 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
                 await asyncio.sleep(0.5)
             got = (await trainer.get(f"/api/v1/recordings/{rec}")).json()
             assert got["duration_s"] >= 25
+
+
+async def test_the_status_says_when_the_portal_is_unreachable(
+    portal: Portal, weed: EmbeddedSeaweed, tmp_path: Path
+) -> None:
+    """A portal outage with nothing queued used to leave portal_reachable True throughout."""
+    assert weed.connection is not None
+    cut = Cuttable(portal.transport)
+    quick = {"unreachable_alert_s": 3, "heartbeat_s": 1}
+    async with running_agent(
+        portal, weed.connection, BUCKET, tmp_path / "agent", agent=quick, transport=cut
+    ) as agent:
+        await until(lambda: agent.status()["portal_reachable"] is True, what="the portal")
+        cut.down = True
+        await until(lambda: "portal_unreachable" in agent.health.alerts, what="the alert")
+        status = agent.status()
+        assert status["portal_reachable"] is False and status["portal_since"]
+        workdir = tmp_path / "agent" / "agent" / f"classroom-{portal.world.classroom_id}"
+        await until(
+            lambda: '"portal_reachable": false' in (workdir / "status.json").read_text(),
+            what="status.json",
+        )
+        cut.down = False
+        await until(lambda: "portal_unreachable" not in agent.health.alerts, what="all clear")
+        assert agent.status()["portal_reachable"] is True

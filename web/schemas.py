@@ -167,6 +167,8 @@ class HeartbeatIn(BaseModel):
     audio_peak_dbfs: float | None = None
     last_segment_at: AwareDatetime | None = None
     portal_reachable: bool | None = None
+    store_reachable: bool | None = None
+    store_since: str | None = Field(default=None, max_length=40)
     alerts: list[AlertIn] = Field(default_factory=list, max_length=50)
     faults: list[FaultIn] = Field(default_factory=list, max_length=20)
     # The WHEP resources the agent still serves (None from agents without live).

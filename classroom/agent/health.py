@@ -14,7 +14,15 @@ from typing import Any
 from streaming.levels import AudioLevel
 
 STATES = ("idle", "recording", "uploading", "offline-queueing", "fault")
-ALERTS = ("recorder_fault", "disk_low", "capture_refused", "no_audio", "card_reader")
+ALERTS = (
+    "recorder_fault",
+    "disk_low",
+    "capture_refused",
+    "no_audio",
+    "card_reader",
+    "portal_unreachable",
+    "store_unreachable",
+)
 # Alerts that make the agent's state "fault": someone must act.
 FAULTS = {"recorder_fault", "disk_low", "capture_refused"}
 
@@ -30,8 +38,38 @@ def iso_utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
 
 
+class Link:
+    """Whether the agent reaches one of its peers (the portal, the object store), and since when:
+    what the status says of it is what the last try saw, not what the agent last hoped."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reachable: bool | None = None  # None: not tried yet
+        self.since: datetime | None = None
+
+    def answered(self, now: datetime | None = None) -> None:
+        if self.reachable is not True:
+            self.reachable, self.since = True, now or datetime.now(UTC)
+
+    def failed(self, now: datetime | None = None) -> None:
+        if self.reachable is not False:
+            self.reachable, self.since = False, now or datetime.now(UTC)
+
+    def down_for(self, now: datetime) -> timedelta:
+        if self.reachable is not False or self.since is None:
+            return timedelta(0)
+        return now - self.since
+
+
 class Health:
-    def __init__(self, silence_alert_s: float, silence_dbfs: float = -50.0) -> None:
+    def __init__(
+        self,
+        silence_alert_s: float,
+        silence_dbfs: float = -50.0,
+        unreachable_alert_s: float = 60.0,
+    ) -> None:
+        self.portal, self.store = Link("portal"), Link("store")
+        self.unreachable_alert = timedelta(seconds=unreachable_alert_s)
         self.silence_alert = timedelta(seconds=silence_alert_s)
         self.silence_dbfs = silence_dbfs
         self.alerts: dict[str, Alert] = {}
@@ -76,6 +114,27 @@ class Health:
             seconds = silent_for.total_seconds()
             message = f"no audio above {self.silence_dbfs:.0f} dBFS for {seconds:.0f} s"
             self.raise_alert("no_audio", message, self._silent_since)
+
+    def check_links(self, now: datetime | None = None) -> None:
+        """An alert for each peer unreachable for longer than ``unreachable_alert``, naming since
+        when; cleared once it answers."""
+        now = now or datetime.now(UTC)
+        for link in (self.portal, self.store):
+            code = f"{link.name}_unreachable"
+            if link.down_for(now) >= self.unreachable_alert and link.since is not None:
+                self.raise_alert(code, f"{link.name} unreachable since {iso_utc(link.since)}")
+            else:
+                self.clear(code)
+
+    def links_json(self) -> dict[str, Any]:
+        return {
+            f"{link.name}_{key}": value
+            for link in (self.portal, self.store)
+            for key, value in (
+                ("reachable", link.reachable),
+                ("since", iso_utc(link.since) if link.since else None),
+            )
+        }
 
     def recording_stopped(self) -> None:
         self._silent_since = None

@@ -59,6 +59,7 @@ async def build_agent(
         heartbeat_s=settings.agent.heartbeat_s,
         preview_s=settings.agent.preview_s,
         silence_alert_s=settings.agent.silence_alert_s,
+        unreachable_alert_s=settings.agent.unreachable_alert_s,
         min_free_bytes=settings.agent.min_free_mb * 1024**2,
         retention_days=settings.agent.retention_days,
         metrics_port=settings.agent.metrics_port,

@@ -83,6 +83,7 @@ class AgentConfig:
     heartbeat_s: float = 5.0
     preview_s: float = 5.0
     silence_alert_s: float = 30.0
+    unreachable_alert_s: float = 60.0
     min_free_bytes: int = 2 * 1024**3
     retention_days: float = 14.0
     metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
@@ -129,9 +130,8 @@ class Agent:
         self.outbox = Outbox(config.workdir / "outbox.db")
         self.schedule_cache = ScheduleCache(config.workdir / "schedule.json")
         self.schedule, _ = self.schedule_cache.load()
-        self.portal_reachable: bool | None = None
         self._handled: set[int] = set()
-        self.health = Health(config.silence_alert_s)
+        self.health = Health(config.silence_alert_s, unreachable_alert_s=config.unreachable_alert_s)
         self._last_segment: Path | None = None
         self._metrics: asyncio.Server | None = None
         self._previewed: Path | None = None
@@ -201,6 +201,7 @@ class Agent:
         at once; say hello when the portal answers, then take its commands."""
         loops: dict[str, Callable[[], Awaitable[None]]] = {
             "bucket": self._ensure_bucket,
+            "store_probe": self._probe_store,
             "reports": self._deliver_reports,
             "schedule": self._follow_schedule,
             "heartbeat": self._heartbeat,
@@ -239,6 +240,17 @@ class Agent:
             self._prefixes[rid] = finishing["object_prefix"]
             self._begin_finish(rid)
         await self._supervised("commands", self._take_commands)
+
+    async def _probe_store(self) -> None:
+        """Every heartbeat: does the object store answer? For the status and its alert."""
+        while True:
+            try:
+                await in_store_thread(self.store.reachable)
+            except Exception:
+                self.health.store.failed()
+            else:
+                self.health.store.answered()
+            await asyncio.sleep(self.config.heartbeat_s)
 
     async def _ensure_bucket(self) -> None:
         """The recordings' bucket exists, once the store answers. A store that is down at start
@@ -332,24 +344,24 @@ class Agent:
             try:
                 await self.portal.once(rep.method, rep.path, json=rep.body)
             except PortalUnavailable as exc:
-                if self.portal_reachable is not False:
+                if self.health.portal.reachable is not False:
                     log.warning("agent.portal_unreachable", error=str(exc)[:200])
-                self.portal_reachable = False
+                self.health.portal.failed()
                 return False
             except PortalRefused as exc:
                 # This device's token was refused (revoked, or rotated without this agent being
                 # told): keep everything until an administrator sets it right.
                 log.error("agent.reports_refused", error=str(exc)[:300])
-                self.portal_reachable = False
+                self.health.portal.failed()
                 return False
             except PortalRejected as exc:
                 # It no longer fits the portal's state: keep it in the log, since sending it
                 # again cannot succeed.
                 log.error("agent.report_rejected", path=rep.path, error=str(exc)[:300])
             else:
-                if self.portal_reachable is False:
+                if self.health.portal.reachable is False:
                     log.info("agent.portal_back", waited=len(self.outbox.pending()))
-                self.portal_reachable = True
+                self.health.portal.answered()
             self.outbox.done(rep.id)
         return True
 
@@ -427,7 +439,7 @@ class Agent:
                 bool(self.recorders),
                 uploads,
                 reports,
-                self.portal_reachable,
+                self.health.portal.reachable,
                 set(self.health.alerts),
             ),
             "recordings": sorted(self.recorders),
@@ -456,7 +468,7 @@ class Agent:
             "audio_rms_dbfs": round(level.rms_dbfs, 1) if level else None,
             "audio_peak_dbfs": round(level.peak_dbfs, 1) if level else None,
             "last_segment_at": iso_utc(last) if last else None,
-            "portal_reachable": self.portal_reachable,
+            **self.health.links_json(),  # portal_reachable, portal_since, store_…
             "alerts": alerts_json(self.health.alerts),
             "faults": list(self.health.faults),
             "segments_total": self.health.segments_total,
@@ -470,10 +482,17 @@ class Agent:
         next_preview = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            self.health.check_links()
             status = self.status()
             await asyncio.to_thread(write_status, path, status)
-            with contextlib.suppress(PortalUnavailable, PortalRejected, PortalRefused):
+            try:
                 await self.portal.once("POST", "/agent/heartbeat", json=status)
+            except PortalUnavailable:
+                self.health.portal.failed()
+            except (PortalRejected, PortalRefused):
+                pass  # it answered: reachable, whatever it thought of this heartbeat
+            else:
+                self.health.portal.answered()
             seg = self._last_segment
             if seg is not None and seg != self._previewed and loop.time() >= next_preview:
                 next_preview = loop.time() + self.config.preview_s
