@@ -159,6 +159,55 @@ def build_command(
     return args
 
 
+def left_over(workdir: Path) -> list[tuple[int, int, Path]]:
+    """(run, sequence, path) of each segment a run's list names (it was closed) that is still in
+    the run's cache: never accepted, as when the agent was killed before it could be."""
+    found = []
+    for run_dir in sorted((workdir / "cache").glob("run-*")):
+        try:
+            run = int(run_dir.name[4:])
+            lines = (run_dir / "list.csv").read_text().splitlines()
+        except (ValueError, OSError):
+            continue
+        for seq, line in enumerate(ln for ln in lines if ln.strip()):
+            path = run_dir / line.split(",", 1)[0]
+            if path.is_file():
+                found.append((run, seq, path))
+    return found
+
+
+async def place_segment(
+    workdir: Path, path: Path, run: int, seq: int, need_audio: bool
+) -> Segment | Path | None:
+    """Check a closed segment with PyAV: valid, it moves to ``segments/`` as run and sequence say
+    (the Segment); invalid, to ``rejected/`` (its new path); gone, None."""
+    try:
+        media = await asyncio.to_thread(check_media, path, need_audio=need_audio)
+    except (InvalidMedia, FileNotFoundError) as exc:
+        log.warning("recorder.segment_rejected", path=str(path), reason=str(exc))
+        if not path.exists():
+            return None
+        dest = workdir / "rejected" / f"r{run:04d}-{path.name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(dest)
+        return dest
+    dest = workdir / "segments" / f"r{run:04d}-{seq:05d}.ts"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(dest)
+    log.info("recorder.segment", path=dest.name, duration_s=round(media.duration_s, 2))
+    return Segment(dest, run, seq, media)
+
+
+async def accept_left_over(workdir: Path, need_audio: bool) -> list[Segment]:
+    """What ``left_over`` finds, checked and placed: for finishing a recording whose recorder
+    will not run again."""
+    placed = [
+        await place_segment(workdir, path, run, seq, need_audio)
+        for run, seq, path in left_over(workdir)
+    ]
+    return [p for p in placed if isinstance(p, Segment)]
+
+
 class SegmentRecorder:
     """Runs (and re-runs) ffmpeg for one recording; hands each valid segment to ``on_segment``."""
 
@@ -207,6 +256,7 @@ class SegmentRecorder:
         for sub in ("cache", "segments", "rejected"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         self._stopping.clear()
+        await self._accept_left_over()
         await self._spawn()
         self._task = asyncio.create_task(self._supervise(), name=f"recorder:{self.workdir.name}")
 
@@ -274,23 +324,24 @@ class SegmentRecorder:
             seen += 1
         return len(fresh)
 
-    async def _accept(self, path: Path, seq: int) -> None:
-        try:
-            media = await asyncio.to_thread(check_media, path, need_audio=self.mic is not None)
-        except (InvalidMedia, FileNotFoundError) as exc:
-            log.warning("recorder.segment_rejected", path=str(path), reason=str(exc))
-            if path.exists():
-                dest = self.workdir / "rejected" / f"r{self._run:04d}-{path.name}"
-                path.replace(dest)
-                self.rejected.append(dest)
+    async def _accept(self, path: Path, seq: int, run: int | None = None) -> None:
+        placed = await place_segment(
+            self.workdir, path, run or self._run, seq, self.mic is not None
+        )
+        if isinstance(placed, Path):
+            self.rejected.append(placed)
             return
-        dest = self.segments_dir / f"r{self._run:04d}-{seq:05d}.ts"
-        path.replace(dest)
-        segment = Segment(dest, self._run, seq, media)
-        self.segments.append(segment)
-        log.info("recorder.segment", path=dest.name, duration_s=round(media.duration_s, 2))
+        if placed is None:
+            return
+        self.segments.append(placed)
         if self.on_segment is not None:
-            await self.on_segment(segment)
+            await self.on_segment(placed)
+
+    async def _accept_left_over(self) -> None:
+        """Segments an earlier run closed but no one accepted (the agent was killed in between):
+        checked and accepted, in order, before the next run starts."""
+        for run, seq, path in left_over(self.workdir):
+            await self._accept(path, seq, run)
 
     async def stop(self) -> list[Segment]:
         """Stop ffmpeg gracefully (the open segment is closed and accepted) and return all."""

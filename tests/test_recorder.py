@@ -16,7 +16,7 @@ from streaming.child import LINE_KEPT, FfmpegProcess
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.finalize import FinalizeError, join_segments
 from streaming.media_check import InvalidMedia, check_media
-from streaming.recorder import EncodeSettings, Segment, SegmentRecorder
+from streaming.recorder import EncodeSettings, Segment, SegmentRecorder, build_command
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -115,3 +115,35 @@ async def test_child_log_keeps_its_tail_past_a_line_longer_than_a_pipe() -> None
         assert await child.wait() == 0
     assert list(child.tail)[-2:] == ["second", "last line"]
     assert child.tail[-3] == "x" * LINE_KEPT  # its start kept, not all of it
+
+
+async def test_a_restart_accepts_what_the_killed_run_closed(tmp_path: Path) -> None:
+    """An earlier run's ffmpeg closed segments that nobody accepted (the agent was killed with
+    it): the next start checks and accepts them, in order, before it records anew."""
+    first = tmp_path / "cache" / "run-0001"
+    first.mkdir(parents=True)
+    orphan = FfmpegProcess(build_command(resolve_ffmpeg(), SMALL, SyntheticMic(), first, FAST))
+    await orphan.start()
+    listing = first / "list.csv"
+    for _ in range(200):  # until ffmpeg has closed three segments
+        if listing.exists() and len(listing.read_text().splitlines()) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    os.kill(orphan.pid or 0, signal.SIGKILL)  # as the agent's kill -9 takes its ffmpeg along
+    await orphan.wait()
+    closed = [ln.split(",", 1)[0] for ln in listing.read_text().splitlines() if ln.strip()]
+    assert len(closed) >= 3
+    seen: list[Segment] = []
+
+    async def on_segment(seg: Segment) -> None:
+        seen.append(seg)
+
+    rec = SegmentRecorder(resolve_ffmpeg(), SMALL, SyntheticMic(), tmp_path, FAST, on_segment)
+    await rec.start()
+    await asyncio.sleep(2.5)
+    segments = await rec.stop()
+    runs = [(s.run, s.seq) for s in segments]
+    assert runs[: len(closed)] == [(1, n) for n in range(len(closed))], runs
+    assert any(run == 2 for run, _ in runs)  # then the new run recorded
+    assert seen == segments  # each handed on, to be uploaded
+    assert not any((first / name).exists() for name in closed)

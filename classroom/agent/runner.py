@@ -53,7 +53,13 @@ from streaming.finalize import FinalizeError, compose_side_by_side, join_segment
 from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.preview import preview_jpeg
-from streaming.recorder import EncodeSettings, RecorderFault, Segment, SegmentRecorder
+from streaming.recorder import (
+    EncodeSettings,
+    RecorderFault,
+    Segment,
+    SegmentRecorder,
+    accept_left_over,
+)
 from streaming.vod import VodSegment, hls_playlist, scene_changes, thumbnail
 
 log = structlog.get_logger(__name__)
@@ -703,6 +709,9 @@ class Agent:
         """Join, upload (segments and MP4, each verified by SHA-256) and report."""
         workdir = self._workdir(recording_id)
         prefix = self._prefixes[recording_id]
+        # What the camera closed while no one was there to accept it (killed mid-recording, then
+        # stopped while down) belongs to the recording too.
+        await accept_left_over(workdir, need_audio=self.mic is not None)
         segments = sorted((workdir / "segments").glob("*.ts"))
         try:
             if not segments:
@@ -749,6 +758,7 @@ class Agent:
         a convenience: if it fails, the recording is still complete without it."""
         workdir = self._workdir(recording_id)
         prefix = self._prefixes[recording_id]
+        await accept_left_over(workdir / "screen", need_audio=False)
         segments = sorted((workdir / "screen" / "segments").glob("*.ts"))
         if not segments:
             return {}
