@@ -31,18 +31,24 @@ async def join_segments(ffmpeg_exe: str, segments: Sequence[Path], out: Path) ->
         .overwrite_output()
         .compile(cmd=ffmpeg_exe)
     )
-    info = await _made(args, partial, out, "concat")
-    listing.unlink(missing_ok=True)
-    return info
+    try:
+        return await _made(args, partial, out, "concat")
+    finally:
+        listing.unlink(missing_ok=True)
 
 
 async def _made(args: list[str], partial: Path, out: Path, what: str) -> MediaInfo:
-    """Run ffmpeg writing ``partial``; if it plays, it becomes ``out``."""
-    proc = FfmpegProcess(args)
-    rc = await proc.run()
-    if rc != 0:
-        raise FinalizeError(f"ffmpeg {what} exited {rc}: {' | '.join(proc.tail)}")
-    info = await asyncio.to_thread(check_media, partial, need_audio=False)
+    """Run ffmpeg writing ``partial``; if it plays, it becomes ``out``. If not, ``partial`` is
+    removed: a join that failed for want of space must not keep the disk full."""
+    try:
+        proc = FfmpegProcess(args)
+        rc = await proc.run()
+        if rc != 0:
+            raise FinalizeError(f"ffmpeg {what} exited {rc}: {' | '.join(proc.tail)}")
+        info = await asyncio.to_thread(check_media, partial, need_audio=False)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(out)
     return info
 

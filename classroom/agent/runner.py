@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -73,6 +75,28 @@ LOOP_RETRY_MAX_S = 30.0
 LOOP_HEALTHY_S = 60.0
 # A marker in a recording's directory: the schedule started it (not a trainer's command).
 BY_SCHEDULE = "by-schedule"
+# How often a recording whose finishing ran out of disk looks for room again.
+FINISH_SPACE_POLL_S = 2.0
+
+
+class NoSpace(Exception):
+    """Finishing a recording ran out of disk: it waits for ``needed`` bytes, then goes on."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(f"no space left to finish: {needed} bytes needed")
+        self.needed = needed
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the disk being full: ENOSPC, or ffmpeg saying so."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
@@ -562,7 +586,18 @@ class Agent:
             ack = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         else:
             ack = {"ok": True, "error": None}
-        self.report("POST", f"/agent/commands/{cmd.id}/ack", ack)
+        await self._acknowledge(cmd.id, ack)
+
+    async def _acknowledge(self, command_id: int, ack: dict[str, Any]) -> None:
+        """Through the outbox; straight to the portal if the outbox cannot take it (the disk
+        full): a Stop must be acknowledged at once. Neither: raised, so the command is taken
+        again at the next poll."""
+        path = f"/agent/commands/{command_id}/ack"
+        try:
+            self.report("POST", path, ack)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("agent.ack_direct", command=command_id, error=str(exc)[:200])
+            await self.portal.once("POST", path, json=ack)
 
     def _preset_of(self, recording_id: int) -> int | None:
         return next((e.ptz_preset for e in self.schedule if e.recording_id == recording_id), None)
@@ -675,8 +710,12 @@ class Agent:
         must not hold up accepting segments."""
 
         async def put() -> None:
-            with contextlib.suppress(UploadCancelled):
+            try:
                 await self._upload(key, segment, "video/mp2t")
+            except UploadCancelled:
+                pass
+            except Exception as exc:  # the journal cannot take it (the disk full): finishing will
+                log.warning("agent.upload_later_failed", key=key, error=str(exc)[:200])
 
         self._spawn(put(), self._background)
 
@@ -699,7 +738,12 @@ class Agent:
 
         async def finish() -> None:
             try:
-                await self._finish(recording_id)
+                while True:
+                    try:
+                        await self._finish(recording_id)
+                        return
+                    except NoSpace as exc:
+                        await self._wait_for_space(recording_id, exc.needed)
             finally:
                 self._finishing_ids.discard(recording_id)
 
@@ -732,6 +776,9 @@ class Agent:
             log.warning("agent.upload_deferred", recording=recording_id)
             return
         except Exception as exc:
+            if out_of_space(exc):  # nothing is wrong with the recording: wait, then finish
+                needed = sum(seg.stat().st_size for seg in segments) + 16 * 1024**2
+                raise NoSpace(needed) from exc
             log.exception("agent.finish_failed", recording=recording_id)
             self.report(
                 "POST",
@@ -752,6 +799,20 @@ class Agent:
             },
         )
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
+
+    async def _wait_for_space(self, recording_id: int, needed: int) -> None:
+        """A recording's finishing (the join) needs room on the disk: alerted, and resumed by
+        itself once someone has freed it (or retention has)."""
+        log.warning("agent.finish_waits_for_space", recording=recording_id, needed=needed)
+        while (free := self.free_bytes()) < needed:
+            self.health.raise_alert(
+                "disk_low",
+                f"recording {recording_id} waits to be finished: {free / 1024**2:.0f} MiB free, "
+                f"{needed / 1024**2:.0f} MiB needed",
+            )
+            await asyncio.sleep(FINISH_SPACE_POLL_S)
+        self.health.clear("disk_low")
+        log.info("agent.finish_resumed", recording=recording_id)
 
     async def _screen_tracks(self, recording_id: int, camera: Path) -> dict[str, Any]:
         """Join and upload the screen track, and make the composite if asked; the composite is
