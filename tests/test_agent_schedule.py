@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from classroom.agent import runner
-from classroom.agent.client import Command
+from classroom.agent.client import Command, PortalUnavailable
 from classroom.agent.outbox import Outbox
 from classroom.agent.runner import Agent
 from classroom.agent.schedule import ScheduleCache
@@ -273,26 +273,27 @@ async def test_a_loop_that_fails_is_restarted(
         await until(lambda: "loop_schedule" not in agent.health.alerts, what="the all-clear")
 
 
-async def test_a_command_whose_acknowledgement_was_not_kept_is_taken_again(
+async def test_an_acknowledgement_the_outbox_cannot_keep_goes_straight_to_the_portal(
     services: Services,
     s3: S3Connection,
     bucket: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The disk is full when the agent would keep a command's acknowledgement: the command loop
-    fails (it used to end the agent), is restarted, takes the command again — already done, so
-    nothing is done twice — and acknowledges it; later commands are taken as before."""
-    full = {"left": 1}
+    """The disk is full when the agent would keep a command's acknowledgement: it is sent to the
+    portal at once instead (a Stop waited minutes for disk space); when the portal cannot take it
+    either, the command loop fails, is restarted and takes the command again — already done, so
+    nothing is done twice — and acknowledges it then."""
+    full = {"left": 2}
     put = Outbox.put
 
-    def disk_full_once(self: Outbox, method: str, path: str, body: dict[str, Any]) -> None:
+    def disk_full(self: Outbox, method: str, path: str, body: dict[str, Any]) -> None:
         if path.endswith("/ack") and full["left"]:
             full["left"] -= 1
             raise sqlite3.OperationalError("database or disk is full")
         put(self, method, path, body)
 
-    monkeypatch.setattr(Outbox, "put", disk_full_once)
+    monkeypatch.setattr(Outbox, "put", disk_full)
     portal = await make_portal(services)
 
     async def commands(state: CommandState) -> list[str]:
@@ -300,14 +301,28 @@ async def test_a_command_whose_acknowledgement_was_not_kept_is_taken_again(
             rows = await db.scalars(select(AgentCommand).where(AgentCommand.state == state))
             return [c.kind.value for c in rows]
 
-    async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
-        await until(lambda: "loop_commands" in agent.health.alerts, what="the alert")
+    async def done(kinds: list[str]) -> None:
         deadline = time.monotonic() + 30
-        while await commands(CommandState.DONE) != ["start_recording"]:
+        while await commands(CommandState.DONE) != kinds:
             assert time.monotonic() < deadline, "timed out waiting for the acknowledgement"
             await asyncio.sleep(0.2)
-        assert list(agent.recorders) == [rec["id"]] and full["left"] == 0
+
+    async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, _rec):
+        await done(["start_recording"])  # the outbox refused it: sent straight
+        assert full["left"] == 1 and "loop_commands" not in agent.health.alerts
         async with portal.as_user("trainer") as trainer:
             sid = portal.world.session_id
+            original = agent.portal.once
+            lost = {"left": 1}
+
+            async def portal_down_for_the_ack(method: str, path: str, **kw: Any) -> Any:
+                if path.endswith("/ack") and lost["left"]:  # the direct send fails too, once
+                    lost["left"] -= 1
+                    raise PortalUnavailable("portal unreachable (cut)")
+                return await original(method, path, **kw)
+
+            monkeypatch.setattr(agent.portal, "once", portal_down_for_the_ack)
             assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
+        await until(lambda: "loop_commands" in agent.health.alerts, what="the alert")
+        await done(["start_recording", "stop_recording"])  # taken again, acknowledged then
         await until(lambda: not agent.recorders, what="the stop")
