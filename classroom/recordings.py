@@ -16,6 +16,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import Exists, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,10 @@ from classroom.db.models import (
     Session,
 )
 from classroom.db.types import utcnow
+from classroom.media_time import expected_media_s, missing_s
 from storage.object_store import ObjectNotFound, ObjectStore
+
+log = structlog.get_logger(__name__)
 
 
 class RecordingConflict(RuntimeError):
@@ -273,10 +277,37 @@ class UploadReport:
     tracks: dict[str, TrackReport] = field(default_factory=dict)
 
 
+async def _pauses(db: AsyncSession, rec: Recording) -> list[tuple[datetime, datetime | None]]:
+    """When the agent paused and resumed the recording, by its acknowledgements."""
+    done = await db.scalars(
+        select(AgentCommand)
+        .where(
+            AgentCommand.recording_id == rec.id,
+            AgentCommand.state == CommandState.DONE,
+            AgentCommand.kind.in_((CommandKind.PAUSE_RECORDING, CommandKind.RESUME_RECORDING)),
+        )
+        .order_by(AgentCommand.done_at, AgentCommand.id)
+    )
+    pauses: list[tuple[datetime, datetime | None]] = []
+    for cmd in done:
+        if cmd.done_at is None:
+            continue
+        if cmd.kind == CommandKind.PAUSE_RECORDING:
+            pauses.append((cmd.done_at, None))
+        elif pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], cmd.done_at)
+    return pauses
+
+
 async def report_upload(
-    db: AsyncSession, rec: Recording, report: UploadReport, store: ObjectStore
+    db: AsyncSession,
+    rec: Recording,
+    report: UploadReport,
+    store: ObjectStore,
+    tolerance_s: float = 6.0,
 ) -> Recording:
-    """Accept the agent's report only if the object store holds exactly what it claims."""
+    """Accept the agent's report only if the object store holds exactly what it claims; note
+    how much media the capture's wall time says is missing (beyond ``tolerance_s``)."""
     if rec.state == RecordingState.AVAILABLE and rec.sha256 == report.sha256:
         return rec
     if rec.state != RecordingState.PROCESSING:
@@ -295,6 +326,10 @@ async def report_upload(
     rec.object_key = report.object_key
     rec.segment_keys = list(report.segment_keys)
     rec.duration_s = report.duration_s
+    rec.expected_s = expected_media_s(rec.started_at, rec.stopped_at, await _pauses(db, rec))
+    rec.missing_s = missing_s(rec.expected_s, report.duration_s, tolerance_s)
+    if rec.missing_s:
+        log.warning("recording.media_missing", recording=rec.id, missing_s=rec.missing_s)
     rec.size_bytes = report.size_bytes
     rec.sha256 = report.sha256
     rec.tracks = {name: asdict(t) for name, t in report.tracks.items()}

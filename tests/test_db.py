@@ -66,7 +66,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0010"
+    assert await current_revision(engine) == head_revision() == "0011"
     await upgrade(engine)  # a second run changes nothing and does not fail
 
     def tables(conn: object) -> set[str]:
@@ -127,14 +127,13 @@ async def test_ids_of_deleted_sessions_and_recordings_are_never_given_again(
 ) -> None:
     """0007 rebuilds sessions and recordings on SQLite (AUTOINCREMENT) under rows that others
     refer to: the rows stay, foreign keys stay enforced, and an id deleted is not given again."""
-    async with session_factory(engine)() as db:
+    async with session_factory(engine)() as db:  # made at the head, kept through the downgrade
         world = await seed_demo(db)
-    await downgrade(engine, "0006")
-    async with session_factory(engine)() as db:
         rec = Recording(session_id=world.session_id, state=RecordingState.PENDING)
         db.add(rec)
         await db.commit()
         rec_id = rec.id
+    await downgrade(engine, "0006")
     async with engine.connect() as conn:
         before = {
             t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar()

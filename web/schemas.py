@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from classroom.db.models import (
     CommandKind,
@@ -206,6 +206,9 @@ class RecordingOut(BaseModel):
     paused: bool
     tracks: dict[str, Any] = Field(default_factory=dict)
     duration_s: float | None
+    # The capture's wall time less pauses, and what the media lacks of it (0: nothing missing).
+    expected_s: float | None = None
+    missing_s: float | None = None
     size_bytes: int | None
     sha256: str | None
     error: str | None
@@ -213,6 +216,14 @@ class RecordingOut(BaseModel):
     started_at: datetime | None
     stopped_at: datetime | None
     available_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def complete(self) -> bool | None:
+        """Available with nothing missing; None while it is not available."""
+        if self.state != RecordingState.AVAILABLE:
+            return None
+        return not self.missing_s
 
 
 class DeviceOut(BaseModel):

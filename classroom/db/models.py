@@ -323,6 +323,10 @@ class Recording(Base):
     object_key: Mapped[str | None] = mapped_column(String(512))  # the playable MP4
     segment_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     duration_s: Mapped[float | None] = mapped_column(Float)
+    # The capture's wall time less its pauses, and how much of it the media lacks beyond a
+    # segment's slack (classroom.media_time): a recording with something missing is not complete.
+    expected_s: Mapped[float | None] = mapped_column(Float)
+    missing_s: Mapped[float | None] = mapped_column(Float)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

@@ -201,7 +201,10 @@ async def uploaded(
     tracks = {name: TrackReport(**t) for name, t in data.pop("tracks").items()}
     report = UploadReport(**data, tracks=tracks)
     try:
-        await report_upload(db, rec, report, services(request).store)
+        svc = services(request)
+        # A segment's length and a little: the last one is cut short at the stop.
+        slack = svc.settings.media.segment_seconds + 2.0
+        await report_upload(db, rec, report, svc.store, slack)
     except RecordingConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await db.commit()
