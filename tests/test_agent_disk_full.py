@@ -65,7 +65,7 @@ async def test_disk_full_while_recording(
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()["id"]
         await until(lambda: agent.health.segments_total >= 4, 60, "four segments")
         filler = await asyncio.to_thread(_fill, small_disk)
-        await asyncio.sleep(2)
+        await asyncio.sleep(8)  # eight seconds of capture with nowhere to go
         stopped_at = time.monotonic()
         assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
 
@@ -102,4 +102,6 @@ async def test_disk_full_while_recording(
             assert time.monotonic() < deadline, got
             await asyncio.sleep(0.5)
         assert got["duration_s"] >= 3  # what was recorded before the disk filled is there
+        # what could not be written while the disk was full is missing, and said to be
+        assert got["complete"] is False and got["missing_s"] >= 4, got
         assert "disk_low" not in agent.health.alerts

@@ -94,6 +94,8 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
                 await asyncio.sleep(0.5)
             got = (await trainer.get(f"/api/v1/recordings/{rec}")).json()
             assert got["duration_s"] >= 25
+            # a store outage costs no media: all of the capture's wall time is there
+            assert got["complete"] is True and got["missing_s"] == 0, got
 
 
 async def test_the_status_says_when_the_portal_is_unreachable(
