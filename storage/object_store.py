@@ -86,14 +86,19 @@ class _Minio(Minio):
         return headers, date
 
 
-def _http_client() -> urllib3.PoolManager:
+def _http_client(probe: bool = False) -> urllib3.PoolManager:
     """The SDK's own pool, with timeouts a store that stopped answering runs into in a minute
-    instead of its default five per try: callers retry (uploads back off and can be stopped)."""
+    instead of its default five per try: callers retry (uploads back off and can be stopped).
+    A ``probe`` asks once and waits three seconds: is the store there at all?"""
     return urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=10, read=60),
+        timeout=urllib3.Timeout(connect=3, read=3)
+        if probe
+        else urllib3.Timeout(connect=10, read=60),
         maxsize=10,
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        retries=False
+        if probe
+        else urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )
 
 
@@ -101,19 +106,28 @@ class ObjectStore:
     """Blocking minio calls; async callers run them with ``asyncio.to_thread``."""
 
     def __init__(self, conn: S3Connection, bucket: str, region: str = "us-east-1") -> None:
-        self.bucket = bucket
-        self.client = _Minio(
-            conn.endpoint,
-            access_key=conn.access_key,
-            secret_key=conn.secret_key,
-            secure=conn.secure,
-            region=region,
-            http_client=_http_client(),
+        self.bucket, self.region = bucket, region
+        self.connect(conn)
+
+    def connect(self, conn: S3Connection) -> None:
+        """Talk to the store at ``conn`` from now on (it moved: a restarted embedded store)."""
+        self.connection = conn
+        self.client, self._probe = (
+            _Minio(
+                conn.endpoint,
+                access_key=conn.access_key,
+                secret_key=conn.secret_key,
+                secure=conn.secure,
+                region=self.region,
+                http_client=_http_client(probe),
+            )
+            for probe in (False, True)
         )
 
     def reachable(self) -> None:
-        """Raises unless the store answers (about the bucket: whether it exists does not matter)."""
-        self.client.bucket_exists(self.bucket)
+        """Raises unless the store answers within seconds (about the bucket: whether it exists
+        does not matter) — a store that hangs is as good as gone."""
+        self._probe.bucket_exists(self.bucket)
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):

@@ -31,7 +31,10 @@ async def running_agent(
     media: dict[str, Any] | None = None,
     agent: dict[str, Any] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    embedded_store: bool = False,
 ) -> AsyncIterator[Agent]:
+    """``embedded_store``: no store configured; the agent finds the one a portal on this machine
+    runs, by ``data_dir/s3/connection.json`` (``s3`` is then not used)."""
     settings = make_settings(
         data_dir,
         s3,
@@ -39,6 +42,8 @@ async def running_agent(
         media={**FAST_MEDIA, **(media or {})},
         agent={**FAST_AGENT, **(agent or {})},
     )
+    if embedded_store:
+        settings.storage.endpoint = settings.storage.access_key = settings.storage.secret_key = ""
     a = await build_agent(
         settings,
         portal.world.classroom_id,

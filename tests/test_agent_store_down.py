@@ -5,7 +5,10 @@ used to take every thread of the default pool), and uploads everything once the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +124,49 @@ async def test_the_status_says_when_the_portal_is_unreachable(
         cut.down = False
         await until(lambda: "portal_unreachable" not in agent.health.alerts, what="all clear")
         assert agent.status()["portal_reachable"] is True
+
+
+def _hang_up(server: socket.socket) -> None:
+    """Answer every connection by closing it, until the socket is closed."""
+    with contextlib.suppress(OSError):
+        while True:
+            conn, _ = server.accept()
+            conn.close()
+
+
+async def test_the_agent_finds_its_embedded_store_where_it_moved(
+    portal: Portal, weed: EmbeddedSeaweed, tmp_path: Path
+) -> None:
+    """The portal's embedded store restarts on another port (its old one taken meanwhile): the
+    agent, which found it by connection.json, looks it up again and uploads there."""
+    first = weed.connection
+    assert first is not None
+    sid = portal.world.session_id
+    quick = {"heartbeat_s": 1}
+    async with running_agent(
+        portal, first, BUCKET, tmp_path, agent=quick, embedded_store=True
+    ) as agent:
+        assert agent.store.connection == first and agent.find_store is not None
+        async with portal.as_user("trainer") as trainer:
+            rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()["id"]
+            await until(lambda: rec in agent.recorders, what="the recording")
+            await asyncio.to_thread(weed.stop)
+            port = int(first.endpoint.rsplit(":", 1)[1])
+            with socket.socket() as squatter:  # another service took the old port meanwhile
+                squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                squatter.bind(("127.0.0.1", port))
+                squatter.listen()
+                threading.Thread(target=_hang_up, args=(squatter,), daemon=True).start()
+                moved = await asyncio.to_thread(EmbeddedSeaweed(tmp_path / "s3").start)
+                assert moved.endpoint != first.endpoint
+                portal.services.store.connect(moved)  # as the restarted portal would have it
+                await until(lambda: agent.store.connection == moved, 30, "the store moved")
+                await asyncio.sleep(2)
+                r = await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
+                assert r.status_code == 202
+                deadline = time.monotonic() + 60
+                while (got := (await trainer.get(f"/api/v1/recordings/{rec}")).json())[
+                    "state"
+                ] != "available":
+                    assert time.monotonic() < deadline, got
+                    await asyncio.sleep(0.5)

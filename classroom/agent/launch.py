@@ -9,7 +9,7 @@ import httpx
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
-from classroom.runtime import agent_connection
+from classroom.runtime import agent_connection, configured_connection, embedded_store_dir
 from classroom.settings import Settings
 from hardware.cameras import FileCamera, NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.card_reader import SerialCardReader
@@ -20,6 +20,7 @@ from hardware.synthetic import SyntheticCamera, SyntheticMic, SyntheticScreen
 from storage.multipart import Backoff, ResumableUploader
 from storage.object_store import ObjectStore
 from storage.ratelimit import RateLimit
+from storage.seaweed import read_connection
 from storage.upload_journal import UploadJournal
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.recorder import EncodeSettings
@@ -95,6 +96,9 @@ async def build_agent(
         screen_from_setting(m.screen, m.screen_size, m.screen_fps),
         SerialCardReader(m.card_reader, m.card_reader_baud) if m.card_reader else None,
         door_from_setting(m.door_camera),
+        find_store=None
+        if configured_connection(settings)
+        else lambda: read_connection(embedded_store_dir(settings)),
     )
 
 

@@ -45,12 +45,13 @@ from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
-from classroom.agent.store_calls import in_store_thread
+from classroom.agent.store_calls import in_probe_thread, in_store_thread
 from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectStore
+from storage.seaweed import S3Connection
 from streaming.finalize import FinalizeError, compose_side_by_side, join_segments
 from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
@@ -151,8 +152,12 @@ class Agent:
         screen: CameraSource | None = None,
         card_reader: SerialCardReader | None = None,
         door_camera: CameraSource | None = None,
+        find_store: Callable[[], S3Connection | None] | None = None,
     ) -> None:
         self.config = config
+        # Where the store is now, when it stops answering where it was (the embedded store's
+        # connection.json); None: a configured store, which does not move.
+        self.find_store = find_store
         self.card_reader = card_reader
         self.ptz = ptz
         self.screen = screen
@@ -272,12 +277,21 @@ class Agent:
         await self._supervised("commands", self._take_commands)
 
     async def _probe_store(self) -> None:
-        """Every heartbeat: does the object store answer? For the status and its alert."""
+        """Every heartbeat: does the object store answer? For the status and its alert. One
+        that does not may have moved (an embedded store restarted on another port): where it is
+        now is looked up, and everything talks to it there."""
         while True:
             try:
-                await in_store_thread(self.store.reachable)
+                await in_probe_thread(self.store.reachable)
             except Exception:
                 self.health.store.failed()
+                moved = self.find_store() if self.find_store is not None else None
+                if moved is not None and moved != self.store.connection:
+                    log.warning(
+                        "agent.store_moved", old=self.store.connection.endpoint, new=moved.endpoint
+                    )
+                    self.store.connect(moved)
+                    continue
             else:
                 self.health.store.answered()
             await asyncio.sleep(self.config.heartbeat_s)

@@ -20,8 +20,16 @@ _T = TypeVar("_T")
 
 STORE_THREADS = 4
 _POOL = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
+# The reachability probe has a thread of its own: uploads backing off through an outage hold the
+# store's threads, and the probe must still tell whether (and where) the store answers.
+_PROBE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-probe")
 
 
 async def in_store_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
+
+
+async def in_probe_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_PROBE, functools.partial(fn, *args, **kwargs))
