@@ -118,6 +118,14 @@ def settings(tmp_path: Path, s3: S3Connection, bucket: str) -> Settings:
     return make_settings(tmp_path / "var", s3, bucket)
 
 
+def settings_on_both_databases(
+    tmp_path: Path, s3: S3Connection, bucket: str, db_url: str
+) -> Settings:
+    """A module's ``settings`` fixture for its tests to run on SQLite and on PostgreSQL:
+    ``settings = pytest.fixture(settings_on_both_databases, name="settings")``."""
+    return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
+
+
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
     async with open_services(settings) as svc:

@@ -5,25 +5,20 @@ PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from classroom.db.models import AuditEntry, Course, Person
 from classroom.runtime import Services
-from classroom.settings import Settings
-from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, Rivals, book_session, make_portal, seed_rivals
-from tests.conftest import make_settings
+from tests.conftest import settings_on_both_databases
 from tests.test_courseware import PDF
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Settings:
-    return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
+settings = pytest.fixture(settings_on_both_databases, name="settings")
 
 
 @pytest.fixture

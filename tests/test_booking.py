@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,18 +14,14 @@ from classroom.db.models import Classroom, Courseware, Person, Recording, Role
 from classroom.db.models import Session as DbSession
 from classroom.people import create_person
 from classroom.runtime import Services
-from classroom.settings import Settings
-from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, book_session, cancel_seeded_session, make_portal
-from tests.conftest import make_settings
+from tests.conftest import settings_on_both_databases
 from tests.test_courseware import PDF
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Settings:
-    return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
+settings = pytest.fixture(settings_on_both_databases, name="settings")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,18 +14,14 @@ from classroom import login_throttle
 from classroom.db.models import LoginFailure
 from classroom.db.types import utcnow
 from classroom.runtime import Services
-from classroom.settings import Settings
-from storage.seaweed import S3Connection
 from tests.api_helpers import Portal, make_portal
-from tests.conftest import make_settings
+from tests.conftest import settings_on_both_databases
 from web.app import create_app
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def settings(tmp_path: Path, s3: S3Connection, bucket: str, db_url: str) -> Settings:
-    return make_settings(tmp_path / "var", s3, bucket, database={"url": db_url})
+settings = pytest.fixture(settings_on_both_databases, name="settings")
 
 
 @pytest.fixture
