@@ -58,7 +58,7 @@ async def questions(db: AsyncSession, session_id: int) -> list[QuestionView]:
         .where(LiveQuestion.session_id == session_id)
         .order_by(LiveQuestion.id)
     )
-    return [_view(q, name) for q, name in rows.tuples()]
+    return [_view(q, name) for q, name in rows]
 
 
 async def ask(db: AsyncSession, session: Session, person: Person, text: str) -> QuestionView:
