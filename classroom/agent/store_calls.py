@@ -25,11 +25,13 @@ _POOL = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store"
 _PROBE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-probe")
 
 
+async def _on(pool: ThreadPoolExecutor, fn: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+
 async def in_store_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
+    return await _on(_POOL, functools.partial(fn, *args, **kwargs))
 
 
 async def in_probe_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_PROBE, functools.partial(fn, *args, **kwargs))
+    return await _on(_PROBE, functools.partial(fn, *args, **kwargs))
