@@ -31,8 +31,9 @@ from classroom.db.models import (
     Session,
 )
 from classroom.db.types import utcnow
-from classroom.media_time import expected_media_s, missing_s
+from classroom.media_time import expected_media_s, gaps_on_record, missing_s
 from storage.object_store import ObjectNotFound, ObjectStore
+from streaming.gaps import Gap
 
 log = structlog.get_logger(__name__)
 
@@ -275,6 +276,7 @@ class UploadReport:
     size_bytes: int
     sha256: str
     tracks: dict[str, TrackReport] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
 
 
 async def _pauses(db: AsyncSession, rec: Recording) -> list[tuple[datetime, datetime | None]]:
@@ -328,8 +330,11 @@ async def report_upload(
     rec.duration_s = report.duration_s
     rec.expected_s = expected_media_s(rec.started_at, rec.stopped_at, await _pauses(db, rec))
     rec.missing_s = missing_s(rec.expected_s, report.duration_s, tolerance_s)
+    rec.gaps = gaps_on_record(report.gaps, rec.stopped_at, rec.missing_s, tolerance_s)
     if rec.missing_s:
-        log.warning("recording.media_missing", recording=rec.id, missing_s=rec.missing_s)
+        log.warning(
+            "recording.media_missing", recording=rec.id, missing_s=rec.missing_s, gaps=rec.gaps
+        )
     rec.size_bytes = report.size_bytes
     rec.sha256 = report.sha256
     rec.tracks = {name: asdict(t) for name, t in report.tracks.items()}

@@ -17,6 +17,8 @@ log = structlog.get_logger(__name__)
 
 STDERR_CHUNK = 64 * 1024
 LINE_KEPT = 4096  # bytes of one log line kept: its start says what it is
+# What ffmpeg (and the C library under it) says when the disk is full.
+NO_SPACE = "No space left on device"
 
 
 def die_with_parent() -> None:

@@ -17,13 +17,15 @@ import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ffmpeg
 import structlog
 
 from hardware.sources import CameraSource, FfmpegInput, MicSource
-from streaming.child import FfmpegProcess
+from streaming.child import NO_SPACE, FfmpegProcess
+from streaming.gaps import RunEnd, run_ended, run_seen, run_started
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.tasks import settled
 
@@ -234,6 +236,7 @@ class SegmentRecorder:
         self.rejected: list[Path] = []
         self.faults: list[RecorderFault] = []
         self._stopping = asyncio.Event()
+        self._stop_reason = RunEnd.STOPPED
         self._proc: FfmpegProcess | None = None
         self._task: asyncio.Task[None] | None = None
         self._run = self._last_run_on_disk()
@@ -264,6 +267,7 @@ class SegmentRecorder:
         self._run += 1
         run_dir = self.workdir / "cache" / f"run-{self._run:04d}"
         run_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(run_started, run_dir, datetime.now(UTC))
         if self.live.hls_dir is not None:
             self.live.hls_dir.mkdir(parents=True, exist_ok=True)
         args = build_command(self.ffmpeg_exe, self.camera, self.mic, run_dir, self.enc, self.live)
@@ -278,6 +282,7 @@ class SegmentRecorder:
             seen = 0
             wait_task = asyncio.create_task(self._proc.wait())
             last_progress = asyncio.get_running_loop().time()
+            stalled = False
             while not wait_task.done():
                 await asyncio.wait({wait_task}, timeout=POLL_S)
                 accepted = await self._collect(run_dir, seen)
@@ -291,8 +296,13 @@ class SegmentRecorder:
                     > self.enc.segment_timeout_s
                 ):
                     self._fault(f"no segment for {self.enc.segment_timeout_s:.0f} s")
+                    stalled = True
                     await self._proc.stop(grace_s=2)
             seen += await self._collect(run_dir, seen)
+            if self._stopping.is_set() and not stalled:
+                await asyncio.to_thread(run_ended, run_dir, self._stop_reason)
+                return
+            await asyncio.to_thread(run_ended, run_dir, self._why_ended(stalled))
             if self._stopping.is_set():
                 return
             self._fault(f"ffmpeg exited with code {self._proc.returncode}")
@@ -301,6 +311,11 @@ class SegmentRecorder:
             if self._stopping.is_set():
                 return
             await self._spawn()
+
+    def _why_ended(self, stalled: bool) -> RunEnd:
+        if any(NO_SPACE in line for line in (self._proc.tail if self._proc else ())):
+            return RunEnd.DISK_FULL
+        return RunEnd.STALLED if stalled else RunEnd.FAILED
 
     def _fault(self, message: str) -> None:
         tail = list(self._proc.tail) if self._proc else []
@@ -317,7 +332,10 @@ class SegmentRecorder:
             lines = [ln for ln in listing.read_text().splitlines() if ln.strip()]
         except FileNotFoundError:
             return 0
+        read_at = datetime.now(UTC)
         fresh = lines[seen:]
+        if fresh:
+            await asyncio.to_thread(run_seen, run_dir, fresh[-1], read_at)
         for line in fresh:
             name = line.split(",", 1)[0]
             await self._accept(run_dir / name, seen)
@@ -343,8 +361,10 @@ class SegmentRecorder:
         for run, seq, path in left_over(self.workdir):
             await self._accept(path, seq, run)
 
-    async def stop(self) -> list[Segment]:
-        """Stop ffmpeg gracefully (the open segment is closed and accepted) and return all."""
+    async def stop(self, reason: RunEnd = RunEnd.STOPPED) -> list[Segment]:
+        """Stop ffmpeg gracefully (the open segment is closed and accepted) and return all.
+        ``reason`` is kept beside the run: a pause or a stop leaves no gap, a shutdown does."""
+        self._stop_reason = reason
         self._stopping.set()
         if self._proc is not None:
             await self._proc.stop()

@@ -43,6 +43,17 @@ def decoded_seconds(path: str) -> tuple[float, float]:
     return max(times) - min(times), samples / rate
 
 
+def accounted_for(rec: dict, slack_s: float) -> list[dict]:
+    """The recording's media is its capture's wall time less only the gaps the agent reported
+    (within ``slack_s``: the last segment cut short, the start's second), and nothing is
+    unexplained. Returns the gaps."""
+    gaps = rec["gaps"]
+    assert all(g["reason"] != "unexplained" for g in gaps), gaps
+    reported = sum(g["seconds"] for g in gaps)
+    assert abs(rec["expected_s"] - reported - rec["duration_s"]) <= slack_s, rec
+    return gaps
+
+
 def test_record_store_and_verify(live: LiveStack, tmp_path) -> None:
     trainer = live.login("trainer")
     sid = live.world.session_id
@@ -64,6 +75,7 @@ def test_record_store_and_verify(live: LiveStack, tmp_path) -> None:
     video_s, audio_s = decoded_seconds(str(local))
     assert video_s >= 4.0 and audio_s >= 4.0
     assert rec["duration_s"] >= 4.0
+    assert rec["complete"] is True and accounted_for(rec, slack_s=3.0) == []
 
     # The same bytes through the portal, whole and by range, for the player.
     whole = trainer.get(f"/api/v1/recordings/{rec_id}/media")
@@ -106,6 +118,10 @@ def test_agent_killed_mid_recording_resumes_and_keeps_the_first_part(live: LiveS
             live.store.client.fget_object(live.store.bucket, key, str(local))
             before += check_media(local, need_audio=True).duration_s
     assert before >= killed_after - 2.0 - 1.0, (before, killed_after)
+    # Said on the recording: where the agent was down, for how long; nothing else missing.
+    gaps = accounted_for(rec, slack_s=3.0)
+    assert [g["reason"] for g in gaps] == ["agent_down"]
+    assert gaps[0]["at_s"] == pytest.approx(before, abs=0.1)
 
 
 def test_portal_down_during_a_scheduled_session(live: LiveStack) -> None:

@@ -10,6 +10,7 @@ import pytest
 from classroom.media_time import expected_media_s, missing_s
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
+from web.i18n import LANG_COOKIE
 
 pytestmark = pytest.mark.anyio
 
@@ -46,12 +47,48 @@ async def test_a_recording_missing_media_says_so(portal: Portal) -> None:
         assert started.status_code == 200, started.text
         stop_at = T0 + timedelta(seconds=127)
         assert (await agent.post(f"{base}/stopped", json={"at": stop_at.isoformat()})).is_success
-        # 83 s of the 127 s capture lost, as when the portal and its store were down
-        report = {"object_key": key, "duration_s": 44.0, "size_bytes": 1000, "sha256": info.sha256}
+        # 83 s of the 127 s capture lost; the agent accounts for 50 of them: down for 30 s
+        # after 12 s of media, and again from 44 s of media to the stop (it never knew when)
+        gaps = [
+            {
+                "at_s": 12,
+                "start": (T0 + timedelta(seconds=12)).isoformat(),
+                "seconds": 30,
+                "reason": "agent_down",
+            },
+            {
+                "at_s": 44,
+                "start": (T0 + timedelta(seconds=107)).isoformat(),
+                "seconds": None,
+                "reason": "disk_full",
+            },
+        ]
+        report = {
+            "object_key": key,
+            "duration_s": 44.0,
+            "size_bytes": 1000,
+            "sha256": info.sha256,
+            "gaps": gaps,
+        }
+        refused = await agent.post(
+            f"{base}/upload", json={**report, "gaps": [{**gaps[0], "reason": "unexplained"}]}
+        )
+        assert refused.status_code == 422  # the portal's own word, not the agent's to claim
         assert (await agent.post(f"{base}/upload", json=report)).status_code == 200
     async with portal.as_user("trainer") as trainer:
         got = (await trainer.get(f"/api/v1/recordings/{rid}")).json()
         page = await trainer.get(f"/recordings/{rid}")
+        trainer.cookies.set(LANG_COOKIE, "en")
+        english = await trainer.get(f"/recordings/{rid}")
     assert got["state"] == "available" and got["complete"] is False
     assert got["expected_s"] == 127 and got["missing_s"] == 83
+    assert [(g["at_s"], g["seconds"], g["reason"]) for g in got["gaps"]] == [
+        (12, 30, "agent_down"),
+        (44, 20, "disk_full"),  # closed at the stop
+        (None, 33, "unexplained"),  # 83 - 30 - 20
+    ]
     assert "缺少 83 秒" in page.text
+    assert "录像 0:12 处（2026-12-04 16:00）缺 30 秒：教室代理程序未在运行" in page.text
+    assert "录像 0:44 处（2026-12-04 16:01）缺 20 秒：教室电脑磁盘已满" in page.text
+    assert "另有 33 秒缺失，教室未报告原因" in page.text
+    assert "At 0:12 in the recording (2026-12-04 16:00), 30 s missing" in english.text

@@ -15,6 +15,7 @@ from classroom.db.models import (
     Role,
     SessionKind,
 )
+from streaming.gaps import Gap, GapReason
 
 # The databases' integer (PostgreSQL's BIGINT, SQLite's INTEGER) ends here. A larger number in a
 # request can be neither stored nor looked up: bounded at the edge it is a 422 that names the
@@ -197,6 +198,16 @@ class AgentEventIn(Strict):
     at: AwareDatetime
 
 
+class GapOut(BaseModel):
+    """A stretch of the session missing from the recording: where in it (``at_s``, None when
+    unknown), from when, how long, and why (``unexplained``: nothing the agent reported)."""
+
+    at_s: float | None
+    start: datetime | None
+    seconds: float
+    reason: GapReason
+
+
 class RecordingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -209,6 +220,7 @@ class RecordingOut(BaseModel):
     # The capture's wall time less pauses, and what the media lacks of it (0: nothing missing).
     expected_s: float | None = None
     missing_s: float | None = None
+    gaps: list[GapOut] = Field(default_factory=list)
     size_bytes: int | None
     sha256: str | None
     error: str | None
@@ -273,6 +285,23 @@ class TrackIn(Strict):
     sha256: str = Field(pattern=SHA256)
 
 
+class GapIn(Strict):
+    """Where the capture stopped and why, as the agent saw it (streaming.gaps)."""
+
+    at_s: float = Field(ge=0)
+    start: AwareDatetime
+    seconds: float | None = Field(default=None, ge=0)  # None: until the recording's stop
+    reason: Literal[
+        GapReason.AGENT_DOWN,
+        GapReason.CAPTURE_FAILED,
+        GapReason.DISK_FULL,
+        GapReason.SEGMENT_REJECTED,
+    ]
+
+    def gap(self) -> Gap:
+        return Gap(self.at_s, self.start, self.seconds, GapReason(self.reason))
+
+
 class UploadIn(Strict):
     object_key: str = Field(pattern=OBJECT_KEY)
     segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
@@ -284,6 +313,7 @@ class UploadIn(Strict):
     tracks: dict[Literal["screen", "composite", "hls", "screen_hls", "chapters"], TrackIn] = Field(
         default_factory=dict
     )
+    gaps: list[GapIn] = Field(default_factory=list, max_length=10_000)
 
 
 class FailureIn(Strict):

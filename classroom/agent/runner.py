@@ -52,7 +52,9 @@ from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo, ObjectStore
 from storage.seaweed import S3Connection
+from streaming.child import NO_SPACE
 from streaming.finalize import FinalizeError, compose_side_by_side, join_segments
+from streaming.gaps import RunEnd, recording_gaps
 from streaming.levels import audio_level
 from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.preview import preview_jpeg
@@ -94,7 +96,7 @@ def out_of_space(exc: BaseException) -> bool:
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
             return True
-        if "No space left on device" in str(seen):
+        if NO_SPACE in str(seen):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -707,7 +709,7 @@ class Agent:
         if live is not None:
             self.live.open(recording_id, live, screen_live)
 
-    async def _stop_capture(self, recording_id: int) -> None:
+    async def _stop_capture(self, recording_id: int, why: RunEnd) -> None:
         await self.live.close(recording_id)
         for recorders in (self.recorders, self.screen_recorders):
             recorder = recorders.get(recording_id)
@@ -715,7 +717,7 @@ class Agent:
                 # Let go of it only once it has stopped: a stop cut short (the agent shut down
                 # meanwhile) leaves it here for shutdown() to finish — ffmpeg escalated to a
                 # signal if it will not quit, its last segment accepted.
-                await recorder.stop()
+                await recorder.stop(why)
                 recorders.pop(recording_id, None)
 
     def _upload_later(self, key: str, segment: Path) -> None:
@@ -735,12 +737,12 @@ class Agent:
 
     async def _pause(self, recording_id: int) -> None:
         self._mark(recording_id, "paused", True)
-        await self._stop_capture(recording_id)
+        await self._stop_capture(recording_id, RunEnd.PAUSED)
 
     async def _stop(self, recording_id: int) -> None:
         self._mark(recording_id, "stopped", True)
         self._mark(recording_id, "paused", False)
-        await self._stop_capture(recording_id)
+        await self._stop_capture(recording_id, RunEnd.STOPPED)
         if not self.recorders:
             self.health.recording_stopped()
         self._begin_finish(recording_id)
@@ -785,6 +787,7 @@ class Agent:
             stored = await self._upload(key, final, "video/mp4")
             tracks = await self._screen_tracks(recording_id, final)
             tracks |= await self._hls(recording_id, segments, "", "hls")
+            gaps = await asyncio.to_thread(recording_gaps, workdir)
             self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
         except UploadCancelled:
             log.warning("agent.upload_deferred", recording=recording_id)
@@ -810,6 +813,7 @@ class Agent:
                 "size_bytes": stored.size,
                 "sha256": stored.sha256,
                 "tracks": tracks,
+                "gaps": [gap.json() for gap in gaps],
             },
         )
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
@@ -934,7 +938,7 @@ class Agent:
         await self.live.close_all()
         for recording_id in list(self.recorders) + list(self.screen_recorders):
             log.info("agent.stopping_recording", recording=recording_id)
-            await self._stop_capture(recording_id)
+            await self._stop_capture(recording_id, RunEnd.SHUTDOWN)
         pending = self._finishing | self._background
         if pending:
             _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)

@@ -327,6 +327,9 @@ class Recording(Base):
     # segment's slack (classroom.media_time): a recording with something missing is not complete.
     expected_s: Mapped[float | None] = mapped_column(Float)
     missing_s: Mapped[float | None] = mapped_column(Float)
+    # Where the capture stopped, how long, why: the agent's gaps, and one "unexplained" for what
+    # they leave of missing_s ({"at_s", "start", "seconds", "reason"}; classroom.media_time).
+    gaps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

@@ -199,7 +199,8 @@ async def uploaded(
     rec = await _own_recording(db, device, recording_id)
     data = body.model_dump()
     tracks = {name: TrackReport(**t) for name, t in data.pop("tracks").items()}
-    report = UploadReport(**data, tracks=tracks)
+    data.pop("gaps")
+    report = UploadReport(**data, tracks=tracks, gaps=[g.gap() for g in body.gaps])
     try:
         svc = services(request)
         # A segment's length and a little: the last one is cut short at the stop.

@@ -12,7 +12,7 @@ from web.api.recordings import list_recordings_query, visible_recording
 from web.api.watching import rules_now
 from web.deps import DB, CurrentPerson
 from web.pages.common import render
-from web.schemas import PAGE_SIZE, Id, PageNo
+from web.schemas import PAGE_SIZE, GapOut, Id, PageNo
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,6 +46,13 @@ async def player_page(
     if person.has_role(Role.MANAGER, Role.ADMIN):
         stats = await watchers(db, rec, rules_now(request))
     files = await course_files(db, person, rec.session.course_id)
+    gaps = [GapOut.model_validate(g) for g in rec.gaps]
     return render(
-        request, "recording.html", person, recording=rec, watchers=stats, courseware=files
+        request,
+        "recording.html",
+        person,
+        recording=rec,
+        gaps=gaps,
+        watchers=stats,
+        courseware=files,
     )
