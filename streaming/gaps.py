@@ -87,6 +87,16 @@ class _Run:
     listed: list[tuple[str, float, float]]  # (file name, media start, media end)
     seen: tuple[datetime, float] | None  # the wall time its media stood at a media time
 
+    def media_began(self) -> datetime | None:
+        """When its first frame was, on the wall clock: ffmpeg's start-up is part of the gap
+        before it, uncaptured like the rest. Never before its spawn: an input read ahead (a
+        microphone paced by -re) puts the media clock a little ahead of the wall's."""
+        if self.seen is None:
+            return self.started
+        wall, media = self.seen
+        began = wall - timedelta(seconds=media)
+        return began if self.started is None else max(began, self.started)
+
     def media_ended(self) -> datetime | None:
         """When its last listed media ended, on the wall clock."""
         media_end = self.listed[-1][2] if self.listed else 0.0
@@ -194,14 +204,16 @@ def recording_gaps(workdir: Path, min_gap_s: float = MIN_GAP_S) -> list[Gap]:
         if previous is not None:
             before, ended = previous
             reason = _GAP_AFTER[before.end]
-            if reason is not None and ended is not None and run.started is not None:
-                seconds = (run.started - ended).total_seconds()
+            began = run.media_began()
+            if reason is not None and ended is not None and began is not None:
+                seconds = (began - ended).total_seconds()
                 if seconds >= min_gap_s:
                     gaps.append(Gap(at_s, ended, seconds, reason))
         for name, start, end in run.listed:
             if (workdir / "rejected" / f"r{run.number:04d}-{name}").exists():
-                if run.started is not None and end - start >= min_gap_s:
-                    when = run.started + timedelta(seconds=start)
+                began = run.media_began()
+                if began is not None and end - start >= min_gap_s:
+                    when = began + timedelta(seconds=start)
                     gaps.append(Gap(at_s, when, end - start, GapReason.SEGMENT_REJECTED))
             else:
                 at_s += end - start

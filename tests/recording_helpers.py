@@ -1,12 +1,15 @@
-"""Recordings for tests that start after the recording: a real H.264 clip, and an available
-recording of a past session, as the portal would hold it."""
+"""Recordings in tests: a real H.264 clip and an available recording of a past session, as the
+portal would hold it, for tests that start after the recording; waiting for a recording's state
+and checking its media against its capture's wall time, for those that record."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.db.models import Recording, RecordingState, Session, SessionKind
@@ -85,3 +88,24 @@ async def past_recording(
     db.add(rec)
     await db.flush()
     return rec.id
+
+
+def wait_state(client: httpx.Client, rec_id: int, states: set[str], timeout: float = 40) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = client.get(f"/api/v1/recordings/{rec_id}").json()
+        if rec["state"] in states:
+            return rec
+        time.sleep(0.25)
+    raise TimeoutError(f"recording {rec_id} stuck in {rec['state']}")
+
+
+def accounted_for(rec: dict, slack_s: float) -> list[dict]:
+    """The recording's media is its capture's wall time less only the gaps the agent reported
+    (within ``slack_s``: the last segment cut short, the start's second), and nothing is
+    unexplained. Returns the gaps."""
+    gaps = rec["gaps"]
+    assert all(g["reason"] != "unexplained" for g in gaps), gaps
+    reported = sum(g["seconds"] for g in gaps)
+    assert abs(rec["expected_s"] - reported - rec["duration_s"]) <= slack_s, rec
+    return gaps

@@ -14,18 +14,9 @@ import pytest
 
 from streaming.media_check import check_media
 from tests.live_stack import LiveStack
+from tests.recording_helpers import accounted_for, wait_state
 
 pytestmark = pytest.mark.slow
-
-
-def wait_state(client: httpx.Client, rec_id: int, states: set[str], timeout: float = 40) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rec = client.get(f"/api/v1/recordings/{rec_id}").json()
-        if rec["state"] in states:
-            return rec
-        time.sleep(0.25)
-    raise TimeoutError(f"recording {rec_id} stuck in {rec['state']}")
 
 
 def segment_keys(live: LiveStack, sid: int, rec_id: int) -> list[str]:
@@ -41,17 +32,6 @@ def decoded_seconds(path: str) -> tuple[float, float]:
         samples = sum(f.samples for f in c.decode(c.streams.audio[0]))
         rate = c.streams.audio[0].rate
     return max(times) - min(times), samples / rate
-
-
-def accounted_for(rec: dict, slack_s: float) -> list[dict]:
-    """The recording's media is its capture's wall time less only the gaps the agent reported
-    (within ``slack_s``: the last segment cut short, the start's second), and nothing is
-    unexplained. Returns the gaps."""
-    gaps = rec["gaps"]
-    assert all(g["reason"] != "unexplained" for g in gaps), gaps
-    reported = sum(g["seconds"] for g in gaps)
-    assert abs(rec["expected_s"] - reported - rec["duration_s"]) <= slack_s, rec
-    return gaps
 
 
 def test_record_store_and_verify(live: LiveStack, tmp_path) -> None:

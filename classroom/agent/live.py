@@ -115,6 +115,7 @@ class LiveDesk:
         self.poll_wait_s = poll_wait_s
         self._feeds: dict[int, _Feed] = {}
         self._answering: set[asyncio.Task[None]] = set()
+        self._clearing: set[asyncio.Task[None]] = set()
 
     @property
     def viewers(self) -> int:
@@ -154,7 +155,11 @@ class LiveDesk:
             return
         await cancel_and_wait(feed.publishing)
         await feed.relay.stop()
-        await in_store_thread(feed.publisher.clear)
+        # Not awaited: a store that hangs must not hold up the Stop that closes the feed (the
+        # recorder stops after this). Left over, the live copies are only overwritten next time.
+        clearing = asyncio.create_task(in_store_thread(feed.publisher.clear))
+        self._clearing.add(clearing)
+        clearing.add_done_callback(self._clearing.discard)
         log.info("live.closed", recording=recording_id)
 
     async def close_all(self) -> None:

@@ -71,6 +71,8 @@ log = structlog.get_logger(__name__)
 
 # On shutdown, uploads in flight get this long to finish; the rest resume at the next start.
 SHUTDOWN_GRACE_S = 20.0
+# Then, with their back-off cut short, this long for them to let go.
+SHUTDOWN_STUCK_S = 5.0
 ORPHAN_AGE = timedelta(days=1)
 # The agent's own loops, restarted after a failure with this back-off.
 LOOP_RETRY_FIRST_S = 1.0
@@ -941,11 +943,18 @@ class Agent:
             await self._stop_capture(recording_id, RunEnd.SHUTDOWN)
         pending = self._finishing | self._background
         if pending:
-            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+            # No grace while the store does not answer: nothing in flight would finish in it.
+            grace = 0.0 if self.health.store.reachable is False else SHUTDOWN_GRACE_S
+            _, late = await asyncio.wait(pending, timeout=grace)
             if late:
                 log.warning("agent.uploads_deferred", count=len(late))
                 self.stop_uploads.set()  # their back-off ends; the journal keeps them
-                await asyncio.gather(*late, return_exceptions=True)
+                # One stuck in a request to a store that stopped answering is left to its
+                # thread (a daemon): the journal has it, and the next start resumes it.
+                _, stuck = await asyncio.wait(late, timeout=SHUTDOWN_STUCK_S)
+                if stuck:
+                    log.warning("agent.uploads_left_in_flight", count=len(stuck))
+                    await cancel_and_wait(*stuck)
         with contextlib.suppress(TimeoutError):  # what is not sent now is sent at the next start
             async with asyncio.timeout(5):
                 await self._deliver_pending()
