@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 # Shorter pauses between runs are ffmpeg starting up again, not worth a line on the page.
 MIN_GAP_S = 1.0
 RUN_FILE = "run.json"
+RUN_FILE_BYTES = 512  # padded with spaces: rewritten in place (see _write)
 
 
 class RunEnd(StrEnum):
@@ -110,10 +111,17 @@ class _Run:
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     """Best effort: a full disk must not stop the capture over this note (a gap it would have
-    explained is then reported as unexplained)."""
-    tmp = path.with_suffix(".tmp")
+    explained is then reported as unexplained). The note keeps one size, and once it exists it
+    is rewritten in place: that needs no new block, so a run that ends because the disk filled
+    can still say so."""
+    payload = json.dumps(data).encode().ljust(RUN_FILE_BYTES)
     try:
-        tmp.write_text(json.dumps(data), encoding="utf-8")
+        if len(payload) == RUN_FILE_BYTES and path.exists():
+            with path.open("r+b") as note:
+                note.write(payload)
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(payload)
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("recorder.run_note_failed", path=str(path), error=str(exc)[:200])
@@ -175,6 +183,9 @@ def _runs(workdir: Path) -> list[_Run]:
         except ValueError:
             continue
         data = _read(run_dir)
+        listed = _listed(run_dir)
+        if not data and not listed:
+            continue  # spawned on a full disk: it could write nothing, not even its note
         try:
             started = datetime.fromisoformat(data["started"])
         except (KeyError, TypeError, ValueError):
@@ -190,7 +201,7 @@ def _runs(workdir: Path) -> list[_Run]:
             )
         except (KeyError, IndexError, TypeError, ValueError):
             seen = None
-        runs.append(_Run(number, started, end, _listed(run_dir), seen))
+        runs.append(_Run(number, started, end, listed, seen))
     return runs
 
 
@@ -223,4 +234,18 @@ def recording_gaps(workdir: Path, min_gap_s: float = MIN_GAP_S) -> list[Gap]:
         reason = _GAP_AFTER[last.end]
         if reason is not None and ended is not None:
             gaps.append(Gap(at_s, ended, None, reason))
-    return gaps
+    return _merged(gaps)
+
+
+def _merged(gaps: list[Gap]) -> list[Gap]:
+    """Gaps with no media between them are one (runs restarted into a full disk that failed at
+    once), for the reason the first began."""
+    merged: list[Gap] = []
+    for gap in gaps:
+        before = merged[-1] if merged else None
+        if before is not None and before.at_s == gap.at_s and before.seconds is not None:
+            seconds = None if gap.seconds is None else before.seconds + gap.seconds
+            merged[-1] = Gap(before.at_s, before.start, seconds, before.reason)
+        else:
+            merged.append(gap)
+    return merged

@@ -19,6 +19,7 @@ from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import Portal, make_portal
+from tests.recording_helpers import accounted_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -102,6 +103,9 @@ async def test_disk_full_while_recording(
             assert time.monotonic() < deadline, got
             await asyncio.sleep(0.5)
         assert got["duration_s"] >= 3  # what was recorded before the disk filled is there
-        # what could not be written while the disk was full is missing, and said to be
+        # what could not be written while the disk was full is missing, and said to be: where,
+        # how long and why
         assert got["complete"] is False and got["missing_s"] >= 4, got
+        gaps = accounted_for(got, slack_s=3.0)
+        assert [g["reason"] for g in gaps] == ["disk_full"], gaps
         assert "disk_low" not in agent.health.alerts

@@ -22,6 +22,7 @@ from storage.seaweed import EmbeddedSeaweed
 from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
 from tests.conftest import make_settings
+from tests.recording_helpers import accounted_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -99,6 +100,7 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
             assert got["duration_s"] >= 25
             # a store outage costs no media: all of the capture's wall time is there
             assert got["complete"] is True and got["missing_s"] == 0, got
+            assert accounted_for(got, slack_s=3.0) == []
 
 
 async def test_the_status_says_when_the_portal_is_unreachable(

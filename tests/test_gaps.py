@@ -90,6 +90,19 @@ def test_a_run_that_did_not_end_by_a_stop_leaves_the_rest_open(tmp_path: Path) -
     ]
 
 
+def test_runs_spawned_on_a_full_disk_leave_the_gap_to_the_run_that_filled_it(
+    tmp_path: Path,
+) -> None:
+    _run(tmp_path, 1, 0, [4, 4], RunEnd.DISK_FULL)
+    _run(tmp_path, 2, 10, [], RunEnd.DISK_FULL)  # restarted, and failed at once
+    for n in (3, 4):  # the same, and not even their notes could be written
+        (tmp_path / "cache" / f"run-{n:04d}").mkdir()
+    _run(tmp_path, 5, 60, [4], RunEnd.STOPPED)  # space freed
+    assert recording_gaps(tmp_path) == [
+        Gap(8.0, T0 + timedelta(seconds=8), 52.0, GapReason.DISK_FULL)
+    ]
+
+
 def test_restarting_ffmpeg_is_not_worth_a_line(tmp_path: Path) -> None:
     _run(tmp_path, 1, 0, [4, 4], RunEnd.FAILED)
     _run(tmp_path, 2, 8.6, [4], RunEnd.STOPPED)
