@@ -16,6 +16,7 @@ from bench import (
     checkin,
     compliance,
     faces,
+    faults,
     live,
     login_flood,
     playback,
@@ -34,6 +35,7 @@ BENCHES = {
     "checkin": checkin.run,
     "login_flood": login_flood.run,
     "live": live.run,
+    "faults": faults.run,
 }
 
 
