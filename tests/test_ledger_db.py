@@ -95,9 +95,10 @@ async def _world(db: AsyncSession, seed: int) -> None:
             db.add(SessionStudyItem(session_id=sid, item_no=rnd.randint(1, 15), articles=3))
         await db.flush()
         for pid in rnd.sample(range(1, 13), rnd.randint(0, 12)):
-            # Boundaries on purpose: exactly 10 min late, 10 min early, breaks, no check-out.
-            late = rnd.choice([0, 10, 10.5, 11, 30, minutes * 0.25, -5])
-            early = rnd.choice([0, 10, 11, 60])
+            # Boundaries on purpose: exactly 10 min late, 10 min early, exactly the share of a
+            # short session (its tolerance), breaks, no check-out.
+            late = rnd.choice([0, 10, 10.5, 11, 30, minutes * 0.25, minutes * 0.1, -5])
+            early = rnd.choice([0, 10, 11, 60, minutes * 0.1, minutes * 0.1 + 0.5])
             rows = (
                 [(late, early)]
                 if rnd.random() > 0.2

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from classroom.db.models import SessionKind as K
 from classroom.ledger.facts import AttendanceFact, OfficerFact, StudyTag
 from tests.ledger_helpers import (
@@ -220,6 +222,35 @@ def test_arriving_within_the_late_tolerance_is_fully_present() -> None:
     s = session(1, K.TRAINING_DAY, at(5, 8), 480)
     led = ledger(staff(SQUAD, 1, 100), [s], [came(s, 100, late_min=10)])
     assert part(led, 100, "all_staff").hours == 8
+
+
+def test_a_tolerance_shrinks_with_the_session() -> None:
+    """Presence: at a 20-minute drill, 10% of it (2 minutes) late is on time; 3 minutes late is
+    85% present, pro-rated — not the whole of it, as a flat 10 minutes made it."""
+    s = session(1, K.UNIT_STUDY, at(3, 1), 40, OFFICE)
+    on_time, late = staff(OFFICE, 2, 100)
+    led = ledger([on_time, late], [s], [came(s, 100, late_min=4), came(s, 101, late_min=5)])
+    assert part(led, 100, "unit_study").hours == 1
+    assert part(led, 101, "unit_study").hours == pytest.approx(35 / 40, abs=1e-4)
+    assert "pro-rated" in led.officers[101].entries[0].note
+
+
+def test_twenty_of_forty_minutes_earns_nothing() -> None:
+    """Present 20 of a unit study's 40 minutes: half of it, below the plan's share — nothing
+    (it used to earn the whole 学时, the late and early tolerances adding up to 20 minutes)."""
+    s = session(1, K.UNIT_STUDY, at(3, 1), 40, OFFICE)
+    led = ledger(staff(OFFICE, 1, 100), [s], [came(s, 100, late_min=10, early_min=10)])
+    assert part(led, 100, "unit_study").hours == 0
+
+
+def test_two_minutes_of_a_twenty_minute_drill_is_not_presence() -> None:
+    """All twenty of a squad there 08:09–08:11 at a 20-minute drill: nobody present, the drill
+    does not count (it used to be 20/20 and valid)."""
+    s = session(1, K.DRILL_TRAINING, at(3, 1, 8), 20, SQUAD)
+    people = staff(SQUAD, 20, 100)
+    led = ledger(people, [s], [came(s, p.id, late_min=9, early_min=9) for p in people])
+    check = led.units[SQUAD.id].months[2].drills[0]
+    assert (check.attended, check.staff, check.valid) == (0, 20, False)
 
 
 def test_partial_presence_is_pro_rated_above_the_minimum_share() -> None:

@@ -240,9 +240,15 @@ async def _measured(
     if rule is None:
         sql = text(f"SELECT sid, pid, NULL, late, early, covered FROM ({measures}) m")
     else:
+        # presence._judge's rule: each tolerance the smaller of its minutes and a share of
+        # the session's length (Presence.tolerances_s), and at least the plan's share present.
+        late_max = f"{least}(:late_s, length * :tolerance_share)"
+        early_max = f"{least}(:early_s, length * :tolerance_share)"
         full = (
-            f"covered > {_MARGIN_S} AND length > {_MARGIN_S} AND late <= :late_max "
-            "AND early <= :early_max AND length - covered <= :missed_max"
+            f"covered > {_MARGIN_S} AND length > {_MARGIN_S} "
+            f"AND late <= {late_max} - {_MARGIN_S} AND early <= {early_max} - {_MARGIN_S} "
+            f"AND length - covered <= {late_max} + {early_max} - {_MARGIN_S} "
+            f"AND covered >= length * :min_share + {_MARGIN_S}"
         )
         sql = text(
             f"WITH m AS ({measures}) "
@@ -250,11 +256,11 @@ async def _measured(
             f"WHERE {full} GROUP BY sid "
             f"UNION ALL SELECT sid, pid, NULL, late, early, covered FROM m WHERE NOT ({full})"
         )
-        late_s, early_s = rule.late_tolerance_min * 60, rule.early_leave_tolerance_min * 60
         params = {
-            "late_max": late_s - _MARGIN_S,
-            "early_max": early_s - _MARGIN_S,
-            "missed_max": late_s + early_s - _MARGIN_S,
+            "late_s": rule.late_tolerance_min * 60,
+            "early_s": rule.early_leave_tolerance_min * 60,
+            "tolerance_share": rule.tolerance_share,
+            "min_share": rule.min_share,
         }
     if kinds is not None:
         sql = sql.bindparams(bindparam("kinds", [k.value for k in kinds], expanding=True))

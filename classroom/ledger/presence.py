@@ -64,16 +64,23 @@ def judge_seconds(
 ) -> Attended:
     if covered_s <= 0 or length_s <= 0:
         return Attended(0.0, 0.0, 0.0, 0.0, "absent")
-    return _judge(
-        covered_s / length_s, late_s / 60, early_s / 60, (length_s - covered_s) / 60, rule
-    )
+    return _judge(length_s, covered_s, late_s, early_s, rule)
 
 
-def _judge(share: float, late: float, early: float, missed: float, rule: Presence) -> Attended:
+def _judge(
+    length_s: float, covered_s: float, late_s: float, early_s: float, rule: Presence
+) -> Attended:
+    """Fully present: within both tolerances (which shrink with the session, Presence.
+    tolerances_s), missing no more than they add up to, and present for at least the plan's
+    share; else pro-rated from that share up, or nothing. load.py decides the plain cases of
+    the same rule in SQL."""
+    share, late, early = covered_s / length_s, late_s / 60, early_s / 60
+    late_max, early_max = rule.tolerances_s(length_s)
     if (
-        late <= rule.late_tolerance_min
-        and early <= rule.early_leave_tolerance_min
-        and missed <= rule.late_tolerance_min + rule.early_leave_tolerance_min
+        late_s <= late_max
+        and early_s <= early_max
+        and length_s - covered_s <= late_max + early_max
+        and share >= rule.min_share
     ):
         return Attended(share, late, early, 1.0, "present")
     if share >= rule.min_share and rule.partial == "prorate":
@@ -94,8 +101,6 @@ def attended(session: SessionFact, rows: Iterable[AttendanceFact], rule: Presenc
     if not spans or length <= timedelta(0):
         return Attended(0.0, 0.0, 0.0, 0.0, "absent")
     covered = sum((hi - lo for lo, hi in spans), timedelta(0))
-    share = covered / length
-    late = (spans[0][0] - session.start).total_seconds() / 60
-    early = (session.end - spans[-1][1]).total_seconds() / 60
-    missed = (length - covered).total_seconds() / 60
-    return _judge(share, late, early, missed, rule)
+    late = (spans[0][0] - session.start).total_seconds()
+    early = (session.end - spans[-1][1]).total_seconds()
+    return _judge(length.total_seconds(), covered.total_seconds(), late, early, rule)

@@ -56,8 +56,20 @@ class Quota(_Strict):
 class Presence(_Strict):
     late_tolerance_min: float = Field(ge=0, le=240)
     early_leave_tolerance_min: float = Field(ge=0, le=240)
+    # A tolerance shrinks with the session: the smaller of its minutes and this share of the
+    # session's length (10 minutes of a 20-minute drill are not "on time").
+    tolerance_share: float = Field(ge=0, le=1)
     min_share: float = Field(gt=0, le=1)
     partial: Literal["prorate", "none"]
+
+    def tolerances_s(self, length_s: float) -> tuple[float, float]:
+        """Seconds one may come late and leave early at a session of ``length_s`` seconds and
+        still be fully present."""
+        cap = self.tolerance_share * length_s
+        return (
+            min(self.late_tolerance_min * 60, cap),
+            min(self.early_leave_tolerance_min * 60, cap),
+        )
 
 
 Who = Literal["all_staff", "new_recruits", "squad_enforcement_staff", "unit_enforcement_staff"]

@@ -45,7 +45,8 @@ def describe_plan(plan: Plan) -> str:
     out += [
         "",
         f"出勤规则 presence: late ≤ {pr.late_tolerance_min:g} min, early leave ≤ "
-        f"{pr.early_leave_tolerance_min:g} min; otherwise ≥ {pr.min_share:.0%} present → "
+        f"{pr.early_leave_tolerance_min:g} min, each at most {pr.tolerance_share:.0%} of the "
+        f"session, and ≥ {pr.min_share:.0%} present; otherwise ≥ {pr.min_share:.0%} present → "
         f"{'pro-rated' if pr.partial == 'prorate' else 'nothing'}",
         f"回放学习 watching: ≥ {plan.watch.min_share:.0%} played at ≤ {plan.watch.max_speed:g}×; "
         f"1 学时 per {plan.watch.minutes_per_hour:g} min, 1 学分 per "
