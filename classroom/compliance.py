@@ -180,6 +180,7 @@ def unit_dict(uy: UnitYear) -> dict[str, Any]:
                 "articles_min": m.articles_min,
                 "articles_max": m.articles_max,
                 "articles_ok": m.articles_ok,
+                "articles_over": m.articles_over,
                 "items": list(m.items),
             }
             for m in uy.months

@@ -119,6 +119,35 @@ def test_twelve_unit_studies_meet_the_unit_study_part() -> None:
     assert all(m.unit_study_held for m in led.units[OFFICE.id].months)
 
 
+def test_twelve_unit_studies_in_january_earn_one_hour() -> None:
+    """每月开展1次: a month's studies earn at most the plan's one; the rest stay on the ledger at
+    nothing, saying why (twelve in January used to give 12/12 and met)."""
+    people = staff(OFFICE, 1, 100)
+    ss = [session(d, K.UNIT_STUDY, at(1, d), 60, OFFICE) for d in range(1, 13)]
+    led = ledger(people, ss, [came(s, 100) for s in ss])
+    p = part(led, 100, "unit_study")
+    assert p.hours == 1 and not p.met
+    extra = [e for e in led.officers[100].entries if e.hours == 0]
+    assert len(extra) == 11 and all(e.note == "beyond the plan's 1 a month" for e in extra)
+
+
+def test_unit_study_per_year_is_honoured() -> None:
+    """全年12学时: a plan allowing two a month still stops at its per_year."""
+    twice = PLAN.model_copy(
+        update={
+            "tasks": [
+                t.model_copy(update={"per_month": 2}) if t.id == "unit_study" else t
+                for t in PLAN.tasks
+            ]
+        }
+    )
+    people = staff(OFFICE, 1, 100)
+    ss = [session(i, K.UNIT_STUDY, at(1 + i // 2, 5 + i % 2), 60, OFFICE) for i in range(16)]
+    led = ledger(people, ss, [came(s, 100) for s in ss], plan=twice)
+    assert part(led, 100, "unit_study").hours == 12
+    assert [e.note for e in led.officers[100].entries][-4:] == ["beyond the plan's 12 a year"] * 4
+
+
 # --- Drill training (task 5) and drill assessment (task 3) --------------------------------------
 
 
@@ -379,6 +408,21 @@ def test_recruit_owes_30_days_of_practical_training() -> None:
     assert not any(r.code == "practical_short" for r in led.officers[101].reasons)
 
 
+def test_who_is_a_recruit_is_the_plans_to_say() -> None:
+    """Hired on 2022-12-15: a recruit in 2023 by the plan's rule (from 2022-10-01), owing the 30
+    days (hired "in the plan's year" missed them); hired 2022-09-30: not. Another rule, another
+    answer, with no code changed."""
+    december = OfficerFact(100, "dec", SQUAD.id, hired_on=date(2022, 12, 15))
+    september = OfficerFact(101, "sep", SQUAD.id, hired_on=date(2022, 9, 30))
+    led = ledger([december, september])
+    assert led.officers[100].recruit and led.officers[100].practical_days_required == 30
+    assert not led.officers[101].recruit
+    from_december = PLAN.model_copy(
+        update={"recruits": PLAN.recruits.model_copy(update={"hired_from": date(2022, 12, 16)})}
+    )
+    assert not ledger([december], plan=from_december).officers[100].recruit
+
+
 # --- Study list (Attachment 2) ------------------------------------------------------------------
 
 
@@ -408,6 +452,10 @@ def test_item_15_needs_three_to_four_articles_a_month() -> None:
     march, april = led.units[OFFICE.id].months[2], led.units[OFFICE.id].months[3]
     assert march.articles == 3 and march.articles_ok
     assert april.articles == 2 and not april.articles_ok
+    s6 = session(3, K.UNIT_STUDY, at(5, 10), 45, OFFICE, (StudyTag(15, articles=6),))
+    may = ledger(people, [s6], [came(s6, 100)]).units[OFFICE.id].months[4]
+    # more than the plan's 4: not behind, but said (the list is for a few articles a month)
+    assert may.articles_ok and may.articles_over and not march.articles_over
 
 
 # --- Time and identity --------------------------------------------------------------------------

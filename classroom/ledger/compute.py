@@ -190,6 +190,12 @@ class UnitMonth:
         return self.articles_min == 0 or self.articles >= self.articles_min
 
     @property
+    def articles_over(self) -> bool:
+        """More articles than the plan's 3–4 a month: not behind, but worth a word (the list is
+        meant to be read a few articles a month, not crammed)."""
+        return bool(self.articles_max) and self.articles > self.articles_max
+
+    @property
     def ok(self) -> bool:
         return not self.due or (self.unit_study_held and self.drills_ok and self.articles_ok)
 
@@ -419,13 +425,15 @@ class _Builder:
     def officer_year(self, officer: OfficerFact) -> OfficerYear:
         unit = self.units.get(officer.unit_id) if officer.unit_id is not None else None
         entries = tuple(
-            sorted(self.entries.get(officer.id, []), key=lambda e: (e.on, e.ref, e.part))
+            self.capped(
+                sorted(self.entries.get(officer.id, []), key=lambda e: (e.on, e.ref, e.part))
+            )
         )
         by_part: dict[str, list[Entry]] = defaultdict(list)
         for e in entries:
             by_part[e.part].append(e)
         parts = tuple(self.part_status(p, by_part.get(p.id, [])) for p in self.plan.quota.parts)
-        recruit = officer.hired_on is not None and officer.hired_on.year == self.plan.year
+        recruit = self.plan.is_recruit(officer.hired_on)
         practical_task = self.plan.task_for(SessionKind.PRACTICAL)
         required = (practical_task.days or 0) if (recruit and practical_task) else 0
         days = _r(self.practical.get(officer.id, 0.0))
@@ -449,6 +457,42 @@ class _Builder:
             required,
             tuple(reasons),
         )
+
+    def capped(self, entries: list[Entry]) -> list[Entry]:
+        """A task held "once a month, 12 a year" earns at most its per-month and per-year
+        amounts (hours_each times them), in date order: twelve unit studies in January earn one
+        学时, not twelve. What goes beyond stays on the ledger at nothing, with why."""
+        caps = {
+            t.part: t
+            for t in self.plan.tasks
+            if t.part is not None and t.hours_each is not None and (t.per_month or t.per_year)
+        }
+        month_used: dict[tuple[str, int], float] = defaultdict(float)
+        year_used: dict[str, float] = defaultdict(float)
+        out = []
+        for e in entries:
+            task = caps.get(e.part)
+            if task is None or e.source != CreditSource.SESSION.value:
+                out.append(e)
+                continue
+            assert task.hours_each is not None
+            room = [
+                (task.per_month * task.hours_each) - month_used[(e.part, e.on.month)]
+                if task.per_month
+                else e.hours,
+                (task.per_year * task.hours_each) - year_used[e.part] if task.per_year else e.hours,
+            ]
+            hours = _r(max(0.0, min(e.hours, *room)))
+            month_used[(e.part, e.on.month)] += hours
+            year_used[e.part] += hours
+            if hours < e.hours - _EPS:
+                over = "month" if room[0] <= room[1] else "year"
+                limit = task.per_month if over == "month" else task.per_year
+                note = f"beyond the plan's {limit} a {over}"
+                credits = _r(e.credits * hours / e.hours) if e.hours else 0.0
+                e = e._replace(hours=hours, credits=credits, note=note)
+            out.append(e)
+        return out
 
     @staticmethod
     def part_status(part: QuotaPart, mine: list[Entry]) -> PartStatus:

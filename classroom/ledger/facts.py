@@ -24,7 +24,8 @@ class OfficerFact:
     name: str
     unit_id: int | None
     badge_no: str | None = None
-    # First day in service; a recruit (owes the practical training) in the year it falls in.
+    # First day in service: a recruit (owes the practical training) when the plan's recruits
+    # rule takes it in (Plan.is_recruit).
     hired_on: date | None = None
     # Counts toward a squad's drill attendance shares (执法人员).
     enforcement_staff: bool = True

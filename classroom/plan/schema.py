@@ -6,6 +6,7 @@ Everything a year may change is a field here, so next year's plan is a new TOML 
 from __future__ import annotations
 
 import enum
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -152,6 +153,14 @@ class Watch(_Strict):
     hours_per_credit: float = Field(default=2, gt=0)
 
 
+class Recruits(_Strict):
+    """Who is a new recruit (新录用人员) in the plan's year, owing the practical training: hired
+    from ``hired_from`` to ``hired_to`` (the year's end when left out), both days included."""
+
+    hired_from: date
+    hired_to: date | None = None
+
+
 class Plan(_Strict):
     year: int = Field(ge=2000, le=2100)
     title: str
@@ -161,6 +170,7 @@ class Plan(_Strict):
     tasks: list[Task] = Field(min_length=1)
     study_items: list[StudyItem] = Field(default_factory=list)
     watch: Watch = Field(default_factory=Watch)
+    recruits: Recruits
 
     @model_validator(mode="after")
     def _references(self) -> Plan:
@@ -174,10 +184,20 @@ class Plan(_Strict):
         ):
             if len(set(nos)) != len(nos):
                 raise ValueError(f"{label} numbers repeat: {sorted(nos)}")
+        last = self.recruits.hired_to or date(self.year, 12, 31)
+        if not self.recruits.hired_from <= last <= date(self.year, 12, 31):
+            raise ValueError(
+                f"recruits: hired_from {self.recruits.hired_from} to {last} must end by the "
+                f"plan year's end"
+            )
         kinds = [t.session_kind for t in self.tasks]
         if len(set(kinds)) != len(kinds):
             raise ValueError("two tasks use the same session kind")
         return self
+
+    def is_recruit(self, hired_on: date | None) -> bool:
+        last = self.recruits.hired_to or date(self.year, 12, 31)
+        return hired_on is not None and self.recruits.hired_from <= hired_on <= last
 
     def task_for(self, kind: SessionKind) -> Task | None:
         return next((t for t in self.tasks if t.session_kind == kind), None)

@@ -51,6 +51,8 @@ def describe_plan(plan: Plan) -> str:
         f"回放学习 watching: ≥ {plan.watch.min_share:.0%} played at ≤ {plan.watch.max_speed:g}×; "
         f"1 学时 per {plan.watch.minutes_per_hour:g} min, 1 学分 per "
         f"{plan.watch.hours_per_credit:g} 学时 (or what the session's task earns)",
+        f"新录用人员 recruits: hired {plan.recruits.hired_from} – "
+        f"{plan.recruits.hired_to or f'{plan.year}-12-31'}",
         "",
         "附件1 tasks:",
     ]
@@ -74,7 +76,12 @@ def describe_plan(plan: Plan) -> str:
             and v is not None
         }
         rule_text = ", ".join(f"{k}={v:g}" for k, v in rules.items())
-        out.append(f"  {t.no}. {t.name} [{t.session_kind.value}] {t.owner}/{t.who}: {rule_text}")
+        assessed = ", 考核 assessed" if t.assessed else ""
+        out.append(
+            f"  {t.no}. {t.name} [{t.session_kind.value}] {t.owner}/{t.who}: {rule_text}{assessed}"
+        )
+        if t.content:
+            out.append(f"      {t.content}")
     out += ["", "附件2 study items:"]
     for i in plan.study_items:
         extra = ""
