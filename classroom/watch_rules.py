@@ -91,13 +91,17 @@ class WatchCredit:
 
 
 def credit_for(plan: Plan, kind: SessionKind, minutes: float) -> WatchCredit:
-    """A recording earns what its session earns by the plan: a training day's 学时 and 学分, a unit
+    """A recording earns what its session earns by the plan: a training day's 学时 and 学分 (its
+    share of a day, by length: Task.day_share), a unit
     study's 学时; any other session one 学时 per ``minutes_per_hour`` of its length (in halves),
     and a 学分 per ``hours_per_credit`` 学时."""
     rules = plan.watch
     task = plan.task_for(kind)
     if task is not None and task.hours_per_day is not None:
-        return WatchCredit(task.hours_per_day, task.credits_per_day or 0.0)
+        share = task.day_share(minutes)  # a 20-minute "training day" is not a day's credit
+        return WatchCredit(
+            round(task.hours_per_day * share, 2), round((task.credits_per_day or 0.0) * share, 2)
+        )
     if task is not None and task.hours_each is not None:
         return WatchCredit(task.hours_each, 0.0)
     hours = int(minutes / rules.minutes_per_hour * 2) / 2

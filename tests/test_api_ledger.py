@@ -43,8 +43,9 @@ async def _session(portal: Portal) -> Session:
             trainer_id=now.trainer_id,
             kind=SessionKind.TRAINING_DAY,
             title="2023 training day",
-            planned_start=datetime(2023, 5, 8, 9, tzinfo=TZ),
-            planned_end=datetime(2023, 5, 8, 17, tzinfo=TZ),
+            # a day of its own (the demo's 2023 cohort is in May): its credit is the day's
+            planned_start=datetime(2023, 6, 12, 9, tzinfo=TZ),
+            planned_end=datetime(2023, 6, 12, 17, tzinfo=TZ),
         )
         db.add(day)
         await db.commit()
@@ -94,7 +95,7 @@ async def test_trainer_records_attendance_and_the_officer_sees_the_credit(portal
     async with portal.as_user("officer1") as officer:
         mine = (await officer.get(f"/api/v1/compliance/me?year={year}")).json()
     part = next(p for p in mine["parts"] if p["id"] == "all_staff")
-    entry = next(e for e in mine["entries"] if e["ref"] == f"session:{s.id}")
+    entry = next(e for e in mine["entries"] if e["ref"] == "training_day:2023-06-12")
     assert (entry["hours"], entry["credits"]) == (8, 4)  # a training day, fully present
     assert (part["hours"], part["credits"]) == (before["hours"] + 8, before["credits"] + 4)
 
@@ -350,8 +351,8 @@ async def test_attendance_import_is_validated_applied_once_and_credited(portal: 
     s = await _session(portal)  # a 2023 training day, 09:00–17:00 Shanghai time
     ids = await _ids(portal)
     good = (
-        f"场次,警号,签到,签退\n{s.id},D0005,2023-05-08 09:00,2023-05-08 17:00\n"
-        f"{s.id},D0006,2023-05-08T01:05:00+00:00,\n"
+        f"场次,警号,签到,签退\n{s.id},D0005,2023-06-12 09:00,2023-06-12 17:00\n"
+        f"{s.id},D0006,2023-06-12T01:05:00+00:00,\n"
     ).encode()
     async with portal.as_user("officer2") as officer:
         was = (await officer.get("/api/v1/compliance/me?year=2023")).json()
@@ -364,10 +365,10 @@ async def test_attendance_import_is_validated_applied_once_and_credited(portal: 
         again = await manager.post("/api/v1/imports/attendance", files={"file": ("a.csv", good)})
         assert (again.json()["imported"], again.json()["already_imported"]) == (0, 2)
         bad = (
-            f"session_id,badge_no,check_in,check_out\n{s.id},D0004,2023-05-08 09:00,\n"
-            f"9999,D0004,2023-05-08 09:00,\n{s.id},NOPE,2023-05-08 09:00,\n"
+            f"session_id,badge_no,check_in,check_out\n{s.id},D0004,2023-06-12 09:00,\n"
+            f"9999,D0004,2023-06-12 09:00,\n{s.id},NOPE,2023-06-12 09:00,\n"
             f"{s.id},D0004,yesterday,\n{s.id},D0004,2023-06-30 09:00,\n"
-            f"{s.id},D0004,2023-05-08 12:00,2023-05-08 10:00\n"
+            f"{s.id},D0004,2023-06-12 12:00,2023-06-12 10:00\n"
         ).encode()
         r = await manager.post("/api/v1/imports/attendance", files={"file": ("b.csv", bad)})
         assert r.status_code == 422

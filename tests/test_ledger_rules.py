@@ -9,6 +9,7 @@ import pytest
 
 from classroom.db.models import SessionKind as K
 from classroom.ledger.facts import AttendanceFact, OfficerFact, StudyTag
+from classroom.watch_rules import WatchCredit, credit_for
 from tests.ledger_helpers import (
     ADJACENT,
     OFFICE,
@@ -229,6 +230,41 @@ def test_training_day_earns_8_hours_4_credits() -> None:
     led = ledger(staff(SQUAD, 1, 100), [s], [came(s, 100)])
     p = part(led, 100, "all_staff")
     assert (p.hours, p.credits) == (8, 4)
+
+
+def test_a_training_day_is_credited_once_from_its_sessions_together() -> None:
+    """Morning and afternoon of one training day: one day, 8 学时 4 学分 (it used to be two
+    entries, 16/8). Present only in the morning (210 of 390 minutes): that share of the day."""
+    morning = session(1, K.TRAINING_DAY, at(5, 8, 9), 210)
+    afternoon = session(2, K.TRAINING_DAY, at(5, 8, 13, 30), 180)
+    both, half = staff(SQUAD, 2, 100)
+    rows = [came(morning, 100), came(afternoon, 100), came(morning, 101)]
+    led = ledger([both, half], [morning, afternoon], rows)
+    assert [(e.hours, e.credits, e.ref) for e in led.officers[100].entries] == [
+        (8, 4, "training_day:2023-05-08")
+    ]
+    (entry,) = led.officers[101].entries
+    assert (entry.hours, entry.credits) == (
+        pytest.approx(8 * 210 / 390, abs=1e-4),
+        pytest.approx(4 * 210 / 390, abs=1e-4),
+    )
+    assert entry.note == "present 54% of the day, pro-rated"
+    assert led.training_days_held == 1
+
+
+def test_a_short_session_marked_training_day_is_not_a_day() -> None:
+    """A 20-minute session marked as a training day earns nothing and is not a day held: the
+    day's sessions must reach the plan's length of a day (min_day_minutes)."""
+    days = [session(i, K.TRAINING_DAY, at(5, 8 + i), 20) for i in range(3)]
+    led = ledger(staff(SQUAD, 1, 100), days, [came(s, 100) for s in days])
+    assert part(led, 100, "all_staff").hours == 0 and led.training_days_held == 0
+
+
+def test_watching_a_short_training_day_earns_its_share_of_a_day() -> None:
+    """The same rule for watching: a training day's recording earns the day's credit only if
+    it is a day long; a 20-minute one, 20/360 of it."""
+    assert credit_for(PLAN, K.TRAINING_DAY, 480) == WatchCredit(8, 4)
+    assert credit_for(PLAN, K.TRAINING_DAY, 20) == WatchCredit(0.44, 0.22)
 
 
 def test_one_cohort_of_three_days_meets_the_all_staff_part() -> None:
@@ -464,9 +500,9 @@ def test_item_15_needs_three_to_four_articles_a_month() -> None:
 def test_the_year_is_the_bureaus_local_year() -> None:
     """A session on 31 Dec 23:30 Shanghai time is 2023's; one at 00:30 on 1 Jan is not,
     though both are 31 Dec in UTC."""
-    late = session(1, K.TRAINING_DAY, at(12, 31, 23, 30), 20)
-    new_year = session(2, K.TRAINING_DAY, at(1, 1, 0, 30, year=2024), 20)
-    led = ledger(staff(SQUAD, 1, 100), [late, new_year], [came(late, 100), came(new_year, 100)])
+    late = session(1, K.UNIT_STUDY, at(12, 31, 23, 0), 45, OFFICE)
+    new_year = session(2, K.UNIT_STUDY, at(1, 1, 0, 30, year=2024), 45, OFFICE)
+    led = ledger(staff(OFFICE, 1, 100), [late, new_year], [came(late, 100), came(new_year, 100)])
     assert [e.ref for e in led.officers[100].entries] == ["session:1"]
 
 

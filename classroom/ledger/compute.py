@@ -277,6 +277,10 @@ class _Builder:
         self.practical: dict[int, float] = defaultdict(float)
         self.unit_checks: dict[tuple[int, SessionKind], list[SessionCheck]] = defaultdict(list)
         self.unit_tags: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        # Training days, by the bureau's calendar day: planned minutes, and each officer's
+        # minutes of presence (a session's length times its presence factor).
+        self.day_minutes: dict[date, float] = defaultdict(float)
+        self.day_present: dict[date, dict[int, float]] = defaultdict(lambda: defaultdict(float))
 
     def local(self, when: datetime) -> date:
         return when.astimezone(self.tz).date()
@@ -310,8 +314,13 @@ class _Builder:
             # Per session, not per person: a bureau's year is a hundred thousand presences.
             study = [t.item_no for t in session.study] if valid else []
             practical = session.kind == SessionKind.PRACTICAL
+            by_day = session.kind == SessionKind.TRAINING_DAY and task is not None
+            if by_day:
+                self.day_minutes[on] += session.minutes
             hours, credits = self.session_credit(task) if task is not None else (0.0, 0.0)
             part = task.part if task is not None and valid and (hours or credits) else None
+            if by_day:
+                part = None  # earned by the day, from all of its sessions: walk_training_days
             full = (_r(hours), _r(credits))
             ref = f"session:{session.id}"
             for pid, att in present.items():
@@ -323,6 +332,8 @@ class _Builder:
                     continue
                 if practical:
                     self.practical[pid] += att.factor
+                if by_day:
+                    self.day_present[on][pid] += session.minutes * att.factor
                 if part:
                     whole = att.factor == 1
                     self.entries[pid].append(
@@ -338,10 +349,41 @@ class _Builder:
                         )
                     )
 
+    def training_days(self) -> list[date]:
+        """The days whose training-day sessions together reach the plan's length of a day."""
+        task = self.plan.task_for(SessionKind.TRAINING_DAY)
+        if task is None:
+            return []
+        return sorted(d for d, m in self.day_minutes.items() if task.day_share(m) >= 1 - _EPS)
+
+    def walk_training_days(self) -> None:
+        """A training day's credit, once a calendar day: from that day's sessions together,
+        pro-rated by each officer's presence over their planned minutes; nothing on a day whose
+        sessions fall short of the plan's length of a day."""
+        task = self.plan.task_for(SessionKind.TRAINING_DAY)
+        if task is None or task.part is None:
+            return
+        hours, credits = task.hours_per_day or 0.0, task.credits_per_day or 0.0
+        for day in self.training_days():
+            planned = self.day_minutes[day]
+            for pid, minutes in sorted(self.day_present[day].items()):
+                share = min(1.0, minutes / planned)
+                whole = share >= 1 - _EPS
+                self.entries[pid].append(
+                    Entry(
+                        pid,
+                        task.part,
+                        _r(hours if whole else hours * share),
+                        _r(credits if whole else credits * share),
+                        day,
+                        CreditSource.SESSION.value,
+                        f"training_day:{day.isoformat()}",
+                        "" if whole else f"present {share:.0%} of the day, pro-rated",
+                    )
+                )
+
     @staticmethod
     def session_credit(task: Task) -> tuple[float, float]:
-        if task.session_kind == SessionKind.TRAINING_DAY:
-            return task.hours_per_day or 0.0, task.credits_per_day or 0.0
         if task.session_kind == SessionKind.UNIT_STUDY:
             return task.hours_each or 0.0, 0.0
         return 0.0, 0.0
@@ -552,6 +594,7 @@ class _Builder:
 def compute_year(plan: Plan, facts: Facts, as_of: date, tz: ZoneInfo | None = None) -> YearLedger:
     b = _Builder(plan, facts, tz or ZoneInfo("Asia/Shanghai"), as_of)
     b.walk_sessions()
+    b.walk_training_days()
     b.walk_credits()
     officers = {o.id: b.officer_year(o) for o in sorted(facts.officers, key=lambda o: o.id)}
     by_unit: dict[int | None, list[OfficerYear]] = defaultdict(list)
@@ -562,5 +605,5 @@ def compute_year(plan: Plan, facts: Facts, as_of: date, tz: ZoneInfo | None = No
     }
     training = plan.task_for(SessionKind.TRAINING_DAY)
     required = (training.min_cohorts or 0) * (training.days_per_cohort or 0) if training else 0
-    held = len({b.local(s.start) for s in b.sessions if s.kind == SessionKind.TRAINING_DAY})
+    held = len(b.training_days())
     return YearLedger(plan, as_of, officers, units, held, required)

@@ -91,6 +91,8 @@ class Task(_Strict):
     days_per_cohort: int | None = Field(default=None, ge=1)
     hours_per_day: float | None = Field(default=None, gt=0)
     credits_per_day: float | None = Field(default=None, ge=0)
+    # A training day counts, and earns its credit, only if its sessions together last this long.
+    min_day_minutes: float | None = Field(default=None, gt=0, le=1440)
     days: int | None = Field(default=None, ge=1)
     per_month: int | None = Field(default=None, ge=1)
     per_year: int | None = Field(default=None, ge=1)
@@ -98,10 +100,22 @@ class Task(_Strict):
     hours_each: float | None = Field(default=None, gt=0)
     min_attendance_share: float | None = Field(default=None, gt=0, le=1)
 
+    def day_share(self, minutes: float) -> float:
+        """What share of a training day's credit ``minutes`` of its sessions are worth: all of
+        it from the plan's minimum length of a day, in proportion below it."""
+        if self.min_day_minutes is None:
+            return 1.0
+        return min(1.0, minutes / self.min_day_minutes)
+
     @model_validator(mode="after")
     def _rules_for_kind(self) -> Task:
         needs: dict[SessionKind, tuple[str, ...]] = {
-            SessionKind.TRAINING_DAY: ("hours_per_day", "credits_per_day", "part"),
+            SessionKind.TRAINING_DAY: (
+                "hours_per_day",
+                "credits_per_day",
+                "min_day_minutes",
+                "part",
+            ),
             SessionKind.PRACTICAL: ("days",),
             SessionKind.DRILL_ASSESSMENT: ("min_attendance_share",),
             SessionKind.UNIT_STUDY: ("per_month", "min_minutes", "hours_each", "part"),
