@@ -21,6 +21,7 @@ from classroom.attendance_import import import_attendance
 from classroom.compliance import (
     NoPlan,
     PlanBook,
+    PlanUnavailable,
     bureau_year,
     default_as_of,
     officer_rows,
@@ -391,7 +392,7 @@ def plan_show(
     settings = _settings()
     try:
         plan = PlanBook(settings.plans_dir).get(year)
-    except (NoPlan, PlanError) as exc:
+    except (NoPlan, PlanUnavailable) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(plan.model_dump_json(indent=2))
@@ -412,7 +413,7 @@ def report_compliance(
     tz = ZoneInfo(settings.web.timezone)
     try:
         plan = PlanBook(settings.plans_dir).get(year)
-    except (NoPlan, PlanError) as exc:
+    except (NoPlan, PlanUnavailable) as exc:
         raise _fail(str(exc)) from None
 
     async def _ledger() -> YearLedger:

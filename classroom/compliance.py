@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,17 +22,34 @@ from classroom.ledger.load import load_facts
 from classroom.plan.loader import PlanError, load_plan, plan_path
 from classroom.plan.schema import Plan
 
+log = structlog.get_logger(__name__)
+
 
 class NoPlan(LookupError):
     pass
 
 
+class PlanUnavailable(RuntimeError):
+    """A year's plan file is broken and no good version of it was ever loaded here: nothing can
+    be computed for that year until it is mended (the portal answers 503, saying why)."""
+
+    def __init__(self, year: int, problem: str) -> None:
+        super().__init__(
+            f"the training plan for {year} cannot be read, and no good version of it was "
+            f"loaded before:\n{problem}"
+        )
+        self.year, self.problem = year, problem
+
+
 class PlanBook:
-    """The plans on disk, read once each and re-read when the file changes."""
+    """The plans on disk, read once each and re-read when the file changes. A file edited into
+    a broken state does not take the year down: its last good version stays in force, and
+    ``problem`` says what is wrong with the file (for managers, and in the log)."""
 
     def __init__(self, plans_dir: Path) -> None:
         self.plans_dir = plans_dir
-        self._cache: dict[int, tuple[float, Plan]] = {}
+        self._cache: dict[int, tuple[float, Plan]] = {}  # (mtime read, last good plan)
+        self._broken: dict[int, tuple[float, str]] = {}  # (mtime read, what is wrong)
 
     def get(self, year: int) -> Plan:
         path = plan_path(self.plans_dir, year)
@@ -40,12 +58,23 @@ class PlanBook:
         except FileNotFoundError:
             raise NoPlan(f"no training plan for {year} ({path})") from None
         cached = self._cache.get(year)
-        if cached is None or cached[0] != mtime:
-            plan = load_plan(path)
-            if plan.year != year:
-                raise PlanError(f"{path}: says year {plan.year}, expected {year}")
-            self._cache[year] = (mtime, plan)
+        broken = self._broken.get(year)
+        if (cached is None or cached[0] != mtime) and (broken is None or broken[0] != mtime):
+            try:
+                self._cache[year] = (mtime, load_plan(path))
+                self._broken.pop(year, None)
+            except PlanError as exc:
+                self._broken[year] = (mtime, str(exc))
+                log.error("plan.broken", year=year, problem=str(exc), kept=cached is not None)
+        if year in self._broken and year not in self._cache:
+            raise PlanUnavailable(year, self._broken[year][1])
         return self._cache[year][1]
+
+    def problem(self, year: int) -> str | None:
+        """What is wrong with the year's file on disk while its last good version is in force
+        (FILE:LINE: field: problem); None when the file is good."""
+        broken = self._broken.get(year)
+        return broken[1] if broken is not None else None
 
     def years(self) -> list[int]:
         return sorted(int(p.stem) for p in self.plans_dir.glob("*.toml") if p.stem.isdigit())

@@ -124,6 +124,15 @@ def test_plan_check_names_file_line_and_field(tmp_path: Path) -> None:
     assert r.returncode == 1 and "not valid TOML" in r.stderr and "line 1" in r.stderr
 
 
+def test_plan_check_refuses_a_year_other_than_the_files_name(tmp_path: Path) -> None:
+    path = tmp_path / "2024.toml"
+    path.write_text((PLANS / "2023.toml").read_text())
+    r = run(tmp_path, "plan", "check", str(path))
+    line = next(n for n, ln in enumerate(path.read_text().splitlines(), 1) if ln.startswith("year"))
+    assert r.returncode == 1
+    assert f"{path}:{line}: year: says 2023, but the file is named for 2024" in r.stderr
+
+
 def test_parts_that_do_not_add_up_are_refused(tmp_path: Path) -> None:
     text = (PLANS / "2023.toml").read_text().replace("hours = 60\n", "hours = 64\n", 1)
     path = tmp_path / "p.toml"

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from classroom.compliance import PlanUnavailable
 from classroom.runtime import Services, open_services
 from classroom.settings import Settings, load_settings
 from web.api import (
@@ -83,6 +84,19 @@ def _said(request: Request, detail: object) -> object:
     lang = request_language(request, services(request).settings.web.default_language)
     key = f"error.{detail['code']}"
     return translate(lang, key, **detail) if key in catalog(lang) else detail.get("message", "")
+
+
+async def _plan_unavailable(request: Request, exc: Exception) -> Response:
+    """A year whose plan file is broken with no good version loaded before: 503, saying why
+    (the file's FILE:LINE: field: problem lines), instead of a bare 500."""
+    assert isinstance(exc, PlanUnavailable)
+    detail = {
+        "code": "plan_unavailable",
+        "message": str(exc),
+        "year": exc.year,
+        "problem": exc.problem,
+    }
+    return await _http_error(request, HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -170,6 +184,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(PlanUnavailable, _plan_unavailable)
     app.add_middleware(SameOrigin)
     store = settings.storage
     presigned = store.playback == "presigned" and store.endpoint

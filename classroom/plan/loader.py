@@ -56,7 +56,7 @@ def load_plan(path: Path) -> Plan:
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: not valid TOML: {exc}") from None
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -65,6 +65,11 @@ def load_plan(path: Path) -> Plan:
             where = f"{path}:{line}" if line else str(path)
             problems.append(f"{where}: {_field_path(loc)}: {err['msg']}")
         raise PlanError("\n".join(problems)) from None
+    if path.stem.isdigit() and int(path.stem) != plan.year:
+        line = _line_of(text, ("year",))
+        where = f"{path}:{line}" if line else str(path)
+        raise PlanError(f"{where}: year: says {plan.year}, but the file is named for {path.stem}")
+    return plan
 
 
 def plan_path(plans_dir: Path, year: int) -> Path:

@@ -135,4 +135,5 @@ async def bureau_page(
         years=services(request).plans.years(),
         eligible=sum(o.eligible for o in ledger.officers.values()),
         unit_year=ledger.units.get(unit) if unit is not None else None,
+        plan_problem=services(request).plans.problem(plan.year),
     )
