@@ -479,17 +479,34 @@ def _import_file(file: Path, as_user: str, do_import: ImportFn) -> None:
         for line, message in exc.problems:
             typer.echo(f"{file}:{line}: {message}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{file}: {r.rows} rows, {r.imported} imported, {r.already} already imported")
+    replaced = f", {r.replaced} replaced" if r.replaced else ""
+    typer.echo(
+        f"{file}: {r.rows} rows, {r.imported} imported, {r.already} already imported{replaced}"
+    )
 
 
 AS_MANAGER = typer.Option("--as", help="The manager doing the import (audit).")
 
 
 @import_app.command("online")
-def import_online_cmd(file: Path, as_user: Annotated[str, AS_MANAGER]) -> None:
-    """Import the city platform's online-training CSV: all rows or none."""
+def import_online_cmd(
+    file: Path,
+    as_user: Annotated[str, AS_MANAGER],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Replace rows imported before with other values (a corrected export)."
+        ),
+    ] = False,
+) -> None:
+    """Import the city platform's online training (CSV in UTF-8 or GB18030, or XLSX): all rows
+    or none."""
     _import_file(
-        file, as_user, lambda db, data, name, actor, _: import_online(db, data, name, actor)
+        file,
+        as_user,
+        lambda db, data, name, actor, settings: import_online(
+            db, data, name, actor, PlanBook(settings.plans_dir).years(), replace
+        ),
     )
 
 

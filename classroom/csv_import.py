@@ -1,11 +1,10 @@
-"""What every CSV import shares: content checks, the header, rows with their line numbers, and
-all-or-nothing refusal with every bad line listed."""
+"""What every table import shares: content checks, the header, rows with their line numbers, and
+all-or-nothing refusal with every bad line listed. CSV or XLSX (classroom.table_file)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from classroom.audit import audit
 from classroom.db.models import ImportBatch, Person, PersonRole, Role
+from classroom.table_file import UnreadableTable, table_rows
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -36,7 +36,8 @@ class ImportResult:
     batch_id: int
     rows: int
     imported: int
-    already: int
+    already: int  # stored before with the same values: skipped
+    replaced: int = 0  # stored before with other values, replaced as asked
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -44,32 +45,28 @@ class ImportResult:
             "rows": self.rows,
             "imported": self.imported,
             "already_imported": self.already,
+            "replaced": self.replaced,
         }
-
-
-def _text(data: bytes) -> str:
-    if len(data) > MAX_BYTES:
-        raise ImportRejected([(0, f"file larger than {MAX_BYTES} bytes")])
-    if b"\x00" in data:
-        raise ImportRejected([(0, "not a text file (it contains NUL bytes)")])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected([(0, f"not UTF-8 text (byte {exc.start})")]) from None
 
 
 def rows(
     data: bytes, columns: Sequence[str], aliases: Mapping[str, str]
 ) -> Iterator[tuple[int, dict[str, str] | str]]:
     """(line, row by column name) for each non-empty line, or (line, problem) for a short one.
-    A file the CSV reader cannot read (a field past its size limit, say) is refused whole."""
-    # newline="": the reader itself splits lines, so a line ending of CR alone, or an end of line
-    # inside a quoted field, is read as the csv module documents instead of raising.
-    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    The file is a CSV (UTF-8 or GB18030) or an XLSX workbook (classroom.table_file); one that
+    cannot be read (a field past the CSV reader's size limit, say) is refused whole."""
+    if len(data) > MAX_BYTES:
+        raise ImportRejected([(0, f"file larger than {MAX_BYTES} bytes")])
+    try:
+        reader, line_num = table_rows(data)
+    except UnreadableTable as exc:
+        raise ImportRejected([(0, str(exc))]) from None
     try:
         yield from _rows(reader, columns, aliases)
     except csv.Error as exc:
-        raise ImportRejected([(reader.line_num, f"not a readable CSV file: {exc}")]) from None
+        raise ImportRejected([(line_num(), f"not a readable CSV file: {exc}")]) from None
+    except UnreadableTable as exc:
+        raise ImportRejected([(line_num(), str(exc))]) from None
 
 
 def _rows(
@@ -140,4 +137,5 @@ async def close_batch(
         **detail,
     )
     await db.flush()
-    return ImportResult(batch.id, batch.rows, imported, batch.rows - imported)
+    replaced = len(detail.get("replaced", ()))
+    return ImportResult(batch.id, batch.rows, imported, batch.rows - imported - replaced, replaced)

@@ -1,28 +1,31 @@
-"""The city platform's online-training export (CSV): validated row by row, applied all or nothing.
+"""The city platform's online-training export (CSV or XLSX): validated row by row, applied all or
+nothing.
 
 Columns (header required, in any order): badge_no, course, hours, credits, date (YYYY-MM-DD).
 Chinese headers are accepted too: 警号, 课程, 学时, 学分, 日期. A row already imported (same
-officer, course and date) is skipped, so importing the same file twice changes nothing.
+officer, course and date) with the same values is skipped, so importing the same file twice
+changes nothing; with other values it is refused unless the manager asks to replace it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Iterable
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.csv_import import (
     MAX_BYTES,
     ImportRejected,
     ImportResult,
-    already_imported,
     close_batch,
     officer_badges,
     open_batch,
     rows,
 )
-from classroom.db.models import CreditEvent, CreditSourceKind, Person
+from classroom.db.models import CreditEvent, CreditSourceKind, ImportBatch, Person
 
 ALIASES = {"警号": "badge_no", "课程": "course", "学时": "hours", "学分": "credits", "日期": "date"}
 COLUMNS = ("badge_no", "course", "hours", "credits", "date")
@@ -38,9 +41,35 @@ def _number(value: str, name: str, top: float) -> float:
     return x
 
 
+async def _earlier(
+    db: AsyncSession, uids: Iterable[str]
+) -> dict[str, tuple[CreditEvent, ImportBatch | None]]:
+    """The rows an earlier import stored under these ids, with the batch each came in."""
+    found = await db.execute(
+        select(CreditEvent, ImportBatch)
+        .outerjoin(ImportBatch, ImportBatch.id == CreditEvent.import_batch_id)
+        .where(CreditEvent.event_uid.in_(list(uids)))
+    )
+    return {event.event_uid: (event, batch) for event, batch in found}
+
+
+def _where(event: CreditEvent, batch: ImportBatch | None) -> str:
+    if batch is None:
+        return f"an earlier import (credit {event.id})"
+    return f"{batch.filename} line {event.line_no} (import {batch.id})"
+
+
 async def import_online(
-    db: AsyncSession, data: bytes, filename: str, actor: Person
+    db: AsyncSession,
+    data: bytes,
+    filename: str,
+    actor: Person,
+    years: Collection[int],
+    replace: bool = False,
 ) -> ImportResult:
+    """``years``: the plan years on file; a row dated outside all of them is refused. A row
+    already imported with other hours or credits (a corrected export) is refused, naming both
+    lines, unless ``replace``: then the stored row takes the new values (audited)."""
     badges = await officer_badges(db)
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -61,6 +90,9 @@ async def import_online(
                 on = date.fromisoformat(row["date"])
             except ValueError:
                 raise ValueError(f"date {row['date']!r} is not YYYY-MM-DD") from None
+            if on.year not in years:
+                known = ", ".join(str(y) for y in sorted(years)) or "none"
+                raise ValueError(f"date {on} is in no plan year (plans on file: {known})")
         except ValueError as exc:
             problems.append((line, str(exc)))
             continue
@@ -70,11 +102,41 @@ async def import_online(
             continue
         seen[uid] = line
         parsed.append((line, uid, badges[badge], course, hours, credits, on))
+    earlier = await _earlier(db, seen)
+    changed = []
+    for line, uid, _, course, hours, credits, on in parsed:
+        if uid not in earlier:
+            continue
+        event, old_batch = earlier[uid]
+        if (event.hours, event.credits) == (hours, credits):
+            continue
+        if not replace:
+            problems.append(
+                (
+                    line,
+                    f"{course} on {on}: {hours:g} h / {credits:g} credits here, but "
+                    f"{event.hours:g} / {event.credits:g} already imported from "
+                    f"{_where(event, old_batch)}; import with replace to correct it",
+                )
+            )
+        changed.append((line, event, hours, credits))
     if problems:
-        raise ImportRejected(problems)
-    known = await already_imported(db, CreditEvent.event_uid, seen)
-    fresh = [p for p in parsed if p[1] not in known]
+        raise ImportRejected(sorted(problems))
+    fresh = [p for p in parsed if p[1] not in earlier]
     batch = await open_batch(db, "online", data, filename, len(parsed), actor)
+    replaced = []
+    for line, event, hours, credits in changed:
+        replaced.append(
+            {
+                "line": line,
+                "credit": event.id,
+                "was": [event.hours, event.credits],
+                "now": [hours, credits],
+                "from": _where(event, earlier[event.event_uid][1]),
+            }
+        )
+        event.hours, event.credits = hours, credits
+        event.import_batch_id, event.line_no = batch.id, line
     db.add_all(
         CreditEvent(
             event_uid=uid,
@@ -90,7 +152,7 @@ async def import_online(
         )
         for line, uid, pid, course, hours, credits, on in fresh
     )
-    return await close_batch(db, batch, actor, len(fresh))
+    return await close_batch(db, batch, actor, len(fresh), replaced=replaced)
 
 
 __all__ = ["MAX_BYTES", "ImportRejected", "ImportResult", "import_online"]

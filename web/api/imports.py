@@ -1,10 +1,11 @@
-"""CSV imports for managers: the city platform's online training, and attendance."""
+"""Table imports for managers (CSV or XLSX): the city platform's online training, and attendance."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Request, UploadFile, status
+from fastapi import APIRouter, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from classroom.attendance_import import import_attendance
@@ -33,9 +34,22 @@ async def _apply(
 
 
 @router.post("/online", status_code=status.HTTP_201_CREATED, response_model=None)
-async def online(file: UploadFile, db: DB, actor: ManagerOrAdmin) -> dict[str, int] | JSONResponse:
-    """Validate every row, then apply all of them or none; bad rows come back with line numbers."""
-    return await _apply(db, file, lambda data, name: import_online(db, data, name, actor))
+async def online(
+    file: UploadFile,
+    request: Request,
+    db: DB,
+    actor: ManagerOrAdmin,
+    replace: Annotated[
+        bool,
+        Query(description="replace rows imported before with other values (a corrected export)"),
+    ] = False,
+) -> dict[str, int] | JSONResponse:
+    """Validate every row, then apply all of them or none; bad rows come back with line numbers.
+    CSV (UTF-8 or GB18030) or XLSX; rows dated outside every plan year are refused."""
+    years = services(request).plans.years()
+    return await _apply(
+        db, file, lambda data, name: import_online(db, data, name, actor, years, replace)
+    )
 
 
 @router.post("/attendance", status_code=status.HTTP_201_CREATED, response_model=None)
