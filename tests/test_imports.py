@@ -53,9 +53,7 @@ async def _courses(portal: Portal) -> list[str]:
     """The courses imported by the test's own files (not the demo's credit)."""
     async with portal.services.sessionmaker() as db:
         return sorted(
-            await db.scalars(
-                select(CreditEvent.course).where(CreditEvent.course.not_like("市局%"))
-            )
+            await db.scalars(select(CreditEvent.course).where(CreditEvent.course.not_like("市局%")))
         )
 
 
