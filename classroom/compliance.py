@@ -233,6 +233,30 @@ def _check(c: Any) -> dict[str, Any]:
 SORT_KEYS = ("shortfall", "name", "unit", "hours", "credits")
 
 
+def cohort_rows(ledger: YearLedger) -> list[dict[str, Any]]:
+    """The year's cohorts (期) against the plan, each with its officers who have days to make
+    up (by name, for the page; by id, for the API)."""
+    return [
+        {
+            "cohort_id": c.cohort.id,
+            "number": c.cohort.number,
+            "name": c.cohort.name,
+            "starts_on": c.cohort.starts_on.isoformat(),
+            "ends_on": c.cohort.ends_on.isoformat(),
+            "members": len(c.cohort.members),
+            "days_held": len(c.days),
+            "days_required": c.days_required,
+            "held": c.held,
+            "due": c.due,
+            "short": [
+                {"officer_id": pid, "name": ledger.officers[pid].officer.name, "days": days}
+                for pid, days in c.short
+            ],
+        }
+        for c in ledger.cohorts
+    ]
+
+
 def officer_rows(
     ledger: YearLedger,
     unit_id: int | None = None,

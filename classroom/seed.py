@@ -18,6 +18,8 @@ from classroom.db.models import (
     Attendance,
     AttendanceSource,
     Classroom,
+    Cohort,
+    CohortMember,
     Course,
     CourseTrainer,
     CreditEvent,
@@ -209,6 +211,17 @@ async def _seed_2023_history(
             title, SessionKind.TRAINING_DAY, datetime(2023, 5, 8 + day, 9, tzinfo=tz), 480, None
         )
         attend(s, officers if day < 2 else officers[:3])  # officer3 missed the third day
+    cohort = Cohort(
+        year=2023,
+        task="all_staff_training",
+        number=1,
+        name="第一期",
+        starts_on=date(2023, 5, 8),
+        ends_on=date(2023, 5, 10),
+    )
+    db.add(cohort)
+    await db.flush()
+    db.add_all(CohortMember(cohort_id=cohort.id, person_id=p.id) for p in officers)
     for month in range(1, 11):
         minutes = 35 if month == 2 else 45  # February's study was too short to count
         items = ((month, 0), (15, 3 if month != 4 else 2))

@@ -10,6 +10,7 @@ from classroom.db.models import SessionKind, UnitKind
 from classroom.ledger.compute import YearLedger, compute_year
 from classroom.ledger.facts import (
     AttendanceFact,
+    CohortFact,
     CreditFact,
     Facts,
     OfficerFact,
@@ -93,6 +94,14 @@ def ledger(
     credits: list[CreditFact] = (),  # type: ignore[assignment]
     as_of: date = date(2023, 12, 31),
     plan: Plan = PLAN,
+    cohorts: list[CohortFact] = (),  # type: ignore[assignment]
 ) -> YearLedger:
-    facts = Facts(UNITS, tuple(officers), tuple(sessions), tuple(attendance), tuple(credits))
+    facts = Facts(
+        UNITS,
+        tuple(officers),
+        tuple(sessions),
+        tuple(attendance),
+        tuple(credits),
+        cohorts=tuple(cohorts),
+    )
     return compute_year(plan, facts, as_of, TZ)

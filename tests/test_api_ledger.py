@@ -186,6 +186,22 @@ async def test_officers_see_only_their_own_ledger(portal: Portal) -> None:
             assert (await boss.get(f"/api/v1/compliance/bureau?year={year}")).status_code == 200
 
 
+async def test_the_bureau_report_lists_cohorts_and_who_has_days_to_make_up(
+    portal: Portal,
+) -> None:
+    """The demo's 2023 first cohort (三天) was held; officer3 missed its third day."""
+    ids = await _ids(portal)
+    async with portal.as_user("manager") as manager:
+        got = (await manager.get("/api/v1/compliance/bureau?year=2023")).json()
+        page = await manager.get("/compliance?year=2023")
+    assert (got["cohorts_held"], got["cohorts_required"]) == (1, 2)
+    (cohort,) = got["cohorts"]
+    assert (cohort["number"], cohort["days_held"], cohort["held"]) == (1, 3, True)
+    assert [(s["officer_id"], s["days"]) for s in cohort["short"]] == [(ids["officer3"], 1.0)]
+    assert "已举办 1 期（要求不少于 2 期）" in page.text
+    assert "第1期 第一期" in page.text and "补 1 天" in page.text
+
+
 async def test_a_year_without_a_plan_is_404(portal: Portal) -> None:
     async with portal.as_user("manager") as manager:
         r = await manager.get("/api/v1/compliance/bureau?year=2031")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +19,8 @@ from classroom.db.models import (
     Attendance,
     AttendanceSource,
     Classroom,
+    Cohort,
+    CohortMember,
     Course,
     Person,
     PersonRole,
@@ -153,3 +155,39 @@ async def test_one_officer_is_the_same_as_in_the_bureau_report(db: AsyncSession)
         one = compute_year(PLAN, await load_facts(db, 2023, TZ, person_id=pid), as_of, TZ)
         assert one.officers[pid].parts == bureau.officers[pid].parts
         assert one.officers[pid].entries == bureau.officers[pid].entries
+
+
+async def test_cohorts_come_from_the_database(db: AsyncSession) -> None:
+    """Cohorts (期) and their officers, as the calendar will keep them, reach the ledger."""
+    await _world(db, 5)
+    db.add_all(
+        [
+            Cohort(
+                id=1,
+                year=2023,
+                task="all_staff_training",
+                number=1,
+                name="第一期",
+                starts_on=date(2023, 5, 8),
+                ends_on=date(2023, 5, 10),
+            ),
+            Cohort(
+                id=2,
+                year=2024,
+                task="all_staff_training",
+                number=1,
+                starts_on=date(2024, 5, 6),
+                ends_on=date(2024, 5, 8),
+            ),
+            CohortMember(cohort_id=1, person_id=3),
+            CohortMember(cohort_id=1, person_id=4),
+            CohortMember(cohort_id=2, person_id=3),
+        ]
+    )
+    await db.commit()
+    facts = await load_facts(db, 2023, TZ)
+    assert [(c.id, c.name, c.members) for c in facts.cohorts] == [(1, "第一期", frozenset({3, 4}))]
+    led = await bureau_year(db, PLAN, TZ, date(2023, 12, 31))
+    (cohort,) = led.cohorts
+    assert cohort.cohort.starts_on == date(2023, 5, 8) and cohort.due
+    assert {pid for pid, _ in cohort.short} <= {3, 4}

@@ -417,6 +417,32 @@ class CreditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Cohort(Base):
+    """A cohort (期) of a multi-day task (the all-staff training): a run of days, numbered in its
+    year, that officers are assigned to. The calendar (sessions) holds its days; the ledger says
+    whether it was held and who has days to make up."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("year", "task", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    task: Mapped[str] = mapped_column(String(64))  # the plan task's id, e.g. all_staff_training
+    number: Mapped[int] = mapped_column()  # 第N期
+    name: Mapped[str] = mapped_column(String(100), default="")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # inclusive: weekends and holidays may lie between
+
+
+class CohortMember(Base):
+    __tablename__ = "cohort_members"
+
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+
+
 class ImportBatch(Base):
     __tablename__ = "import_batches"
 

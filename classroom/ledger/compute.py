@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from classroom.db.models import SessionKind, UnitKind
 from classroom.ledger.facts import (
     AttendanceFact,
+    CohortFact,
     CreditFact,
     Facts,
     OfficerFact,
@@ -222,13 +223,34 @@ class UnitYear:
 
 
 @dataclass(frozen=True)
+class CohortStatus:
+    """A cohort (期) against the plan: the training days held in its dates, whether that makes
+    it held (``days_per_cohort`` of them), and its officers with days to make up."""
+
+    cohort: CohortFact
+    days: tuple[date, ...]
+    days_required: int
+    due: bool  # its last day has passed by the report's date
+    short: tuple[tuple[int, float], ...]  # (officer, days to make up), officers in id order
+
+    @property
+    def held(self) -> bool:
+        return len(self.days) >= self.days_required
+
+
+@dataclass(frozen=True)
 class YearLedger:
     plan: Plan
     as_of: date
     officers: dict[int, OfficerYear]
     units: dict[int, UnitYear]
     training_days_held: int
-    training_days_required: int
+    cohorts: tuple[CohortStatus, ...]
+    cohorts_required: int  # the plan's min_cohorts
+
+    @property
+    def cohorts_held(self) -> int:
+        return sum(c.held for c in self.cohorts)
 
 
 _F = TypeVar("_F", AttendanceFact, CreditFact, SessionFact)
@@ -355,6 +377,23 @@ class _Builder:
         if task is None:
             return []
         return sorted(d for d, m in self.day_minutes.items() if task.day_share(m) >= 1 - _EPS)
+
+    def cohort_status(self, cohort: CohortFact) -> CohortStatus | None:
+        """A cohort of the training-day task: its held days, and what each of its officers
+        attended of them (a day's share, as the credit counts it)."""
+        task = self.plan.task_for(SessionKind.TRAINING_DAY)
+        if task is None or task.id != cohort.task:
+            return None
+        required = task.days_per_cohort or 0
+        days = tuple(d for d in self.training_days() if cohort.starts_on <= d <= cohort.ends_on)
+        short = []
+        for pid in sorted(p for p in cohort.members if p in self.officers):
+            came = sum(
+                min(1.0, self.day_present[d].get(pid, 0.0) / self.day_minutes[d]) for d in days
+            )
+            if came < required - _EPS:
+                short.append((pid, _r(required - came)))
+        return CohortStatus(cohort, days, required, cohort.ends_on <= self.as_of, tuple(short))
 
     def walk_training_days(self) -> None:
         """A training day's credit, once a calendar day: from that day's sessions together,
@@ -604,6 +643,17 @@ def compute_year(plan: Plan, facts: Facts, as_of: date, tz: ZoneInfo | None = No
         u.id: b.unit_year(u, by_unit.get(u.id, [])) for u in sorted(facts.units, key=lambda u: u.id)
     }
     training = plan.task_for(SessionKind.TRAINING_DAY)
-    required = (training.min_cohorts or 0) * (training.days_per_cohort or 0) if training else 0
-    held = len(b.training_days())
-    return YearLedger(plan, as_of, officers, units, held, required)
+    cohorts = tuple(
+        status
+        for c in sorted(facts.cohorts, key=lambda c: (c.number, c.id))
+        if (status := b.cohort_status(c)) is not None
+    )
+    return YearLedger(
+        plan,
+        as_of,
+        officers,
+        units,
+        len(b.training_days()),
+        cohorts,
+        (training.min_cohorts or 0) if training else 0,
+    )

@@ -97,6 +97,19 @@ class CreditFact:
 
 
 @dataclass(frozen=True)
+class CohortFact:
+    """A cohort (期) of a multi-day task: its dates (inclusive) and the officers assigned to it."""
+
+    id: int
+    task: str  # the plan task's id
+    number: int
+    name: str
+    starts_on: date
+    ends_on: date
+    members: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class Facts:
     units: tuple[UnitFact, ...] = ()
     officers: tuple[OfficerFact, ...] = ()
@@ -107,3 +120,4 @@ class Facts:
     # or in ``attendance``.
     presence: tuple[PresenceFact, ...] = ()
     fully_present: tuple[FullyPresent, ...] = ()
+    cohorts: tuple[CohortFact, ...] = ()

@@ -17,6 +17,8 @@ from sqlalchemy.types import String
 
 from classroom.db.models import (
     Attendance,
+    Cohort,
+    CohortMember,
     CreditEvent,
     Person,
     PersonRole,
@@ -28,6 +30,7 @@ from classroom.db.models import (
 )
 from classroom.ledger.facts import (
     AttendanceFact,
+    CohortFact,
     CreditFact,
     Facts,
     FullyPresent,
@@ -187,7 +190,23 @@ async def load_facts(
         )
         for r in await db.execute(credit_q)
     )
-    return Facts(units, officers, sessions, attendance, credits, presence, fully)
+    return Facts(
+        units, officers, sessions, attendance, credits, presence, fully, await _cohorts(db, year)
+    )
+
+
+async def _cohorts(db: AsyncSession, year: int) -> tuple[CohortFact, ...]:
+    members: dict[int, set[int]] = defaultdict(set)
+    for cid, pid in await db.execute(
+        select(CohortMember.cohort_id, CohortMember.person_id)
+        .join(Cohort, Cohort.id == CohortMember.cohort_id)
+        .where(Cohort.year == year)
+    ):
+        members[cid].add(pid)
+    return tuple(
+        CohortFact(c.id, c.task, c.number, c.name, c.starts_on, c.ends_on, frozenset(members[c.id]))
+        for c in await db.scalars(select(Cohort).where(Cohort.year == year).order_by(Cohort.id))
+    )
 
 
 # Seconds from one stored UTC time to another. PostgreSQL: the interval's own seconds

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from classroom.compliance import (
     NoPlan,
     bureau_year,
+    cohort_rows,
     default_as_of,
     officer_dict,
     officer_rows,
@@ -123,7 +124,9 @@ async def bureau(
         "year": year,
         "as_of": ledger.as_of.isoformat(),
         "training_days_held": ledger.training_days_held,
-        "training_days_required": ledger.training_days_required,
+        "cohorts_held": ledger.cohorts_held,
+        "cohorts_required": ledger.cohorts_required,
+        "cohorts": cohort_rows(ledger),
         "officers_total": len(ledger.officers),
         "officers_eligible": sum(o.eligible for o in ledger.officers.values()),
         "units": units,

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from classroom.compliance import (
     NoPlan,
     bureau_year,
+    cohort_rows,
     default_as_of,
     officer_rows,
     officer_year,
@@ -127,6 +128,7 @@ async def bureau_page(
         plan=plan,
         ledger=ledger,
         units=unit_rows(ledger),
+        cohorts=cohort_rows(ledger),
         officers=officer_rows(ledger, unit, behind, sort),
         chart=Markup(chart),
         sort=sort,
