@@ -100,6 +100,44 @@ async def test_trainer_records_attendance_and_the_officer_sees_the_credit(portal
     assert (part["hours"], part["credits"]) == (before["hours"] + 8, before["credits"] + 4)
 
 
+async def test_presence_is_judged_against_the_sessions_length(portal: Portal) -> None:
+    """Through the API: at a 40-minute unit study, 10 minutes late and 10 early is half of it —
+    nothing earned (it used to be the whole 学时); 4 minutes late is on time (10% of 40)."""
+    ids = await _ids(portal)
+    async with portal.services.sessionmaker() as db:
+        demo = await db.get(Session, portal.world.session_id)
+        assert demo is not None
+        study = Session(
+            course_id=demo.course_id,
+            classroom_id=demo.classroom_id,
+            trainer_id=demo.trainer_id,
+            kind=SessionKind.UNIT_STUDY,
+            title="2023 unit study, 40 minutes",
+            planned_start=datetime(2023, 11, 20, 15, tzinfo=TZ),
+            planned_end=datetime(2023, 11, 20, 15, 40, tzinfo=TZ),
+        )
+        db.add(study)
+        await db.commit()
+    start = study.planned_start.astimezone(TZ)
+    async with portal.as_user("trainer") as trainer:
+        for who, late, early in (("officer1", 10, 10), ("officer2", 4, 0)):
+            r = await trainer.post(
+                f"/api/v1/sessions/{study.id}/attendance",
+                json={
+                    "person_id": ids[who],
+                    "check_in": (start + timedelta(minutes=late)).isoformat(),
+                    "check_out": (start + timedelta(minutes=40 - early)).isoformat(),
+                    "event_id": f"short-{who}",
+                },
+            )
+            assert r.status_code == 201, r.text
+    for who, earned in (("officer1", None), ("officer2", 1)):
+        async with portal.as_user(who) as officer:
+            mine = (await officer.get("/api/v1/compliance/me?year=2023")).json()
+        got = [e["hours"] for e in mine["entries"] if e["ref"] == f"session:{study.id}"]
+        assert got == ([] if earned is None else [earned]), (who, got)
+
+
 async def test_attendance_input_is_validated(portal: Portal) -> None:
     ids = await _ids(portal)
     s = await _session(portal)
