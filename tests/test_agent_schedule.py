@@ -25,6 +25,7 @@ from classroom.agent.schedule import ScheduleCache
 from classroom.db.models import AgentCommand, CommandState
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
+from streaming.gaps import RunEnd
 from streaming.recorder import Segment
 from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, book_session, cancel_seeded_session, make_portal
@@ -130,13 +131,13 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
         began = asyncio.Event()
         stop = recorder.stop
 
-        async def stop_signalled() -> list[Segment]:
+        async def stop_signalled(why: RunEnd = RunEnd.STOPPED) -> list[Segment]:
             began.set()
-            return await stop()
+            return await stop(why)
 
         recorder.stop = stop_signalled  # type: ignore[method-assign]
         segments_before = len(recorder.segments)
-        stopping = asyncio.create_task(agent._stop_capture(rec["id"]))
+        stopping = asyncio.create_task(agent._stop_capture(rec["id"], RunEnd.STOPPED))
         await began.wait()  # the stop now waits for ffmpeg to quit
         stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
