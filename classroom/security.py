@@ -41,6 +41,10 @@ async def verify_password_off_loop(password_hash: str | None, password: str) -> 
     return await loop.run_in_executor(_VERIFIERS, verify_password, password_hash, password)
 
 
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_VERIFIERS, hash_password, password)
+
+
 def new_token(prefix: str) -> str:
     """A 256-bit random token; the prefix says what it is for when it turns up in a log or paste."""
     return f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -31,11 +31,13 @@ from classroom.db.models import (
     Person,
     Recording,
     RecordingState,
+    Role,
     Session,
     SessionKind,
 )
 from classroom.db.types import utcnow
 from classroom.devices import create_device
+from classroom.people import create_person
 from classroom.runtime import Services
 from tests.api_helpers import Portal, Rivals, make_portal, seed_rivals
 from tests.test_courseware import PDF
@@ -128,6 +130,18 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/courseware/{item_id}/download": PEOPLE,
     # people, devices, classrooms
     "GET /api/v1/me": PEOPLE,
+    "POST /api/v1/me/password": PEOPLE,
+    # the organisation
+    "GET /api/v1/units": PEOPLE,
+    "POST /api/v1/units": MANAGERS,
+    "PATCH /api/v1/units/{unit_id}": MANAGERS,
+    "GET /api/v1/people": MANAGERS,
+    "POST /api/v1/people": MANAGERS,
+    "GET /api/v1/people/{person_id}": OWN_OFFICER,
+    "PATCH /api/v1/people/{person_id}": MANAGERS,
+    "POST /api/v1/people/{person_id}/password-reset": frozenset({ADM}),
+    "GET /account/password": PEOPLE,
+    "POST /account/password": PEOPLE,
     "GET /api/v1/people/{person_id}/face": frozenset({OFF, TR, TR2, MGR, ADM}),
     "POST /api/v1/people/{person_id}/face": STAFF,
     "DELETE /api/v1/people/{person_id}/face": OWN_OFFICER,
@@ -200,7 +214,9 @@ def all_routes(app: Any) -> Iterator[tuple[str, str]]:
 @dataclass
 class World:
     params: dict[str, str]
-    spares: dict[tuple[str, str], dict[str, str]]  # (route, caller) → a session to cancel
+    # (route, caller) → what the route destroys instead of the usual: a session to cancel, a
+    # person whose password to reset
+    spares: dict[tuple[str, str], dict[str, str]]
     tokens: dict[str, str]
 
 
@@ -224,6 +240,7 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
                 planned_start=later,
                 planned_end=later + timedelta(hours=1),
             )
+        spare_officer = await create_person(db, "matrix-spare", "spare", [Role.OFFICER], "x" * 12)
         db.add_all([rec, *spares.values()])
         await db.flush()
         command = AgentCommand(
@@ -255,15 +272,17 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "number": "0",
             "code": "en",
         }
+        to_reset = {(RESETS_PASSWORD, c): {"person_id": str(spare_officer.id)} for c in CALLERS}
         return World(
             params,
-            {key: {"session_id": str(spare.id)} for key, spare in spares.items()},
+            {key: {"session_id": str(spare.id)} for key, spare in spares.items()} | to_reset,
             {KIOSK: rivals.kiosk_token, AG: portal.world.agent_token, AG2: rivals.agent2_token},
         )
 
 
 # Bodies good enough to reach the route's own checks (a 422 for a missing field would hide them).
 FORMS: dict[str, dict[str, str]] = {
+    "POST /account/password": {"current": "wrong", "new": "matrix-pw-1", "repeat": "matrix-pw-1"},
     "POST /sessions/{session_id}/cancel": {"confirm": "yes"},
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},
     "POST /sessions/{session_id}/extend": {"minutes": "5"},
@@ -316,6 +335,8 @@ NOT_FOUND_IS_IN = {
 }
 # Routes that delete what they name: each caller gets a session of its own to try.
 DELETES_SESSION = {"DELETE /api/v1/sessions/{session_id}", "POST /sessions/{session_id}/cancel"}
+# A password reset ends its person's sessions: it is tried on a spare officer, not officer1.
+RESETS_PASSWORD = "POST /api/v1/people/{person_id}/password-reset"
 
 
 def _path(template: str, params: dict[str, str]) -> str:
@@ -410,7 +431,7 @@ async def test_every_route_against_the_access_table(
                 continue
             observed[route], answers[route] = set(), {}
             for caller in CALLERS:
-                spare = world.spares[route, caller] if route in DELETES_SESSION else {}
+                spare = world.spares.get((route, caller), {})
                 path = _path(template, {**world.params, **spare})
                 client = clients[caller]
                 if method == "WS":

@@ -33,6 +33,7 @@ from web.api import (
     kiosk_ws,
     live,
     metrics,
+    organisation,
     people,
     qa,
     recordings,
@@ -67,6 +68,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
     if exc.status_code == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if exc.status_code == 303 and exc.headers and "Location" in exc.headers:
+        return RedirectResponse(exc.headers["Location"], status_code=303)
     return render(
         request,
         "error.html",
@@ -158,6 +161,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         courses,
         courseware,
         people,
+        organisation,
         kiosk_ws,
         watching,
         live,

@@ -31,11 +31,28 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
 DB = Annotated[AsyncSession, Depends(db_session)]
 
 
+# What a person whose password was reset may still do before choosing a new one.
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout", "/account/password", "/logout"}
+)
+
+
 async def current_person(request: Request, db: DB) -> Person:
     token = request.cookies.get(SESSION_COOKIE)
     person = await person_for_login_token(db, token) if token else None
     if person is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    if person.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                {
+                    "code": "password_change_required",
+                    "message": "your password was reset: choose a new one first "
+                    "(POST /api/v1/me/password)",
+                },
+            )
+        raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": "/account/password"})
     return person
 
 

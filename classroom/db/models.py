@@ -109,6 +109,9 @@ class Unit(Base):
     kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "unit_kind"))
     squad_type: Mapped[SquadType | None] = mapped_column(_enum(SquadType, "squad_type"))
     adjacent_district: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Units are deactivated, never deleted: history keeps its references.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Person(Base):
@@ -126,6 +129,12 @@ class Person(Base):
     hired_on: Mapped[date | None] = mapped_column(Date)
     # 执法人员: counted in a squad's drill attendance shares.
     enforcement_staff: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    phone: Mapped[str | None] = mapped_column(String(32))  # for notices
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Set by an administrator's password reset: the next login must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from classroom import login_throttle
+from classroom.organisation import OrgError, change_own_password
 from classroom.people import close_login_session
 from web.api.auth import login_person, set_session_cookie
-from web.deps import DB, SESSION_COOKIE
+from web.deps import DB, SESSION_COOKIE, CurrentPerson
 from web.i18n import LANG_COOKIE, LANGUAGES
 from web.pages.common import render
 
@@ -54,6 +55,34 @@ async def login_form(
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, found[1])
     return response
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+async def password_page(request: Request, person: CurrentPerson) -> HTMLResponse:
+    return render(request, "password.html", person, forced=person.must_change_password)
+
+
+@router.post("/account/password", response_model=None)
+async def password_form(
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    current: Annotated[str, Form(max_length=200)],
+    new: Annotated[str, Form(max_length=200)],
+    repeat: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """Errors beside the field they are about; done, on to the sessions."""
+    forced = person.must_change_password
+    error = "password_mismatch" if new != repeat else None
+    if error is None:
+        try:
+            await change_own_password(db, person, current, new)
+        except OrgError as exc:
+            error = exc.code
+    if error is not None:
+        return render(request, "password.html", person, status_code=422, error=error, forced=forced)
+    await db.commit()
+    return RedirectResponse("/sessions?password=changed", status_code=303)
 
 
 @router.post("/logout")
