@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -32,11 +33,21 @@ from classroom.compliance import (
 from classroom.csv_import import ImportRejected, ImportResult
 from classroom.db.engine import session_factory
 from classroom.db.migrate import current_revision, head_revision
-from classroom.db.models import Classroom, Device, DeviceKind, Person, Role
+from classroom.db.models import (
+    Classroom,
+    Device,
+    DeviceKind,
+    Person,
+    Role,
+    SquadType,
+    Unit,
+    UnitKind,
+)
 from classroom.devices import create_device, revoke_device
 from classroom.ledger.compute import YearLedger
 from classroom.logs import configure_logging
 from classroom.online_import import import_online
+from classroom.organisation import OrgError, UnitFields, save_unit, unit_json
 from classroom.people import PersonError, create_person
 from classroom.plan.loader import PlanError, load_plan
 from classroom.plan.show import describe_plan, table
@@ -293,6 +304,11 @@ def user_add(
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
     unit: Annotated[int | None, typer.Option("--unit", help="Unit id.")] = None,
+    badge: Annotated[str | None, typer.Option("--badge", help="Badge number (警号).")] = None,
+    hired_on: Annotated[
+        datetime | None,
+        typer.Option("--hired-on", formats=["%Y-%m-%d"], help="First day in service."),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
@@ -312,7 +328,11 @@ def user_add(
 
     async def _add() -> int:
         async with open_database(settings) as engine, session_factory(engine)() as db:
-            person = await create_person(db, username, name, role, password, unit_id=unit)
+            person = await create_person(
+                db, username, name, role, password, unit_id=unit, badge_no=badge
+            )
+            if hired_on is not None:
+                person.hired_on = hired_on.date()
             await db.commit()
             return person.id
 
@@ -324,6 +344,68 @@ def user_add(
         typer.echo(json.dumps({"id": person_id, "username": username}))
     else:
         typer.echo(f"added {username} (id {person_id})")
+
+
+unit_app = typer.Typer(help="The bureau's units (departments and squads).", no_args_is_help=True)
+app.add_typer(unit_app, name="unit")
+
+
+@unit_app.command("add")
+def unit_add(
+    name: str,
+    kind: Annotated[UnitKind, typer.Option("--kind", help="department or squad.")],
+    as_user: Annotated[str, typer.Option("--as", help="The manager or admin (audit).")],
+    squad_type: Annotated[
+        SquadType | None, typer.Option("--squad-type", help="A squad's type.")
+    ] = None,
+    parent: Annotated[int | None, typer.Option("--parent", help="Parent unit id.")] = None,
+    adjacent: Annotated[
+        bool, typer.Option("--adjacent-district", help="Borders another district.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a unit (audited as the manager or admin named by --as)."""
+    settings = _settings()
+
+    async def _add() -> int:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            actor = await db.scalar(select(Person).where(Person.username == as_user))
+            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
+                raise _fail(f"{as_user!r} is not a manager or admin")
+            fields = UnitFields(name, kind, squad_type, adjacent, parent)
+            unit = await save_unit(db, actor, None, fields)
+            await db.commit()
+            return unit.id
+
+    try:
+        unit_id = _run(_add())
+    except OrgError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": unit_id, "name": name}))
+    else:
+        typer.echo(f"added unit {name} (id {unit_id})")
+
+
+@unit_app.command("list")
+def unit_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the units as JSON.")] = False,
+) -> None:
+    """The units, active and deactivated."""
+    settings = _settings()
+
+    async def _list() -> list[dict[str, Any]]:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            units = await db.scalars(select(Unit).order_by(Unit.name))
+            return [{"id": u.id, **unit_json(u)} for u in units]
+
+    units = _run(_list())
+    if as_json:
+        typer.echo(json.dumps(units, ensure_ascii=False))
+        return
+    for u in units:
+        extra = "" if u["active"] else "  (deactivated)"
+        typer.echo(f"{u['id']:>4}  {u['name']}  {u['kind']}{extra}")
 
 
 @device_app.command("add")

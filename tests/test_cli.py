@@ -86,6 +86,64 @@ def test_db_upgrade_user_and_device_life_cycle(tmp_path: Path) -> None:
     assert gone.returncode == 1
 
 
+def test_units_and_people_from_the_command_line(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    admin = run(
+        tmp_path,
+        "user",
+        "add",
+        "root-admin",
+        "--name",
+        "管理员",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="long enough pw\n",
+    )
+    assert admin.returncode == 0, admin.stderr
+    unit = run(
+        tmp_path,
+        "unit",
+        "add",
+        "第一中队",
+        "--kind",
+        "squad",
+        "--squad-type",
+        "street",
+        "--as",
+        "root-admin",
+        "--json",
+    )
+    assert unit.returncode == 0, unit.stderr
+    unit_id = json.loads(unit.stdout)["id"]
+    twice = run(tmp_path, "unit", "add", "第一中队", "--kind", "squad", "--as", "root-admin")
+    assert twice.returncode == 1 and "exists" in twice.stderr
+    nobody = run(tmp_path, "unit", "add", "x", "--kind", "squad", "--as", "ghost")
+    assert nobody.returncode == 1 and "not a manager or admin" in nobody.stderr
+    officer = run(
+        tmp_path,
+        "user",
+        "add",
+        "li",
+        "--name",
+        "李",
+        "--role",
+        "officer",
+        "--no-password",
+        "--unit",
+        str(unit_id),
+        "--badge",
+        "D0777",
+        "--hired-on",
+        "2022-12-15",
+    )
+    assert officer.returncode == 0, officer.stderr
+    listed = json.loads(run(tmp_path, "unit", "list", "--json").stdout)
+    assert [(u["name"], u["squad_type"], u["active"]) for u in listed] == [
+        ("第一中队", "street", True)
+    ]
+
+
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 
 

@@ -198,3 +198,17 @@ async def test_a_reset_password_must_be_changed_at_the_next_login(portal: Portal
         assert new.status_code == 200
     await _audited(portal, "person.password_reset", f"person:{officer_id}")
     await _audited(portal, "person.password_change", f"person:{officer_id}")
+
+
+async def test_classrooms_are_created_by_the_training_office(portal: Portal) -> None:
+    async with portal.as_user("manager") as manager:
+        r = await manager.post(
+            "/api/v1/classrooms", json={"name": "二号教室", "location": "区局三楼 302"}
+        )
+        assert r.status_code == 201, r.text
+        assert (r.json()["location"], r.json()["two_factor"]) == ("区局三楼 302", False)
+        again = await manager.post("/api/v1/classrooms", json={"name": "二号教室"})
+        assert again.status_code == 409
+    async with portal.as_user("trainer") as trainer:
+        assert (await trainer.post("/api/v1/classrooms", json={"name": "x"})).status_code == 403
+    await _audited(portal, "classroom.create", f"classroom:{r.json()['id']}")

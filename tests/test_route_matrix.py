@@ -134,6 +134,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     # the organisation
     "GET /api/v1/units": PEOPLE,
     "POST /api/v1/units": MANAGERS,
+    "POST /api/v1/classrooms": MANAGERS,
     "PATCH /api/v1/units/{unit_id}": MANAGERS,
     "GET /api/v1/people": MANAGERS,
     "POST /api/v1/people": MANAGERS,

@@ -1,4 +1,5 @@
-"""Classrooms: the schedule as an iCalendar feed, and the agents' status (the dashboard)."""
+"""Classrooms: created by the training office, the schedule as an iCalendar feed, and the agents'
+status (the dashboard)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from classroom.audit import audit
 from classroom.db.models import Classroom, Device, DeviceKind
 from classroom.db.types import utcnow
 from classroom.schedule import sessions_between, to_ical
-from web.deps import DB, Admin, Staff, services
+from web.deps import DB, Admin, ManagerOrAdmin, Staff, services
 from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Id, Strict
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
@@ -109,6 +112,38 @@ async def preview_jpg(classroom_id: Id, request: Request, _: Staff) -> Response:
             "Last-Modified": at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         },
     )
+
+
+class ClassroomIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    location: str = Field(default="", max_length=200)
+
+
+class ClassroomOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    location: str
+    two_factor: bool
+
+
+@router.post("", response_model=ClassroomOut, status_code=status.HTTP_201_CREATED)
+async def create_classroom(body: ClassroomIn, db: DB, actor: ManagerOrAdmin) -> Classroom:
+    """A classroom and where it is; its agent and kiosk are devices added to it (their tokens
+    shown once)."""
+    room = Classroom(name=body.name, location=body.location)
+    db.add(room)
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {"code": "classroom_exists", "message": f"a classroom named {body.name!r} exists"},
+        ) from None
+    await audit(db, actor, "classroom.create", f"classroom:{room.id}", **body.model_dump())
+    await db.commit()
+    return room
 
 
 class ClassroomSettingsIn(Strict):
