@@ -91,11 +91,14 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         raise UnreadableTable(f"not a readable XLSX workbook: {exc}"[:300]) from None
     try:
         sheet = book.worksheets[0]
+        width = 0  # the header's: a workbook leaves trailing empty cells out, a CSV does not
         for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
             cells = [_cell(v) for v in row]
-            while cells and cells[-1] == "":
-                cells.pop()
-            yield cells
+            if not width:
+                while cells and cells[-1] == "":
+                    cells.pop()
+                width = len(cells)
+            yield cells + [""] * (width - len(cells))
     finally:
         book.close()
 

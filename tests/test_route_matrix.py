@@ -135,6 +135,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/units": PEOPLE,
     "POST /api/v1/units": MANAGERS,
     "POST /api/v1/classrooms": MANAGERS,
+    "POST /api/v1/roster/preview": MANAGERS,
+    "POST /api/v1/roster/apply": MANAGERS,
+    "GET /api/v1/roster": MANAGERS,
+    "GET /api/v1/roster/template": MANAGERS,
     "PATCH /api/v1/units/{unit_id}": MANAGERS,
     "GET /api/v1/people": MANAGERS,
     "POST /api/v1/people": MANAGERS,
@@ -311,7 +315,10 @@ JSONS: dict[str, Any] = {
 }
 
 
+ROSTER = "警号,姓名\nM0001,矩阵\n".encode()
 FILES: dict[str, dict[str, Any]] = {
+    "POST /api/v1/roster/preview": {"file": ("r.csv", ROSTER, "text/csv")},
+    "POST /api/v1/roster/apply": {"file": ("r.csv", ROSTER, "text/csv")},
     "POST /api/v1/courses/{course_id}/courseware": {"file": ("a.pdf", PDF, "application/pdf")},
     "POST /sessions/{session_id}/courseware": {"file": ("a.pdf", PDF, "application/pdf")},
     "POST /api/v1/people/{person_id}/face": {"frames": ("f.jpg", b"not a picture", "image/jpeg")},
