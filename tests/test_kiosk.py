@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -191,11 +192,19 @@ async def test_a_kiosk_token_opens_only_the_kiosk(portal: Portal) -> None:
         assert (await kiosk.get("/api/v1/kiosk/state")).status_code == 401  # at once
 
 
-async def test_a_check_out_shows_in_the_ledger_at_once(portal: Portal, tmp_path: Path) -> None:
-    """Credit comes from the events on every read: the officer's year has the session's 学时 in
-    the very next request after the kiosk check-out."""
+async def test_a_check_in_and_out_show_in_the_ledger_at_once(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """Credit comes from the events on every read: the officer's year has the day's 学时 in the
+    very next request after the kiosk check-in, and loses them after a check-out at once."""
     year = datetime.now(UTC).year
-    plan = (PLANS / "2023.toml").read_text().replace("year = 2023", f"year = {year}", 1)
+    # This year's plan, where a ten-minute session makes a training day.
+    plan = (
+        (PLANS / "2023.toml")
+        .read_text()
+        .replace("year = 2023", f"year = {year}", 1)
+        .replace("min_day_minutes = 360", "min_day_minutes = 10", 1)
+    )
     (tmp_path / f"{year}.toml").write_text(plan)
     portal.services.plans = PlanBook(tmp_path)
     async with portal.services.sessionmaker() as db:
@@ -218,16 +227,23 @@ async def test_a_check_out_shows_in_the_ledger_at_once(portal: Portal, tmp_path:
         )
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
+    day = start.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+    async def credited() -> list[float]:
+        async with portal.as_user("officer1") as me:
+            report = (await me.get(f"/api/v1/compliance/me?year={year}")).json()
+        return [e["hours"] for e in report["entries"] if e["ref"] == f"training_day:{day}"]
+
     async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
         assert (await kiosk.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})).json()[
             "session_id"
         ] == sid
+        # checked in 30 s late, no check-out yet: present to the end, the whole day
+        assert await credited() == [8.0]
         r = await kiosk.post("/api/v1/kiosk/card/checkout", json={"card_no": "0004471234"})
         assert r.json()["result"] == "checked_out"
-    async with portal.as_user("officer1") as me:
-        report = (await me.get(f"/api/v1/compliance/me?year={year}")).json()
-    entries = [e for e in report["entries"] if e["ref"] == f"session:{sid}"]
-    assert entries and entries[0]["hours"] == 8.0 and entries[0]["credits"] == 4.0
+    # checked out at once: seconds of a ten-minute session are no presence, and no credit
+    assert await credited() == []
 
 
 async def test_card_tap_rules(portal: Portal) -> None:
