@@ -20,6 +20,7 @@ from bench import (
     live,
     login_flood,
     playback,
+    roster,
     segment_check,
     upload,
 )
@@ -36,6 +37,7 @@ BENCHES = {
     "login_flood": login_flood.run,
     "live": live.run,
     "faults": faults.run,
+    "roster": roster.run,
 }
 
 
