@@ -186,3 +186,57 @@ def test_manager_schedules_and_cancels_a_session(live: LiveStack, tmp_path: Path
         page.click("#cancel-session")
         expect(page).to_have_url(f"{live.url}/sessions")
         expect(page.locator("a:has-text('法律文书写作')")).to_have_count(0)
+
+
+def _roster_xlsx(path: Path, rows: list[list[str]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in [["警号", "姓名", "单位", "单位类型", "角色", "入职日期"], *rows]:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_manager_imports_a_roster_on_a_phone(live: LiveStack, tmp_path: Path) -> None:
+    """A 390-px page: a roster with a bad line is previewed and cannot be applied; corrected, it
+    is previewed (three to add, a new unit) and applied, and the people are there."""
+    bad = _roster_xlsx(
+        tmp_path / "bad.xlsx",
+        [
+            ["W3001", "吴一", "长征中队", "中队", "学员", "2020-01-01"],
+            ["W3002", "吴二", "无名", "", "", ""],
+        ],
+    )
+    good = _roster_xlsx(
+        tmp_path / "good.xlsx",
+        [
+            ["W3001", "吴一", "长征中队", "中队", "学员", "2020-01-01"],
+            ["W3002", "吴二", "长征中队", "", "学员", "2022-12-15"],
+            ["W3003", "吴三", "长征中队", "", "学员、教员", ""],
+        ],
+    )
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})
+        log_in(page, live, "manager", "manager-demo-pw")
+        page.goto(f"{live.url}/roster")
+        page.set_input_files("#roster-file", str(bad))
+        page.click("#roster-form button[type=submit]")
+        expect(page.locator("#roster-refused")).to_contain_text("第 3 行")
+        expect(page.locator("#roster-status")).to_contain_text("本次不会导入任何内容")
+        expect(page.locator("#roster-apply")).to_be_hidden()
+        page.set_input_files("#roster-file", str(good))
+        page.click("#roster-form button[type=submit]")
+        expect(page.locator("#roster-added li")).to_have_count(3)
+        expect(page.locator("#roster-units")).to_contain_text("长征中队")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, width  # nothing wider than the phone
+        page.click("#roster-apply")
+        expect(page.locator("#roster-status")).to_contain_text("已导入，3 人有变动")
+        page.screenshot(path=str(live.data_dir / "roster.png"), full_page=True)
+    manager = live.login("manager")
+    found = manager.get("/api/v1/people", params={"q": "W300"}).json()
+    assert sorted(p["badge_no"] for p in found) == ["W3001", "W3002", "W3003"]

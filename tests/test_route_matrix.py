@@ -146,6 +146,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "PATCH /api/v1/people/{person_id}": MANAGERS,
     "POST /api/v1/people/{person_id}/password-reset": frozenset({ADM}),
     "GET /account/password": PEOPLE,
+    "GET /roster": MANAGERS,
     "POST /account/password": PEOPLE,
     "GET /api/v1/people/{person_id}/face": frozenset({OFF, TR, TR2, MGR, ADM}),
     "POST /api/v1/people/{person_id}/face": STAFF,

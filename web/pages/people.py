@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
 from classroom.db.models import FaceEnrollment, IdCard, Person, PersonRole, Role
-from web.deps import DB, Staff
+from web.deps import DB, ManagerOrAdmin, Staff
 from web.pages.common import render
 from web.schemas import Id
 
@@ -40,6 +40,12 @@ async def people_page(request: Request, db: DB, person: Staff) -> HTMLResponse:
         ).all()
     )
     return render(request, "people.html", person, officers=officers, enrolled=enrolled, cards=cards)
+
+
+@router.get("/roster", response_class=HTMLResponse)
+async def roster_page(request: Request, person: ManagerOrAdmin) -> HTMLResponse:
+    """The roster import: a preview of the file, then the same file applied (static/roster.js)."""
+    return render(request, "roster.html", person)
 
 
 @router.get("/people/{person_id}/enrol", response_class=HTMLResponse)
