@@ -147,6 +147,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/people/{person_id}/password-reset": frozenset({ADM}),
     "GET /account/password": PEOPLE,
     "GET /roster": MANAGERS,
+    "POST /api/v1/cohorts": MANAGERS,
+    "POST /api/v1/cohorts/{cohort_id}/members": MANAGERS,
+    "GET /api/v1/cohorts": MANAGERS,
     "POST /account/password": PEOPLE,
     "GET /api/v1/people/{person_id}/face": frozenset({OFF, TR, TR2, MGR, ADM}),
     "POST /api/v1/people/{person_id}/face": STAFF,
@@ -277,6 +280,7 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "name": "index.m3u8",
             "number": "0",
             "code": "en",
+            "cohort_id": "1",  # the demo's 2023 first cohort
         }
         to_reset = {(RESETS_PASSWORD, c): {"person_id": str(spare_officer.id)} for c in CALLERS}
         return World(
@@ -325,7 +329,8 @@ FILES: dict[str, dict[str, Any]] = {
     "POST /api/v1/people/{person_id}/face": {"frames": ("f.jpg", b"not a picture", "image/jpeg")},
 }
 QUERIES: dict[str, dict[str, str]] = {
-    "GET /api/v1/compliance/officers/{person_id}": {"year": "2023"}
+    "GET /api/v1/cohorts": {"year": "2023"},
+    "GET /api/v1/compliance/officers/{person_id}": {"year": "2023"},
 }
 # Objects the route names that this test does not make (a live viewer's WHEP resource, an agent's
 # pending live request, an enrolled face, stored HLS and chapters, a preview, a watch view): a 404
