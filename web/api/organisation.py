@@ -176,7 +176,7 @@ async def list_people(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PersonDetailOut]:
     """By unit, active or left, and a name, username or badge number containing ``q``."""
     query = select(Person).order_by(Person.display_name, Person.id).limit(limit).offset(offset)
