@@ -26,6 +26,7 @@ from classroom.db.models import (
     Recording,
     RecordingState,
     Session,
+    SessionSeries,
 )
 
 
@@ -130,3 +131,14 @@ async def cancel_session(db: AsyncSession, session: Session) -> None:
     )
     await db.delete(session)
     await db.flush()
+
+
+async def take_out_of_series(db: AsyncSession, session: Session, tz: tzinfo) -> None:
+    """A cancelled occurrence is an exception of its series (its date, in ``tz``): a later
+    change of the series does not book it again."""
+    if session.series_id is None or session.occurrence is None:
+        return
+    series = await db.get(SessionSeries, session.series_id)
+    if series is not None:
+        day = session.occurrence.astimezone(tz).date().isoformat()
+        series.exdates = sorted({*series.exdates, day})

@@ -34,6 +34,7 @@ from classroom.db.models import (
     Role,
     Session,
     SessionKind,
+    SessionSeries,
 )
 from classroom.db.types import utcnow
 from classroom.devices import create_device
@@ -91,6 +92,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/agent/checkin": frozenset({AG, AG2}),
     # sessions
     "POST /api/v1/sessions": PEOPLE,  # who for whom is the body's question: test_authorization
+    "POST /api/v1/sessions/series": PEOPLE,  # the same question, for a series: test_series
+    "GET /api/v1/sessions/series/{series_id}": STAFF,
+    "PATCH /api/v1/sessions/series/{series_id}": frozenset({TR, MGR, ADM}),
     "DELETE /api/v1/sessions/{session_id}": frozenset({TR, MGR, ADM}),
     "GET /api/v1/sessions": PEOPLE,
     "GET /api/v1/sessions/{session_id}": PEOPLE,
@@ -250,6 +254,23 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
                 planned_end=later + timedelta(hours=1),
             )
         spare_officer = await create_person(db, "matrix-spare", "spare", [Role.OFFICER], "x" * 12)
+        series = SessionSeries(
+            rrule="FREQ=WEEKLY;COUNT=2",
+            first_start=utcnow() + timedelta(days=200),
+            minutes=60,
+            template={
+                "title": "series",
+                "kind": "other",
+                "course_id": session.course_id,
+                "classroom_id": session.classroom_id,
+                "trainer_id": session.trainer_id,
+                "unit_id": None,
+                "auto_record": False,
+                "ptz_preset": None,
+            },
+            exdates=[],
+        )
+        db.add(series)
         db.add_all([rec, *spares.values()])
         await db.flush()
         command = AgentCommand(
@@ -281,6 +302,7 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "number": "0",
             "code": "en",
             "cohort_id": "1",  # the demo's 2023 first cohort
+            "series_id": str(series.id),
         }
         to_reset = {(RESETS_PASSWORD, c): {"person_id": str(spare_officer.id)} for c in CALLERS}
         return World(
@@ -298,6 +320,8 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /sessions/{session_id}/extend": {"minutes": "5"},
 }
 JSONS: dict[str, Any] = {
+    # a date after the series' year: refused (422) past the access check, nothing booked
+    "PATCH /api/v1/sessions/series/{series_id}": {"since": "2099-01-01"},
     "POST /api/v1/kiosk/card": {"card_no": "C0000001", "event_uid": "0" * 32},
     "POST /api/v1/agent/commands/{command_id}/ack": {"ok": False, "error": "matrix"},
     "POST /api/v1/agent/recordings/{recording_id}/failure": {"error": "matrix"},

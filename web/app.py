@@ -39,6 +39,7 @@ from web.api import (
     qa,
     recordings,
     roster,
+    series,
     sessions,
     vod,
     watching,
@@ -151,6 +152,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     for module in (
         kiosk,
         auth,
+        series,  # before sessions: /sessions/series/… is not a session's id
         sessions,
         attendance,
         recordings,

@@ -299,6 +299,11 @@ class Session(Base):
     auto_record: Mapped[bool] = mapped_column(default=False, server_default=false())
     # A camera preset (VISCA/ONVIF) recalled when the recording starts.
     ptz_preset: Mapped[int | None] = mapped_column()
+    # One of a series (SessionSeries), and the start its rule gave it.
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_series.id", name="fk_sessions_series_id"), index=True
+    )
+    occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(lazy="joined")
     classroom: Mapped[Classroom] = relationship(lazy="joined")
@@ -307,6 +312,23 @@ class Session(Base):
     study_items: Mapped[list[SessionStudyItem]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="SessionStudyItem.item_no"
     )
+
+
+class SessionSeries(Base):
+    """Recurring sessions: an RFC 5545 rule from a first start, the sessions' shared fields, and
+    the dates taken out of it. Its sessions are ordinary sessions (``Session.series_id``)."""
+
+    __tablename__ = "session_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rrule: Mapped[str] = mapped_column(String(500))
+    first_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    minutes: Mapped[int] = mapped_column()
+    # title, kind, course_id, classroom_id, trainer_id, unit_id, auto_record, ptz_preset
+    template: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    exdates: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates taken out
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SessionStudyItem(Base):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from classroom.audit import audit
-from classroom.booking import RoomBooked, SessionHeld, cancel_session, check_room_free
+from classroom.booking import (
+    RoomBooked,
+    SessionHeld,
+    cancel_session,
+    check_room_free,
+    take_out_of_series,
+)
 from classroom.compliance import NoPlan
 from classroom.db.models import Classroom, Course, Person, Role, Session, SessionStudyItem, Unit
 from classroom.db.types import utcnow
@@ -170,12 +176,9 @@ def check_course_fits(course: Course, trainer: Person, unit_id: int | None) -> N
         )
 
 
-@router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def create_session(
-    body: SessionIn, request: Request, db: DB, person: CurrentPerson
-) -> Session:
-    """Managers and admins schedule any session; a trainer schedules their own. A classroom
-    holds one session at a time: a booking over another session of it is a 409 naming that one."""
+async def check_booking(db: DB, person: Person, body: SessionIn) -> int:
+    """Who may book it, and that its course, classroom, trainer and unit exist and fit; the
+    trainer's id. (The classroom's time is checked by the caller, once per session.)"""
     trainer_id = body.trainer_id if body.trainer_id is not None else person.id
     check_may_schedule(person, trainer_id)
     trainer = await db.get(Person, trainer_id)
@@ -190,6 +193,16 @@ async def create_session(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such {label}")
     assert course is not None and trainer is not None
     check_course_fits(course, trainer, body.unit_id)
+    return trainer_id
+
+
+@router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
+async def create_session(
+    body: SessionIn, request: Request, db: DB, person: CurrentPerson
+) -> Session:
+    """Managers and admins schedule any session; a trainer schedules their own. A classroom
+    holds one session at a time: a booking over another session of it is a 409 naming that one."""
+    trainer_id = await check_booking(db, person, body)
     try:
         await check_room_free(db, body.classroom_id, body.planned_start, body.planned_end)
     except RoomBooked as exc:
@@ -202,10 +215,11 @@ async def create_session(
     return await get_session_or_404(db, session.id)
 
 
-async def cancel(db: DB, person: Person, session_id: Id) -> None:
+async def cancel(db: DB, person: Person, session_id: Id, tz: tzinfo) -> None:
     session = await get_session_or_404(db, session_id)
     check_may_schedule(person, session.trainer_id)
     try:
+        await take_out_of_series(db, session, tz)
         await cancel_session(db, session)
     except SessionHeld as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -214,10 +228,13 @@ async def cancel(db: DB, person: Person, session_id: Id) -> None:
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def cancel_session_api(session_id: Id, db: DB, person: CurrentPerson) -> None:
+async def cancel_session_api(
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
+) -> None:
     """Cancel a session not yet held, which gives its classroom time back: whoever may schedule
-    it. One that was held (started, recorded, attended) is a 409: it stays on the record."""
-    await cancel(db, person, session_id)
+    it. One that was held (started, recorded, attended) is a 409: it stays on the record. One of
+    a series is an exception of it from then on."""
+    await cancel(db, person, session_id, services(request).tz)
 
 
 async def newest_sessions(

@@ -332,12 +332,13 @@ async def extend_form(
 @router.post("/sessions/{session_id}/cancel")
 async def cancel_form(
     session_id: Id,
+    request: Request,
     db: DB,
     person: CurrentPerson,
     confirm: Annotated[Literal["yes"], Form()],
 ) -> RedirectResponse:
     """The session page's Cancel, behind a box to tick: it deletes the session."""
-    await cancel(db, person, session_id)
+    await cancel(db, person, session_id, services(request).tz)
     return RedirectResponse("/sessions", status_code=303)
 
 
