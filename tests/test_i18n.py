@@ -30,7 +30,14 @@ def test_every_key_used_by_a_template_exists() -> None:
         assert not missing, (lang, missing)
     # Keys built from a prefix and an enum value: every value must be there.
     from classroom.agent.health import ALERTS, STATES
-    from classroom.db.models import AttendanceSource, RecordingState, SessionKind
+    from classroom.db.models import (
+        AttendanceSource,
+        RecordingState,
+        Role,
+        SessionKind,
+        SquadType,
+        UnitKind,
+    )
     from classroom.plan.schema import CreditSource
     from streaming.gaps import GapReason
 
@@ -43,6 +50,9 @@ def test_every_key_used_by_a_template_exists() -> None:
         "alert.": ALERTS,
         # an unexplained gap has no place and a line of its own (recording.gap_unplaced)
         "gap.": [r for r in GapReason if r != GapReason.UNEXPLAINED],
+        "unit_kind.": UnitKind,
+        "squad_type.": SquadType,
+        "role.": Role,
     }
     for lang in LANGUAGES:
         for prefix, values in built.items():

@@ -212,3 +212,40 @@ async def test_classrooms_are_created_by_the_training_office(portal: Portal) -> 
     async with portal.as_user("trainer") as trainer:
         assert (await trainer.post("/api/v1/classrooms", json={"name": "x"})).status_code == 403
     await _audited(portal, "classroom.create", f"classroom:{r.json()['id']}")
+
+
+async def test_the_pages_keep_the_organisation_and_say_what_is_wrong(portal: Portal) -> None:
+    async with portal.as_user("manager") as manager:
+        r = await manager.post(
+            "/units", data={"name": "真如中队", "kind": "squad", "squad_type": "street"}
+        )
+        assert r.status_code == 303
+        page = await manager.get("/units")
+        assert "真如中队" in page.text and "街镇" in page.text
+        again = await manager.post("/units", data={"name": "真如中队", "kind": "squad"})
+        assert again.status_code == 409 and "已有同名单位" in again.text
+        assert 'value="真如中队"' in again.text  # what was typed is kept
+        made = await manager.post(
+            "/people/save",
+            data={
+                "username": "zhou",
+                "display_name": "周一",
+                "badge_no": "Z0001",
+                "roles": ["officer"],
+                "hired_on": "2023-02-01",
+                "enforcement_staff": "yes",
+            },
+        )
+        assert made.status_code == 303 and made.headers["location"].endswith("/edit?saved=1")
+        edit = await manager.get(made.headers["location"])
+        assert "已保存" in edit.text and 'value="Z0001"' in edit.text
+        boss = await manager.post(
+            "/people/save",
+            data={"username": "zhou2", "display_name": "周二", "roles": ["manager"]},
+        )
+        assert boss.status_code == 403
+        assert "只有系统管理员可以设置或修改" in boss.text and 'value="周二"' in boss.text
+    person_id = int(made.headers["location"].split("/")[2])
+    async with portal.as_user("admin") as admin:
+        reset = await admin.post(f"/people/{person_id}/password-reset")
+    assert reset.status_code == 200 and "临时密码" in reset.text

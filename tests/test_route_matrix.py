@@ -151,6 +151,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/people/{person_id}/password-reset": frozenset({ADM}),
     "GET /account/password": PEOPLE,
     "GET /roster": MANAGERS,
+    "GET /units": MANAGERS,
+    "POST /units": MANAGERS,
+    "GET /people/new": MANAGERS,
+    "GET /people/{person_id}/edit": MANAGERS,
+    "POST /people/save": MANAGERS,
+    "POST /people/{person_id}/password-reset": frozenset({ADM}),
     "POST /api/v1/cohorts": MANAGERS,
     "POST /api/v1/cohorts/{cohort_id}/members": MANAGERS,
     "GET /api/v1/cohorts": MANAGERS,
@@ -304,7 +310,9 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "cohort_id": "1",  # the demo's 2023 first cohort
             "series_id": str(series.id),
         }
-        to_reset = {(RESETS_PASSWORD, c): {"person_id": str(spare_officer.id)} for c in CALLERS}
+        to_reset = {
+            (r, c): {"person_id": str(spare_officer.id)} for r in RESETS_PASSWORD for c in CALLERS
+        }
         return World(
             params,
             {key: {"session_id": str(spare.id)} for key, spare in spares.items()} | to_reset,
@@ -314,6 +322,8 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
 
 # Bodies good enough to reach the route's own checks (a 422 for a missing field would hide them).
 FORMS: dict[str, dict[str, str]] = {
+    "POST /units": {"name": ""},  # refused on the form (422), past the access check
+    "POST /people/save": {"display_name": ""},
     "POST /account/password": {"current": "wrong", "new": "matrix-pw-1", "repeat": "matrix-pw-1"},
     "POST /sessions/{session_id}/cancel": {"confirm": "yes"},
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},
@@ -374,7 +384,10 @@ NOT_FOUND_IS_IN = {
 # Routes that delete what they name: each caller gets a session of its own to try.
 DELETES_SESSION = {"DELETE /api/v1/sessions/{session_id}", "POST /sessions/{session_id}/cancel"}
 # A password reset ends its person's sessions: it is tried on a spare officer, not officer1.
-RESETS_PASSWORD = "POST /api/v1/people/{person_id}/password-reset"
+RESETS_PASSWORD = {
+    "POST /api/v1/people/{person_id}/password-reset",
+    "POST /people/{person_id}/password-reset",
+}
 
 
 def _path(template: str, params: dict[str, str]) -> str:

@@ -52,6 +52,7 @@ from web.pages import auth as auth_pages
 from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
 from web.pages import kiosk as kiosk_pages
+from web.pages import organisation as organisation_pages
 from web.pages import people as people_pages
 from web.pages import recordings as recording_pages
 from web.pages import sessions as session_pages
@@ -187,6 +188,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         compliance_pages,
         classroom_pages,
         kiosk_pages,
+        organisation_pages,  # before people_pages: /people/new is not a person's id
         people_pages,
     ):
         app.include_router(page.router)
