@@ -11,9 +11,10 @@ import asyncio
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -38,6 +39,7 @@ from classroom.db.models import (
 )
 from classroom.plan.loader import load_plan
 
+_T = TypeVar("_T")
 TZ = ZoneInfo("Asia/Shanghai")
 PLAN = load_plan(Path(__file__).resolve().parent.parent / "plans" / "2023.toml")
 OFFICERS = int(os.environ.get("BENCH_OFFICERS", "5000"))
@@ -295,16 +297,14 @@ async def _fresh_pg_db() -> tuple[str, str] | None:
     return make_url(base).set(database=name).render_as_string(hide_password=False), admin
 
 
-def run(workdir: Path) -> list[Result]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    data = _rows()
-    results = asyncio.run(_measure(f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "SQLite", data))
+def on_fresh_postgres(measure: Callable[[str], Awaitable[_T]]) -> _T:
+    """``measure(url)`` on a PostgreSQL database of its own, dropped afterwards."""
     pg = asyncio.run(_fresh_pg_db())
     if pg is None:
         raise RuntimeError("no PostgreSQL answers: run `make bench` (it starts one)")
     url, admin = pg
     try:
-        results += asyncio.run(_measure(url, "PostgreSQL", data))
+        return asyncio.run(measure(url))
     finally:
 
         async def _drop() -> None:
@@ -313,4 +313,10 @@ def run(workdir: Path) -> list[Result]:
             await conn.close()
 
         asyncio.run(_drop())
-    return results
+
+
+def run(workdir: Path) -> list[Result]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = _rows()
+    results = asyncio.run(_measure(f"sqlite+aiosqlite:///{workdir / 'bench.db'}", "SQLite", data))
+    return results + on_fresh_postgres(lambda url: _measure(url, "PostgreSQL", data))

@@ -7,19 +7,16 @@ file (nothing to change) is measured too.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import time
 from pathlib import Path
 
-import asyncpg
 from openpyxl import Workbook
 from sqlalchemy import delete, insert, select
-from sqlalchemy.engine.url import make_url
 
 from bench.common import Result
-from bench.compliance import _fresh_pg_db
+from bench.compliance import on_fresh_postgres
 from classroom.db.engine import create_engine, session_factory
 from classroom.db.migrate import upgrade
 from classroom.db.models import Person, PersonRole, Role, Unit
@@ -125,17 +122,4 @@ async def _measure(url: str) -> list[Result]:
 
 def run(workdir: Path) -> list[Result]:
     workdir.mkdir(parents=True, exist_ok=True)
-    pg = asyncio.run(_fresh_pg_db())
-    if pg is None:
-        raise RuntimeError("no PostgreSQL answers: run `make bench` (it starts one)")
-    url, admin = pg
-    try:
-        return asyncio.run(_measure(url))
-    finally:
-
-        async def _drop() -> None:
-            conn = await asyncpg.connect(admin)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-            await conn.close()
-
-        asyncio.run(_drop())
+    return on_fresh_postgres(_measure)

@@ -132,6 +132,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+async def _manager(db: AsyncSession, username: str) -> Person:
+    """The manager or admin a command acts as (``--as``): the audit names them."""
+    actor = await db.scalar(select(Person).where(Person.username == username))
+    if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
+        raise _fail(f"{username!r} is not a manager or admin")
+    return actor
+
+
 @app.command()
 def serve() -> None:
     """Run the portal (and the embedded object store unless one is configured)."""
@@ -369,9 +377,7 @@ def unit_add(
 
     async def _add() -> int:
         async with open_database(settings) as engine, session_factory(engine)() as db:
-            actor = await db.scalar(select(Person).where(Person.username == as_user))
-            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
-                raise _fail(f"{as_user!r} is not a manager or admin")
+            actor = await _manager(db, as_user)
             fields = UnitFields(name, kind, squad_type, adjacent, parent)
             unit = await save_unit(db, actor, None, fields)
             await db.commit()
@@ -548,9 +554,7 @@ def _import_file(file: Path, as_user: str, do_import: ImportFn) -> None:
 
     async def _import() -> ImportResult:
         async with open_database(settings) as engine, session_factory(engine)() as db:
-            actor = await db.scalar(select(Person).where(Person.username == as_user))
-            if actor is None or not actor.has_role(Role.MANAGER, Role.ADMIN):
-                raise _fail(f"{as_user!r} is not a manager or admin")
+            actor = await _manager(db, as_user)
             result = await do_import(db, file.read_bytes(), file.name, actor, settings)
             await db.commit()
             return result

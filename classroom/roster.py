@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from classroom.audit import audit
 from classroom.csv_import import ImportRejected, rows
 from classroom.db.models import Person, PersonRole, Role, Unit, UnitKind
-from classroom.organisation import grantable
+from classroom.organisation import grantable, person_json
 
 # Column → its Chinese header, in the order the export and the template write them.
 HEADERS = {
@@ -152,16 +152,10 @@ def _parse(line: int, row: dict[str, str]) -> _Row:
 
 
 def _current(p: Person) -> dict[str, Any]:
-    return {
-        "name": p.display_name,
-        "unit_id": p.unit_id,
-        "roles": sorted(r.value for r in p.roles),
-        "hired_on": p.hired_on.isoformat() if p.hired_on else None,
-        "enforcement_staff": p.enforcement_staff,
-        "phone": p.phone,
-        "email": p.email,
-        "active": p.active,
-    }
+    """A person as the roster compares them: organisation.person_json, the name as ``name``."""
+    now = person_json(p)
+    now["name"] = now.pop("display_name")
+    return now
 
 
 async def plan_roster(

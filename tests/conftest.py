@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine.url import make_url
 from classroom.runtime import Services, open_services
 from classroom.settings import Settings, load_settings
 from storage.object_store import ObjectStore
+from storage.ports import free_port
 from storage.seaweed import EmbeddedSeaweed, S3Connection
 from tests.live_stack import LiveStack, build_stack
 
@@ -35,6 +37,19 @@ def anyio_backend() -> str:
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Connection]:
     with EmbeddedSeaweed(tmp_path_factory.mktemp("s3"), volume_size_mb=128) as conn:
         yield conn
+
+
+@pytest.fixture
+def weed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
+    """A store of the test's own, to stop, hang (SIGSTOP) and start again on the same port."""
+    store = EmbeddedSeaweed(tmp_path / "s3", s3_port=free_port())
+    store.start()
+    try:
+        yield store
+    finally:
+        if store._proc is not None and store._proc.poll() is None:
+            os.kill(store._proc.pid, signal.SIGCONT)  # a test that hung it may have failed
+        store.stop()
 
 
 @pytest.fixture

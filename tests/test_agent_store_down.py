@@ -10,14 +10,12 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from classroom.runtime import Services
 from classroom.settings import Settings
-from storage.ports import free_port
 from storage.seaweed import EmbeddedSeaweed
 from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
@@ -28,17 +26,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 BUCKET = "down-at-start"
-
-
-@pytest.fixture
-def weed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
-    """A store of this test's own, to stop and start again on the same port."""
-    store = EmbeddedSeaweed(tmp_path / "s3", s3_port=free_port())
-    store.start()
-    try:
-        yield store
-    finally:
-        store.stop()
 
 
 @pytest.fixture

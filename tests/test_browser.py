@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.api_helpers import workbook
 from tests.browser import browser
 from tests.live_stack import LiveStack
 
@@ -188,15 +189,8 @@ def test_manager_schedules_and_cancels_a_session(live: LiveStack, tmp_path: Path
         expect(page.locator("a:has-text('法律文书写作')")).to_have_count(0)
 
 
-def _roster_xlsx(path: Path, rows: list[list[str]]) -> Path:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [["警号", "姓名", "单位", "单位类型", "角色", "入职日期"], *rows]:
-        sheet.append(row)
-    book.save(path)
+def _roster_xlsx(path: Path, rows: list[list[object]]) -> Path:
+    path.write_bytes(workbook([["警号", "姓名", "单位", "单位类型", "角色", "入职日期"], *rows]))
     return path
 
 

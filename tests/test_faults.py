@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage.object_store import ObjectStore
-from storage.ports import free_port
 from storage.seaweed import EmbeddedSeaweed, S3Connection, read_connection
 from tests.live_stack import LiveStack, build_stack
 from tests.recording_helpers import accounted_for, wait_state
@@ -36,19 +34,6 @@ def _wait_for(check: object, within_s: float, what: str, stack: LiveStack) -> No
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}\n{stack.tail()}"
         time.sleep(0.3)
-
-
-@pytest.fixture
-def weed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
-    """A store of this test's own, to hang and to resume."""
-    store = EmbeddedSeaweed(tmp_path / "s3", s3_port=free_port())
-    store.start()
-    try:
-        yield store
-    finally:
-        if store._proc is not None:
-            os.kill(store._proc.pid, signal.SIGCONT)
-        store.stop()
 
 
 def test_store_hangs_while_the_agent_is_killed_restarted_and_shut_down(

@@ -5,17 +5,15 @@ silent corrections refused."""
 from __future__ import annotations
 
 import codecs
-import io
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from classroom.db.models import AuditEntry, CreditEvent
 from classroom.runtime import Services
 from classroom.table_file import UnreadableTable, decode_text
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, make_portal, workbook
 from tests.conftest import settings_on_both_databases
 
 pytestmark = pytest.mark.anyio
@@ -67,19 +65,8 @@ async def test_gb18030_and_utf8_files_import_alike(portal: Portal) -> None:
     assert await _courses(portal) == ["依法行政", "廉政教育"]
 
 
-def _xlsx(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 async def test_an_xlsx_workbook_imports_directly(portal: Portal) -> None:
-    data = _xlsx(
+    data = workbook(
         [
             ["警号", "课程", "学时", "学分", "日期"],
             ["D0004", "依法行政", 6, 3, date(2023, 3, 1)],
@@ -91,7 +78,9 @@ async def test_an_xlsx_workbook_imports_directly(portal: Portal) -> None:
     async with portal.as_user("manager") as manager:
         r = await manager.post("/api/v1/imports/online", files={"file": ("export.xlsx", data)})
         assert r.status_code == 201 and r.json()["imported"] == 3, r.text
-        bad = _xlsx([["警号", "课程", "学时", "学分", "日期"], ["D0004", "依法行政", "six", 3, 1]])
+        bad = workbook(
+            [["警号", "课程", "学时", "学分", "日期"], ["D0004", "依法行政", "six", 3, 1]]
+        )
         r = await manager.post("/api/v1/imports/online", files={"file": ("bad.xlsx", bad)})
         assert r.status_code == 422 and r.json()["errors"][0]["line"] == 2
         fake = b"PK\x03\x04 not really a workbook"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from classroom.db.models import Person, Unit, UnitKind
 from classroom.runtime import Services
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, make_portal, workbook
 from tests.conftest import settings_on_both_databases
 
 pytestmark = pytest.mark.anyio
@@ -31,23 +31,12 @@ async def portal(services: Services) -> Portal:
     return await make_portal(services)
 
 
-def _xlsx(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 async def _post(client, what: str, data: bytes, name: str = "roster.xlsx", **params: str):  # type: ignore[no-untyped-def]
     return await client.post(f"/api/v1/roster/{what}", params=params, files={"file": (name, data)})
 
 
 async def test_preview_then_all_or_nothing_then_nothing_more(portal: Portal) -> None:
-    bad = _xlsx(
+    bad = workbook(
         [
             HEADER,
             *ROWS,
@@ -71,7 +60,7 @@ async def test_preview_then_all_or_nothing_then_nothing_more(portal: Portal) -> 
         assert applied.status_code == 422 and len(applied.json()["errors"]) == 4
         async with portal.services.sessionmaker() as db:
             assert await db.scalar(select(Person).where(Person.badge_no == "R1001")) is None
-        good = _xlsx([HEADER, *ROWS])
+        good = workbook([HEADER, *ROWS])
         applied = await _post(manager, "apply", good)
         assert applied.status_code == 201, applied.text
         assert len(applied.json()["added"]) == 3
@@ -95,19 +84,19 @@ async def test_preview_then_all_or_nothing_then_nothing_more(portal: Portal) -> 
 
 async def test_changes_and_leavers_are_shown_then_applied(portal: Portal) -> None:
     async with portal.as_user("manager") as manager:
-        assert (await _post(manager, "apply", _xlsx([HEADER, *ROWS]))).status_code == 201
+        assert (await _post(manager, "apply", workbook([HEADER, *ROWS]))).status_code == 201
         edited = [
             [*ROWS[0][:2], "法制科", "", "", "", "", "13900000000", ""],
             [*ROWS[1][:8], "", "否"],
         ]
-        preview = await _post(manager, "preview", _xlsx([[*HEADER, "在职"], *edited]))
+        preview = await _post(manager, "preview", workbook([[*HEADER, "在职"], *edited]))
         got = preview.json()
         (changed,) = got["changed"]
         assert changed["badge_no"] == "R1001"
         assert changed["fields"]["phone"] == ["13800000001", "13900000000"]
         assert [p["badge_no"] for p in got["left"]] == ["R1002"]
         # the whole roster: the officers absent from it (R1003, the demo's) are marked left too
-        whole = await _post(manager, "apply", _xlsx([[*HEADER, "在职"], *edited]), full="true")
+        whole = await _post(manager, "apply", workbook([[*HEADER, "在职"], *edited]), full="true")
         assert whole.status_code == 201
         left = {p["badge_no"] for p in whole.json()["left"]}
         assert {"R1002", "R1003"} <= left and "R1001" not in left
@@ -118,7 +107,7 @@ async def test_changes_and_leavers_are_shown_then_applied(portal: Portal) -> Non
 
 async def test_export_and_template_round_trip(portal: Portal) -> None:
     async with portal.as_user("manager") as manager:
-        assert (await _post(manager, "apply", _xlsx([HEADER, *ROWS]))).status_code == 201
+        assert (await _post(manager, "apply", workbook([HEADER, *ROWS]))).status_code == 201
         exported = await manager.get("/api/v1/roster?format=xlsx")
         assert exported.status_code == 200
         sheet = load_workbook(io.BytesIO(exported.content)).worksheets[0]
@@ -137,7 +126,7 @@ async def test_export_and_template_round_trip(portal: Portal) -> None:
 async def test_a_manager_makes_no_managers_by_roster(portal: Portal) -> None:
     row = ["R2001", "王五", "法制科", "", "管理员", "", "", "", ""]
     async with portal.as_user("manager") as manager:
-        got = (await _post(manager, "preview", _xlsx([HEADER, row]))).json()
+        got = (await _post(manager, "preview", workbook([HEADER, row]))).json()
     assert got["added"] == [] and "only an administrator" in got["refused"][0]["message"]
     async with portal.as_user("officer1") as officer:
-        assert (await _post(officer, "preview", _xlsx([HEADER, row]))).status_code == 403
+        assert (await _post(officer, "preview", workbook([HEADER, row]))).status_code == 403
