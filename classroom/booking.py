@@ -4,7 +4,8 @@ Its one camera records one session, and its kiosk must know whose class a tap is
 session booked over the first would go unrecorded and its officers' check-ins would land in the
 other session (the kiosk takes the session open at the time). So a booking, or an extension, that
 overlaps another session of the classroom is refused. Sessions touching end to start do not
-overlap, and a session stopped early frees the room from its actual end.
+overlap, and a session stopped early frees the room from its actual end. Sessions held at a place
+without a classroom (drills on the parade ground, field training) clash with nothing.
 
 A session booked by mistake is cancelled, which gives its time back, as long as it has not been
 held: once it started, was recorded or anybody checked in, it is part of the ledger and stays.
@@ -60,7 +61,7 @@ def session_end(session: Session) -> datetime:
 
 async def check_room_free(
     db: AsyncSession,
-    classroom_id: int,
+    classroom_id: int | None,
     start: datetime,
     end: datetime,
     session_id: int | None = None,
@@ -69,7 +70,10 @@ async def check_room_free(
     [start, end). The classroom's row is written first: that write lock makes two bookings of one
     classroom at once check one after the other (a row lock on PostgreSQL, the database's write
     lock on SQLite), so both cannot pass on what the other has not yet committed. It is held
-    until the caller's transaction ends."""
+    until the caller's transaction ends. A session without a classroom (held at a place) clashes
+    with nothing: a parade ground holds several squads, and nothing records there."""
+    if classroom_id is None:
+        return
     await db.execute(
         update(Classroom)
         .where(Classroom.id == classroom_id)

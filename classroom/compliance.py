@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,23 @@ async def bureau_year(db: AsyncSession, plan: Plan, tz: ZoneInfo, as_of: date) -
     with gc_paused():
         facts = await load_facts(db, plan.year, tz, kinds=_task_kinds(plan), rule=plan.presence)
         return compute_year(plan, facts, as_of, tz)
+
+
+def within_units(ledger: YearLedger, units: frozenset[int] | None) -> YearLedger:
+    """The year as a unit leader sees it (``units``: those they lead; None: everything): those
+    units and their officers only. Cohorts are bureau-wide; their counts stay, but their make-up
+    lists keep only these units' officers."""
+    if units is None:
+        return ledger
+    officers = {k: v for k, v in ledger.officers.items() if v.officer.unit_id in units}
+    return replace(
+        ledger,
+        officers=officers,
+        units={k: v for k, v in ledger.units.items() if k in units},
+        cohorts=tuple(
+            replace(c, short=tuple(x for x in c.short if x[0] in officers)) for c in ledger.cohorts
+        ),
+    )
 
 
 async def officer_year(

@@ -14,7 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.audit import audit
-from classroom.db.models import LoginSession, Person, PersonRole, Role, SquadType, Unit, UnitKind
+from classroom.db.models import (
+    LoginSession,
+    Person,
+    PersonRole,
+    Role,
+    SquadType,
+    Unit,
+    UnitKind,
+    UnitLeader,
+)
 from classroom.people import MIN_PASSWORD_LEN
 from classroom.security import hash_password_off_loop, verify_password_off_loop
 
@@ -134,6 +143,7 @@ class PersonFields:
     phone: str | None = None
     email: str | None = None
     active: bool | None = None
+    leads_unit_ids: frozenset[int] | None = None  # the units this person leads (科队负责人)
 
 
 def person_json(p: Person) -> dict[str, Any]:
@@ -148,6 +158,7 @@ def person_json(p: Person) -> dict[str, Any]:
         "phone": p.phone,
         "email": p.email,
         "active": p.active,
+        "leads_unit_ids": sorted(p.led_unit_ids),
     }
 
 
@@ -162,6 +173,10 @@ async def save_person(
         unit = await db.get(Unit, f.unit_id)
         if unit is None or not unit.active:
             raise OrgError(422, "no_such_unit", f"no active unit {f.unit_id}")
+    for unit_id in sorted(f.leads_unit_ids or ()):
+        led = await db.get(Unit, unit_id)
+        if led is None or not led.active:
+            raise OrgError(422, "no_such_unit", f"no active unit {unit_id} to lead")
     if person is None:
         if not f.username or not f.display_name or not f.roles:
             raise OrgError(
@@ -183,6 +198,8 @@ async def save_person(
             setattr(person, name, value)
     if f.roles is not None:
         person.role_rows = [PersonRole(role=r) for r in sorted(f.roles)]
+    if f.leads_unit_ids is not None:
+        person.lead_rows = [UnitLeader(unit_id=u) for u in sorted(f.leads_unit_ids)]
     try:
         await db.flush()
     except IntegrityError:

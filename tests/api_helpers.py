@@ -24,6 +24,7 @@ from classroom.db.models import (
     Role,
     Unit,
     UnitKind,
+    UnitLeader,
 )
 from classroom.devices import create_device
 from classroom.people import create_person
@@ -63,13 +64,16 @@ class Portal:
 EXTRA_LOGINS: dict[str, tuple[str, str, tuple[Role, ...]]] = {
     "trainer2": ("赵教员", "trainer2-test-pw", (Role.TRAINER, Role.OFFICER)),
     "officer9": ("孙队员", "officer9-test-pw", (Role.OFFICER,)),
+    # 科队负责人: leader of the squad (officer1's unit), and of the office (officer9's)
+    "leader": ("钱队长", "leader-test-pw", (Role.OFFICER,)),
+    "leader2": ("吴科长", "leader2-test-pw", (Role.OFFICER,)),
 }
 
 
 @dataclass(frozen=True)
 class Rivals:
     """What an attacker's portal adds to the demo: a second trainer (teaching nothing), an
-    officer of the office unit, a second classroom with its own agent, a kiosk of the first, and
+    officer of the office unit, the squad's leader and the office's, a second classroom with its own agent, a kiosk of the first, and
     a course open to the office unit only (taught by the demo's trainer)."""
 
     office_id: int
@@ -87,8 +91,10 @@ async def seed_rivals(portal: Portal) -> Rivals:
         trainer = await db.scalar(select(Person).where(Person.username == "trainer"))
         assert office and squad and trainer
         for username, (name, password, roles) in EXTRA_LOGINS.items():
-            unit = office if username == "officer9" else squad
-            await create_person(db, username, name, roles, password, unit_id=unit.id)
+            unit = office if username in ("officer9", "leader2") else squad
+            who = await create_person(db, username, name, roles, password, unit_id=unit.id)
+            if username.startswith("leader"):
+                db.add(UnitLeader(person_id=who.id, unit_id=unit.id))
         room2 = Classroom(name="二号智慧教室", location="局机关四楼")
         course = Course(
             code="FZ-ONLY",

@@ -49,14 +49,18 @@ pytestmark = pytest.mark.anyio
 
 ANON, OFF, OFF2, TR, TR2 = "anon", "officer", "officer2", "trainer", "trainer2"
 MGR, ADM, KIOSK, AG, AG2 = "manager", "admin", "kiosk", "agent", "agent2"
-CALLERS = (ANON, OFF, OFF2, TR, TR2, MGR, ADM, KIOSK, AG, AG2)
-PEOPLE = frozenset({OFF, OFF2, TR, TR2, MGR, ADM})
+# Unit leaders (科队负责人): of officer1's squad, and of another unit (officer9's office).
+LEAD, LEAD2 = "leader", "leader2"
+CALLERS = (ANON, OFF, OFF2, TR, TR2, MGR, ADM, KIOSK, AG, AG2, LEAD, LEAD2)
+PEOPLE = frozenset({OFF, OFF2, TR, TR2, MGR, ADM, LEAD, LEAD2})
+LEADERS = frozenset({LEAD, LEAD2})
 STAFF = frozenset({TR, TR2, MGR, ADM})
 MANAGERS = frozenset({MGR, ADM})
 EVERYONE = frozenset(CALLERS)
 # Who sees the demo course (bureau-wide): every person. Its session's trainer and admins run it.
 RUNS_SESSION = frozenset({TR, ADM})
 OWN_OFFICER = frozenset({OFF, MGR, ADM})  # officer1's own records: themself and the office
+SEES_OFFICER = OWN_OFFICER | {LEAD}  # officer1's year and record: also their unit's leader
 NOBODY: frozenset[str] = frozenset()
 
 EXPECTED: dict[str, frozenset[str]] = {
@@ -96,6 +100,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/sessions/series/{series_id}": STAFF,
     "PATCH /api/v1/sessions/series/{series_id}": frozenset({TR, MGR, ADM}),
     "DELETE /api/v1/sessions/{session_id}": frozenset({TR, MGR, ADM}),
+    "PATCH /api/v1/sessions/{session_id}": frozenset({TR, MGR, ADM}),  # an empty change
+    "GET /api/v1/sessions/{session_id}/attendance/roll": frozenset({TR, MGR, ADM}),
+    "PUT /api/v1/sessions/{session_id}/attendance/roll": RUNS_SESSION,
     "GET /api/v1/sessions": PEOPLE,
     "GET /api/v1/sessions/{session_id}": PEOPLE,
     "PUT /api/v1/sessions/{session_id}/study-items": frozenset({TR, MGR, ADM}),
@@ -144,9 +151,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/roster": MANAGERS,
     "GET /api/v1/roster/template": MANAGERS,
     "PATCH /api/v1/units/{unit_id}": MANAGERS,
-    "GET /api/v1/people": MANAGERS,
+    "GET /api/v1/people": MANAGERS | LEADERS,  # a leader: their units' people
     "POST /api/v1/people": MANAGERS,
-    "GET /api/v1/people/{person_id}": OWN_OFFICER,
+    "GET /api/v1/people/{person_id}": SEES_OFFICER,
     "PATCH /api/v1/people/{person_id}": MANAGERS,
     "POST /api/v1/people/{person_id}/password-reset": frozenset({ADM}),
     "GET /account/password": PEOPLE,
@@ -174,9 +181,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "PATCH /api/v1/classrooms/{classroom_id}": frozenset({ADM}),
     # the ledger
     "GET /api/v1/compliance/me": PEOPLE,
-    "GET /api/v1/compliance/officers/{person_id}": OWN_OFFICER,
-    "GET /api/v1/compliance/units/{unit_id}": MANAGERS,
-    "GET /api/v1/compliance/bureau": MANAGERS,
+    "GET /api/v1/compliance/officers/{person_id}": SEES_OFFICER,
+    "GET /api/v1/compliance/units/{unit_id}": MANAGERS | {LEAD},
+    "GET /api/v1/compliance/bureau": MANAGERS | LEADERS,  # a leader: their units
     "POST /api/v1/imports/online": MANAGERS,
     "POST /api/v1/imports/attendance": MANAGERS,
     "POST /api/v1/adjustments": MANAGERS,
@@ -200,9 +207,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /sessions/{session_id}/study-items": frozenset({TR, MGR, ADM}),
     "GET /recordings": PEOPLE,
     "GET /recordings/{recording_id}": PEOPLE,
-    "GET /progress": frozenset({OFF, OFF2, TR, TR2}),  # people who owe training
-    "GET /compliance/officers/{person_id}": OWN_OFFICER,
-    "GET /compliance": MANAGERS,
+    "GET /progress": frozenset({OFF, OFF2, TR, TR2, LEAD, LEAD2}),  # people who owe training
+    "GET /compliance/officers/{person_id}": SEES_OFFICER,
+    "GET /compliance": MANAGERS | LEADERS,
     "GET /classrooms": STAFF,
     "GET /people": STAFF,
     "GET /people/{person_id}/enrol": STAFF,
@@ -344,6 +351,7 @@ JSONS: dict[str, Any] = {
     },
     "POST /api/v1/people/{person_id}/cards": {"card_no": "12345678"},
     "PUT /api/v1/sessions/{session_id}/study-items": [],
+    "PUT /api/v1/sessions/{session_id}/attendance/roll": {"marks": []},
     "POST /api/v1/sessions/{session_id}/extend": {"minutes": 5},
     "PATCH /api/v1/courses/{course_id}": {},
     "POST /api/v1/sessions/{session_id}/attendance": {
@@ -365,6 +373,8 @@ FILES: dict[str, dict[str, Any]] = {
 QUERIES: dict[str, dict[str, str]] = {
     "GET /api/v1/cohorts": {"year": "2023"},
     "GET /api/v1/compliance/officers/{person_id}": {"year": "2023"},
+    "GET /api/v1/compliance/units/{unit_id}": {"year": "2023"},
+    "GET /api/v1/compliance/bureau": {"year": "2023"},
 }
 # Objects the route names that this test does not make (a live viewer's WHEP resource, an agent's
 # pending live request, an enrolled face, stored HLS and chapters, a preview, a watch view): a 404

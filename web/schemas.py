@@ -68,8 +68,11 @@ class SessionOut(BaseModel):
     title: str
     kind: SessionKind
     course_id: Id
-    classroom_id: Id
+    classroom_id: Id | None
+    place: str
     trainer_id: Id
+    unit_id: Id | None
+    series_id: Id | None
     planned_start: datetime
     planned_end: datetime
     actual_start: datetime | None
@@ -79,12 +82,15 @@ class SessionOut(BaseModel):
 
 
 class SessionIn(Strict):
-    """A session to hold (and, with ``auto_record``, to record on schedule)."""
+    """A session to hold (and, with ``auto_record``, to record on schedule): in a classroom, or
+    at a ``place`` without one (a parade ground, the field), which nothing records and which
+    never clashes with another booking."""
 
     title: str = Field(min_length=1, max_length=200)
     kind: SessionKind
     course_id: Id
-    classroom_id: Id
+    classroom_id: Id | None = None
+    place: str = Field(default="", max_length=200)
     trainer_id: Id | None = None  # default: the person creating it, if a trainer
     unit_id: Id | None = None
     planned_start: AwareDatetime
@@ -93,11 +99,16 @@ class SessionIn(Strict):
     ptz_preset: int | None = Field(default=None, ge=0, le=127)  # VISCA presets: 0–127
 
     @model_validator(mode="after")
-    def _ends_after_start(self) -> SessionIn:
+    def _fits(self) -> SessionIn:
         if self.planned_end <= self.planned_start:
             raise ValueError("planned_end must be after planned_start")
         if self.planned_end - self.planned_start > timedelta(hours=24):
             raise ValueError("a session lasts at most 24 hours")
+        self.place = self.place.strip()
+        if (self.classroom_id is None) == (not self.place):
+            raise ValueError("a session is held in a classroom or at a place: give one of them")
+        if self.classroom_id is None and (self.auto_record or self.ptz_preset is not None):
+            raise ValueError("only a classroom's session is recorded or turns a camera")
         return self
 
 

@@ -141,10 +141,18 @@ class Person(Base):
     role_rows: Mapped[list[PersonRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
+    # 科队负责人: the units this person leads (classroom/scope.py says what that allows).
+    lead_rows: Mapped[list[UnitLeader]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def roles(self) -> frozenset[Role]:
         return frozenset(r.role for r in self.role_rows)
+
+    @property
+    def led_unit_ids(self) -> frozenset[int]:
+        return frozenset(r.unit_id for r in self.lead_rows)
 
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles & set(roles))
@@ -159,6 +167,18 @@ class PersonRole(Base):
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+
+class UnitLeader(Base):
+    """A unit leader (科队负责人) is a role scoped to units: one row per unit led. Given by
+    managers and admins, never taken by the leader."""
+
+    __tablename__ = "unit_leaders"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
 
 
 class LoginSession(Base):
@@ -271,7 +291,9 @@ class Courseware(Base):
 
 
 class Session(Base):
-    """One scheduled class or drill in a classroom."""
+    """One scheduled class or drill: in a classroom (recorded, checked in at its kiosk, booked
+    one at a time), or at a place without one (parade ground, field, a visit), attended by
+    roster."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -282,7 +304,9 @@ class Session(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
-    classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"))
+    classroom_id: Mapped[int | None] = mapped_column(ForeignKey("classrooms.id"))
+    # Where a session without a classroom is held; "" for classroom sessions.
+    place: Mapped[str] = mapped_column(String(200), default="", server_default="")
     trainer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     # The organising unit (unit study, drills); None for district-wide sessions.
     unit_id: Mapped[int | None] = mapped_column(
@@ -306,12 +330,17 @@ class Session(Base):
     occurrence: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(lazy="joined")
-    classroom: Mapped[Classroom] = relationship(lazy="joined")
+    classroom: Mapped[Classroom | None] = relationship(lazy="joined")
     trainer: Mapped[Person] = relationship(lazy="joined")
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     study_items: Mapped[list[SessionStudyItem]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="SessionStudyItem.item_no"
     )
+
+    @property
+    def where(self) -> str:
+        """The classroom's name, or the place: what the pages and the calendar show."""
+        return self.classroom.name if self.classroom is not None else self.place
 
 
 class SessionSeries(Base):

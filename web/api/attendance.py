@@ -9,6 +9,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
+from classroom.roll_call import MAX_ROSTER, Mark, RollLine, roll_of, save_roll
+from classroom.scope import leads_session
 from web.api.sessions import get_session_or_404
 from web.deps import DB, CurrentPerson
 from web.schemas import Id
@@ -40,23 +42,31 @@ class AttendanceOut(BaseModel):
     reason: str
 
 
+def may_write(person: Person, session: Session) -> bool:
+    """The session's trainer, the leader of its unit for the unit's studies and drills, or an
+    admin."""
+    return (
+        person.has_role(Role.ADMIN)
+        or (person.has_role(Role.TRAINER) and session.trainer_id == person.id)
+        or leads_session(person, session.kind, session.unit_id)
+    )
+
+
 def check_reads(person: Person, session: Session) -> None:
-    if person.has_role(Role.MANAGER, Role.ADMIN):
-        return
-    if person.has_role(Role.TRAINER) and session.trainer_id == person.id:
+    if person.has_role(Role.MANAGER) or may_write(person, session):
         return
     raise HTTPException(
-        status.HTTP_403_FORBIDDEN, "trainers see the attendance of their own sessions only"
+        status.HTTP_403_FORBIDDEN,
+        "trainers and unit leaders see the attendance of their own sessions only",
     )
 
 
 def check_writes(person: Person, session: Session) -> None:
-    if person.has_role(Role.ADMIN) or (
-        person.has_role(Role.TRAINER) and session.trainer_id == person.id
-    ):
+    if may_write(person, session):
         return
     raise HTTPException(
-        status.HTTP_403_FORBIDDEN, "only the session's trainer or an admin records attendance"
+        status.HTTP_403_FORBIDDEN,
+        "only the session's trainer, its unit's leader or an admin records attendance",
     )
 
 
@@ -84,3 +94,79 @@ async def add_attendance(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     await db.commit()
     return row
+
+
+class RollLineOut(BaseModel):
+    person_id: Id
+    display_name: str
+    badge_no: str | None
+    present: bool
+    from_roll: bool  # False: a kiosk, a card or an import recorded it (the roll leaves it be)
+    check_in: datetime | None
+    check_out: datetime | None
+
+    @classmethod
+    def of(cls, line: RollLine) -> RollLineOut:
+        a = line.attendance
+        return cls(
+            person_id=line.person.id,
+            display_name=line.person.display_name,
+            badge_no=line.person.badge_no,
+            present=line.present,
+            from_roll=line.from_roll,
+            check_in=a.check_in if a else None,
+            check_out=a.check_out if a else None,
+        )
+
+
+class MarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: Id
+    present: bool
+    check_in: AwareDatetime | None = None  # default: the session's planned start
+    check_out: AwareDatetime | None = None  # default: the session's planned end
+
+
+class RollIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marks: list[MarkIn] = Field(max_length=MAX_ROSTER)
+
+
+class RollOut(BaseModel):
+    session_id: Id
+    added: int = 0
+    changed: int = 0
+    withdrawn: int = 0
+    lines: list[RollLineOut]
+
+
+@router.get("/roll", response_model=RollOut)
+async def get_roll(session_id: Id, db: DB, person: CurrentPerson) -> RollOut:
+    """The session's roster with who is marked present (any source)."""
+    session = await get_session_or_404(db, session_id)
+    check_reads(person, session)
+    lines = await roll_of(db, session)
+    return RollOut(session_id=session.id, lines=[RollLineOut.of(x) for x in lines])
+
+
+@router.put("/roll", response_model=RollOut)
+async def put_roll(session_id: Id, body: RollIn, db: DB, person: CurrentPerson) -> RollOut:
+    """Tick who was there (the trainer, the unit's leader or an admin): all or nothing, saved
+    again without doubling anything (classroom/roll_call.py)."""
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    try:
+        result = await save_roll(db, session, person, [Mark(**m.model_dump()) for m in body.marks])
+    except AttendanceError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    await db.commit()
+    lines = await roll_of(db, session)
+    return RollOut(
+        session_id=session.id,
+        added=result.added,
+        changed=result.changed,
+        withdrawn=result.withdrawn,
+        lines=[RollLineOut.of(x) for x in lines],
+    )

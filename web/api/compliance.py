@@ -20,10 +20,12 @@ from classroom.compliance import (
     to_xlsx,
     unit_dict,
     unit_rows,
+    within_units,
 )
-from classroom.db.models import Role
+from classroom.db.models import Person
 from classroom.plan.schema import Plan
-from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
+from classroom.scope import bureau_wide, leads, unit_scope
+from web.deps import DB, CurrentPerson, services
 from web.schemas import Id, PlanYear
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
@@ -62,6 +64,30 @@ async def my_year(
     return await officer_report(request, db, person.id, year, as_of)
 
 
+async def check_sees_officer(db: DB, viewer: Person, person_id: int) -> None:
+    """An officer's year: the officer themself, the leader of their unit, managers and admins."""
+    if person_id == viewer.id or bureau_wide(viewer):
+        return
+    officer = await db.get(Person, person_id) if viewer.led_unit_ids else None
+    if officer is None or not leads(viewer, officer.unit_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "officers see only their own ledger, unit leaders their units' officers",
+        )
+
+
+def check_sees_unit(viewer: Person, unit_id: int | None) -> frozenset[int] | None:
+    """The units ``viewer`` sees (None: all); a 403 for someone who leads none, or for a unit
+    they do not lead."""
+    scope = unit_scope(viewer)
+    if scope is not None and (not scope or (unit_id is not None and unit_id not in scope)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "the compliance of units is for the training office and each unit's leader",
+        )
+    return scope
+
+
 @router.get("/officers/{person_id}")
 async def officer(
     person_id: Id,
@@ -71,16 +97,23 @@ async def officer(
     year: Year,
     as_of: date | None = None,
 ) -> dict[str, Any]:
-    """One officer's year: the officer themself, managers and admins."""
-    if person_id != person.id and not person.has_role(Role.MANAGER, Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "officers see only their own ledger")
+    """One officer's year: the officer themself, the leader of their unit, managers and
+    admins."""
+    await check_sees_officer(db, person, person_id)
     return await officer_report(request, db, person_id, year, as_of)
 
 
 @router.get("/units/{unit_id}")
 async def unit(
-    unit_id: Id, request: Request, db: DB, _: ManagerOrAdmin, year: Year, as_of: date | None = None
+    unit_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    year: Year,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
+    """A unit's year: the training office, and the unit's leader."""
+    check_sees_unit(person, unit_id)
     plan = plan_for(request, year)
     ledger = await bureau_year(db, plan, services(request).tz, as_of_for(request, year, as_of))
     uy = ledger.units.get(unit_id)
@@ -93,7 +126,7 @@ async def unit(
 async def bureau(
     request: Request,
     db: DB,
-    _: ManagerOrAdmin,
+    person: CurrentPerson,
     year: Year,
     as_of: date | None = None,
     unit_id: Id | None = None,
@@ -101,9 +134,12 @@ async def bureau(
     sort: Literal["shortfall", "name", "unit", "hours", "credits"] = "shortfall",
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response | dict[str, Any]:
-    """Units and officers behind plan, sortable; as JSON, CSV (officers) or XLSX (both)."""
+    """Units and officers behind plan, sortable; as JSON, CSV (officers) or XLSX (both). A unit
+    leader gets the units they lead."""
+    scope = check_sees_unit(person, unit_id)
     plan = plan_for(request, year)
-    ledger = await bureau_year(db, plan, services(request).tz, as_of_for(request, year, as_of))
+    whole = await bureau_year(db, plan, services(request).tz, as_of_for(request, year, as_of))
+    ledger = within_units(whole, scope)
     officers = officer_rows(ledger, unit_id, behind_only, sort)
     units = [u for u in unit_rows(ledger, behind_only) if unit_id in (None, u["unit_id"])]
     name = f"compliance-{year}"

@@ -12,7 +12,7 @@ from classroom.db.models import Device, DeviceKind, Person, Recording, Session
 from classroom.db.types import utcnow
 from classroom.live_broker import AgentSilent, LiveRequest
 from web.api.classrooms import agent_online
-from web.api.sessions import check_may_control, get_session_or_404
+from web.api.sessions import check_may_control, classroom_of, get_session_or_404
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Id
 
@@ -94,7 +94,7 @@ async def recall_preset(
 ) -> None:
     """Move the classroom's camera to a stored preset, now (answered when the camera is there)."""
     session = await _console_session(request, db, session_id, person, "ptz", override)
-    classroom_id = session.classroom_id
+    classroom_id = classroom_of(session)
     await db.commit()
     try:
         answer = await services(request).live.ask(

@@ -23,7 +23,7 @@ from classroom.live_broker import AgentSilent, LiveRequest, Viewer
 from classroom.recordings import live_hls_prefix
 from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
-from web.api.sessions import get_session_or_404
+from web.api.sessions import classroom_of, get_session_or_404
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Id
 
@@ -144,7 +144,7 @@ async def whep_offer(request: Request, session_id: Id, db: DB, person: CurrentPe
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the offer is not an SDP session")
     session = await viewable_session(db, session_id, person)
     rec = await _live_recording(db, session_id)
-    classroom_id, person_id, recording_id = session.classroom_id, person.id, rec.id
+    classroom_id, person_id, recording_id = classroom_of(session), person.id, rec.id
     await db.commit()  # no transaction held while the agent answers
     ice = _ice_servers(svc.settings.live)
     try:

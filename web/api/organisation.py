@@ -22,6 +22,7 @@ from classroom.organisation import (
     save_person,
     save_unit,
 )
+from classroom.scope import sees_unit, unit_scope
 from web.deps import DB, Admin, CurrentPerson, ManagerOrAdmin
 from web.schemas import Id, Strict
 
@@ -112,6 +113,7 @@ class PersonDetailOut(BaseModel):
     email: str | None
     active: bool
     must_change_password: bool
+    leads_unit_ids: list[int]  # 科队负责人 of these units
 
     @classmethod
     def of(cls, p: Person) -> PersonDetailOut:
@@ -128,6 +130,7 @@ class PersonDetailOut(BaseModel):
             email=p.email,
             active=p.active,
             must_change_password=p.must_change_password,
+            leads_unit_ids=sorted(p.led_unit_ids),
         )
 
 
@@ -141,6 +144,7 @@ class PersonIn(Strict):
     enforcement_staff: bool = True
     phone: Phone | None = None
     email: Email | None = None
+    leads_unit_ids: list[Id] = Field(default_factory=list, max_length=50)
 
 
 class PersonPatch(Strict):
@@ -153,12 +157,17 @@ class PersonPatch(Strict):
     phone: Phone | None = None
     email: Email | None = None
     active: bool | None = None  # false: left (their login sessions end), never deleted
+    leads_unit_ids: list[Id] | None = Field(default=None, max_length=50)  # [] : leads none
 
 
 def _fields(body: PersonIn | PersonPatch) -> PersonFields:
     data = body.model_dump()
-    roles = data.pop("roles")
-    return PersonFields(**data, roles=frozenset(roles) if roles is not None else None)
+    roles, leads = data.pop("roles"), data.pop("leads_unit_ids")
+    return PersonFields(
+        **data,
+        roles=frozenset(roles) if roles is not None else None,
+        leads_unit_ids=frozenset(leads) if leads is not None else None,
+    )
 
 
 async def _person(db: DB, person_id: Id) -> Person:
@@ -171,15 +180,21 @@ async def _person(db: DB, person_id: Id) -> Person:
 @router.get("/people", response_model=list[PersonDetailOut])
 async def list_people(
     db: DB,
-    _: ManagerOrAdmin,
+    viewer: CurrentPerson,
     unit: Id | None = None,
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PersonDetailOut]:
-    """By unit, active or left, and a name, username or badge number containing ``q``."""
+    """By unit, active or left, and a name, username or badge number containing ``q``. A unit
+    leader lists the people of the units they lead."""
+    scope = unit_scope(viewer)
+    if scope is not None and not scope:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the role manager or admin")
     query = select(Person).order_by(Person.display_name, Person.id).limit(limit).offset(offset)
+    if scope is not None:
+        query = query.where(Person.unit_id.in_(scope))
     if unit is not None:
         query = query.where(Person.unit_id == unit)
     if active is not None:
@@ -210,9 +225,10 @@ async def create_person(body: PersonIn, db: DB, actor: ManagerOrAdmin) -> Person
 
 @router.get("/people/{person_id}", response_model=PersonDetailOut)
 async def get_person(person_id: Id, db: DB, viewer: CurrentPerson) -> PersonDetailOut:
-    if viewer.id != person_id and not viewer.has_role(Role.MANAGER, Role.ADMIN):
+    person = await _person(db, person_id)
+    if viewer.id != person_id and not sees_unit(viewer, person.unit_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"person {person_id} not found")
-    return PersonDetailOut.of(await _person(db, person_id))
+    return PersonDetailOut.of(person)
 
 
 @router.patch("/people/{person_id}", response_model=PersonDetailOut)

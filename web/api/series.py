@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from classroom.audit import audit
 from classroom.booking import RoomBooked, SessionHeld, cancel_session, check_room_free
-from classroom.db.models import Person, Session, SessionSeries
+from classroom.db.models import Course, Person, Session, SessionKind, SessionSeries
 from classroom.recurrence import RuleError, occurrences
-from web.api.sessions import check_booking, check_may_schedule
+from web.api.sessions import check_booking, check_course_fits, check_may_schedule, may_lead
 from web.deps import DB, CurrentPerson, Staff, services
 from web.schemas import Id, SessionIn, Strict
 
@@ -27,6 +27,7 @@ TEMPLATE = (
     "kind",
     "course_id",
     "classroom_id",
+    "place",
     "trainer_id",
     "unit_id",
     "auto_record",
@@ -93,20 +94,21 @@ async def _out(db: DB, series: SessionSeries) -> SeriesOut:
 
 
 async def _book(request: Request, db: DB, series: SessionSeries, starts: list[datetime]) -> None:
-    """A session for each start, each checked against the classroom's bookings; every clash is
-    named, and then nothing is booked (the caller's transaction is rolled back)."""
+    """A session for each start, each checked against the classroom's bookings (one at a place
+    clashes with nothing); every clash is named, and then nothing is booked (the caller's
+    transaction is rolled back)."""
     tz = services(request).tz
     clashes = []
     for start in starts:
         end = start + timedelta(minutes=series.minutes)
         try:
-            await check_room_free(db, series.template["classroom_id"], start, end)
+            await check_room_free(db, series.template.get("classroom_id"), start, end)
         except RoomBooked as exc:
             clashes.append(exc.described(tz))
             continue
         db.add(
             Session(
-                **series.template,
+                **({"place": ""} | series.template),
                 planned_start=start,
                 planned_end=end,
                 series_id=series.id,
@@ -175,17 +177,21 @@ async def change_series(
     series_id: Id, body: SeriesPatch, request: Request, db: DB, person: CurrentPerson
 ) -> SeriesOut:
     series = await _series(db, series_id)
-    check_may_schedule(person, series.template["trainer_id"])
-    tz = services(request).tz
     template = dict(series.template)
+    kind, unit_id = SessionKind(template["kind"]), template["unit_id"]
+    check_may_schedule(person, template["trainer_id"], kind, unit_id)
+    tz = services(request).tz
     if body.title is not None:
         template["title"] = body.title
     if body.trainer_id is not None:
         template["trainer_id"] = body.trainer_id
-        check_may_schedule(person, body.trainer_id)
+        check_may_schedule(person, body.trainer_id, kind, unit_id)
         trainer = await db.get(Person, body.trainer_id)
-        if trainer is None:
+        course = await db.get(Course, template["course_id"])
+        if course is None or not may_lead(trainer, kind, unit_id):
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no such trainer")
+        assert trainer is not None
+        check_course_fits(course, trainer, kind, unit_id)
     first = series.first_start.astimezone(tz)
     if body.start_time is not None:
         first = first.replace(hour=body.start_time.hour, minute=body.start_time.minute)

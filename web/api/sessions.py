@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta, tzinfo
 
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from classroom.audit import audit
@@ -15,9 +16,19 @@ from classroom.booking import (
     cancel_session,
     check_room_free,
     take_out_of_series,
+    was_held,
 )
 from classroom.compliance import NoPlan
-from classroom.db.models import Classroom, Course, Person, Role, Session, SessionStudyItem, Unit
+from classroom.db.models import (
+    Classroom,
+    Course,
+    Person,
+    Role,
+    Session,
+    SessionKind,
+    SessionStudyItem,
+    Unit,
+)
 from classroom.db.types import utcnow
 from classroom.plan.schema import Plan, Requirement
 from classroom.recordings import (
@@ -27,9 +38,19 @@ from classroom.recordings import (
     request_start,
     request_stop,
 )
+from classroom.scope import bureau_wide, leads_session
 from classroom.session_window import OutsideWindow, control_window
 from web.deps import DB, CurrentPerson, services
-from web.schemas import Count, ExtendIn, Id, Limit, RecordingOut, SessionIn, SessionOut
+from web.schemas import (
+    Count,
+    ExtendIn,
+    Id,
+    Limit,
+    RecordingOut,
+    SessionIn,
+    SessionOut,
+    Strict,
+)
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -52,6 +73,21 @@ def check_may_record(person: Person, session: Session) -> None:
     )
 
 
+def classroom_of(session: Session) -> int:
+    """The classroom whose cameras, kiosk and live stream a session uses; a 409 for a session
+    held at a place without one."""
+    if session.classroom_id is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {
+                "code": "no_classroom",
+                "message": f"session {session.id} is held at {session.place}, "
+                "without a classroom: nothing records, streams or turns there",
+            },
+        )
+    return session.classroom_id
+
+
 _READS = {"console"}  # looking at a classroom out of its window changes nothing: not audited
 
 
@@ -62,6 +98,7 @@ async def check_may_control(
     window (classroom.session_window). Outside it a 409 naming the window, unless a manager or an
     admin overrides it, which is audited."""
     svc = services(request)
+    classroom_of(session)
     window = control_window(
         session, svc.settings.kiosk.open_before, timedelta(seconds=svc.settings.agent.postroll_s)
     )
@@ -100,7 +137,7 @@ async def start_recording(
     except RecordingConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await db.commit()
-    services(request).commands.notify(session.classroom_id)
+    services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
 
 
@@ -114,7 +151,7 @@ async def stop_recording(
     except RecordingConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await db.commit()
-    services(request).commands.notify(session.classroom_id)
+    services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
 
 
@@ -128,7 +165,7 @@ async def pause_recording(
     except RecordingConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await db.commit()
-    services(request).commands.notify(session.classroom_id)
+    services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
 
 
@@ -137,24 +174,31 @@ def room_booked(request: Request, exc: RoomBooked) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, exc.described(services(request).tz))
 
 
-def may_schedule(person: Person, trainer_id: int) -> bool:
-    """Managers and admins schedule (and cancel) any session; a trainer their own."""
+def may_schedule(person: Person, trainer_id: int, kind: SessionKind, unit_id: int | None) -> bool:
+    """Managers and admins schedule (and cancel) any session; a trainer their own; a unit
+    leader their units' studies and drills."""
     own = person.has_role(Role.TRAINER) and trainer_id == person.id
-    return own or person.has_role(Role.MANAGER, Role.ADMIN)
+    return own or bureau_wide(person) or leads_session(person, kind, unit_id)
 
 
-def check_may_schedule(person: Person, trainer_id: int) -> None:
-    if not may_schedule(person, trainer_id):
+def check_may_schedule(
+    person: Person, trainer_id: int, kind: SessionKind, unit_id: int | None
+) -> None:
+    if not may_schedule(person, trainer_id, kind, unit_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "only managers and admins schedule sessions, or trainers their own",
+            "only managers and admins schedule sessions, trainers their own, "
+            "unit leaders their units' studies and drills",
         )
 
 
-def check_course_fits(course: Course, trainer: Person, unit_id: int | None) -> None:
-    """A session is taught by one of its course's trainers, and its unit is one the course is
-    open to: a booking never widens a course's audience, nor makes its booker a trainer of it."""
-    if trainer.id not in course.trainer_ids:
+def check_course_fits(
+    course: Course, trainer: Person, kind: SessionKind, unit_id: int | None
+) -> None:
+    """A session is taught by one of its course's trainers (or, for a unit's study or drill, led
+    by the unit's leader), and its unit is one the course is open to: a booking never widens a
+    course's audience, nor makes its booker a trainer of it."""
+    if trainer.id not in course.trainer_ids and not leads_session(trainer, kind, unit_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             {
@@ -176,23 +220,32 @@ def check_course_fits(course: Course, trainer: Person, unit_id: int | None) -> N
         )
 
 
+def may_lead(trainer: Person | None, kind: SessionKind, unit_id: int | None) -> bool:
+    """Who may be a session's trainer: an active trainer, or the leader of the unit whose study
+    or drill it is."""
+    if trainer is None or not trainer.active:
+        return False
+    return trainer.has_role(Role.TRAINER) or leads_session(trainer, kind, unit_id)
+
+
 async def check_booking(db: DB, person: Person, body: SessionIn) -> int:
     """Who may book it, and that its course, classroom, trainer and unit exist and fit; the
     trainer's id. (The classroom's time is checked by the caller, once per session.)"""
     trainer_id = body.trainer_id if body.trainer_id is not None else person.id
-    check_may_schedule(person, trainer_id)
+    check_may_schedule(person, trainer_id, body.kind, body.unit_id)
     trainer = await db.get(Person, trainer_id)
     course = await db.get(Course, body.course_id)
+    room = await db.get(Classroom, body.classroom_id) if body.classroom_id is not None else True
     for label, found in (
         ("course", course),
-        ("classroom", await db.get(Classroom, body.classroom_id)),
-        ("trainer", trainer if trainer and trainer.has_role(Role.TRAINER) else None),
+        ("classroom", room),
+        ("trainer", trainer if may_lead(trainer, body.kind, body.unit_id) else None),
         ("unit", await db.get(Unit, body.unit_id) if body.unit_id is not None else True),
     ):
         if found is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such {label}")
     assert course is not None and trainer is not None
-    check_course_fits(course, trainer, body.unit_id)
+    check_course_fits(course, trainer, body.kind, body.unit_id)
     return trainer_id
 
 
@@ -217,7 +270,7 @@ async def create_session(
 
 async def cancel(db: DB, person: Person, session_id: Id, tz: tzinfo) -> None:
     session = await get_session_or_404(db, session_id)
-    check_may_schedule(person, session.trainer_id)
+    check_may_schedule(person, session.trainer_id, session.kind, session.unit_id)
     try:
         await take_out_of_series(db, session, tz)
         await cancel_session(db, session)
@@ -245,6 +298,83 @@ async def newest_sessions(
     if classroom_id is not None:
         q = q.where(Session.classroom_id == classroom_id)
     return list(await db.scalars(q.limit(limit).offset(offset)))
+
+
+class SessionPatch(Strict):
+    """What changes in one session (what is left out stays): a session moved to a place clears
+    its classroom, and a session moved to a classroom clears its place."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    planned_start: AwareDatetime | None = None
+    planned_end: AwareDatetime | None = None
+    classroom_id: Id | None = None
+    place: str | None = Field(default=None, max_length=200)
+    trainer_id: Id | None = None
+
+
+def _patched(session: Session, body: SessionPatch) -> SessionIn:
+    now = {
+        "title": session.title,
+        "kind": session.kind,
+        "course_id": session.course_id,
+        "classroom_id": session.classroom_id,
+        "place": session.place,
+        "trainer_id": session.trainer_id,
+        "unit_id": session.unit_id,
+        "planned_start": session.planned_start,
+        "planned_end": session.planned_end,
+        "auto_record": session.auto_record,
+        "ptz_preset": session.ptz_preset,
+    }
+    change = body.model_dump(exclude_none=True)
+    if change.get("place", "").strip():
+        now |= {"classroom_id": None, "auto_record": False, "ptz_preset": None}
+    if "classroom_id" in change:
+        now["place"] = ""
+    try:
+        return SessionIn.model_validate(now | change)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+@router.patch("/{session_id}", response_model=SessionOut)
+async def change_session(
+    session_id: Id, body: SessionPatch, request: Request, db: DB, person: CurrentPerson
+) -> Session:
+    """Move or change one session not yet held: whoever may schedule it, into what they may
+    schedule, its classroom's time checked again. One of a series becomes an exception of it:
+    a later change of the series leaves it as it is now."""
+    session = await get_session_or_404(db, session_id)
+    check_may_schedule(person, session.trainer_id, session.kind, session.unit_id)
+    if await was_held(db, session):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"session {session.id} has been held: it stays on the record"
+        )
+    after = _patched(session, body)
+    trainer_id = await check_booking(db, person, after)
+    try:
+        await check_room_free(
+            db, after.classroom_id, after.planned_start, after.planned_end, session.id
+        )
+    except RoomBooked as exc:
+        raise room_booked(request, exc) from None
+    await take_out_of_series(db, session, services(request).tz)
+    before = {"start": session.planned_start.isoformat(), "where": session.where}
+    for name in ("title", "classroom_id", "place", "planned_start", "planned_end"):
+        setattr(session, name, getattr(after, name))
+    session.trainer_id, session.occurrence = trainer_id, None
+    session.auto_record, session.ptz_preset = after.auto_record, after.ptz_preset
+    await audit(
+        db,
+        person,
+        "session.update",
+        f"session:{session.id}",
+        before=before,
+        changed=body.model_dump(mode="json", exclude_none=True),
+    )
+    await db.commit()
+    db.expunge(session)  # its classroom and trainer are loaded again
+    return await get_session_or_404(db, session.id)
 
 
 @router.get("", response_model=list[SessionOut])

@@ -17,10 +17,12 @@ from classroom.compliance import (
     officer_rows,
     officer_year,
     unit_rows,
+    within_units,
 )
-from classroom.db.models import Person, Role
+from classroom.db.models import Person
 from classroom.ledger.compute import OfficerYear, Reason
 from classroom.plan.schema import Plan
+from web.api.compliance import check_sees_officer, check_sees_unit
 from web.charts import monthly_progress_svg
 from web.deps import DB, CurrentPerson, services
 from web.i18n import request_language, translate
@@ -91,8 +93,7 @@ async def my_progress(
 async def officer_progress(
     person_id: Id, request: Request, db: DB, person: CurrentPerson, year: PlanYear | None = None
 ) -> HTMLResponse:
-    if person_id != person.id and not person.has_role(Role.MANAGER, Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "officers see only their own ledger")
+    await check_sees_officer(db, person, person_id)
     return await _officer_page(request, db, person, person_id, year)
 
 
@@ -106,11 +107,10 @@ async def bureau_page(
     behind: bool = False,
     sort: Literal["shortfall", "name", "unit", "hours", "credits"] = Query("shortfall"),
 ) -> HTMLResponse:
-    if not person.has_role(Role.MANAGER, Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the role manager or admin")
+    scope = check_sees_unit(person, unit)
     plan = _plan(request, year)
     tz = services(request).tz
-    ledger = await bureau_year(db, plan, tz, default_as_of(plan.year, tz))
+    ledger = within_units(await bureau_year(db, plan, tz, default_as_of(plan.year, tz)), scope)
     lang = request_language(request, services(request).settings.web.default_language)
     n = max(1, len(ledger.officers))
     average = [sum(o.monthly()[m][1] for o in ledger.officers.values()) / n for m in range(12)]

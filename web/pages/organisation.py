@@ -101,7 +101,7 @@ async def unit_form(
 
 def _person_form(p: Person | None) -> dict[str, Any]:
     if p is None:
-        return {"roles": ["officer"], "enforcement_staff": True, "active": True}
+        return {"roles": ["officer"], "enforcement_staff": True, "active": True, "leads": []}
     return {
         "username": p.username,
         "display_name": p.display_name,
@@ -113,6 +113,7 @@ def _person_form(p: Person | None) -> dict[str, Any]:
         "phone": p.phone or "",
         "email": p.email or "",
         "active": p.active,
+        "leads": sorted(p.led_unit_ids),
     }
 
 
@@ -171,6 +172,7 @@ async def person_form(
     phone: Annotated[str, Form(max_length=32)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
     active: Annotated[str, Form(max_length=3)] = "",
+    leads: Annotated[list[str] | None, Form(max_length=50)] = None,
 ) -> Response:
     """Add a person (no ``person_id``) or change one; a refusal keeps what was typed."""
     target = await db.get(Person, int(person_id)) if person_id.isdigit() else None
@@ -187,6 +189,7 @@ async def person_form(
         "phone": phone,
         "email": email,
         "active": active == "yes" if target is not None else True,
+        "leads": [int(u) for u in leads or [] if u.isdigit()],
     }
     try:
         try:
@@ -207,6 +210,7 @@ async def person_form(
             phone=phone.strip() or None,
             email=email.strip() or None,
             active=form["active"] if target is not None else None,
+            leads_unit_ids=frozenset(form["leads"]),
         )
         saved = await save_person(db, person, target, fields)
     except OrgError as exc:

@@ -178,7 +178,8 @@ async def session_page(
         session=session,
         recordings=recordings,
         may_record=may_record,
-        may_cancel=may_schedule(person, session.trainer_id) and not await was_held(db, session),
+        may_cancel=may_schedule(person, session.trainer_id, session.kind, session.unit_id)
+        and not await was_held(db, session),
         recording_now=any(r.state.active for r in recordings),
         recording_started=any(r.state.value == "recording" for r in recordings),
         live_now=live_now and services(request).settings.live.enabled,
