@@ -6,7 +6,8 @@ taken out of the series (its exceptions)."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, get_args
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
@@ -50,3 +51,31 @@ def occurrences(
     if not out:
         raise RuleError("the rule gives no session in the year from its first")
     return out
+
+
+# The repeats a scheduling form offers, each an RRULE on the first session's weekday.
+Preset = Literal["weekly", "biweekly", "monthly_1_3", "monthly_last"]
+PRESETS: tuple[Preset, ...] = get_args(Preset)
+_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def preset_rule(preset: str, first: datetime, until: date | None = None) -> str:
+    """The RRULE for a form's choice: every week, every other week, the 1st and 3rd or the last
+    of the first session's weekday in each month; ``until`` (inclusive) ends it."""
+    day = _DAYS[first.weekday()]
+    rules = {
+        "weekly": "FREQ=WEEKLY",
+        "biweekly": "FREQ=WEEKLY;INTERVAL=2",
+        "monthly_1_3": f"FREQ=MONTHLY;BYDAY=1{day},3{day}",
+        "monthly_last": f"FREQ=MONTHLY;BYDAY=-1{day}",
+    }
+    if preset not in rules:
+        raise RuleError(f"no repeat named {preset!r}")
+    rule = rules[preset]
+    if until is not None:
+        if until < first.date():
+            raise RuleError("the series must end on or after its first session")
+        # RFC 5545 wants UNTIL in UTC when the start has a zone: the end of that day, there.
+        last = datetime.combine(until, time(23, 59, 59), first.tzinfo).astimezone(UTC)
+        rule += f";UNTIL={last.strftime('%Y%m%dT%H%M%SZ')}"
+    return rule

@@ -8,7 +8,7 @@ writes, so a leader cannot widen their own reach by creating a session or a cour
 
 from __future__ import annotations
 
-from classroom.db.models import Person, Role, SessionKind
+from classroom.db.models import Person, Role, Session, SessionKind
 
 # The sessions a unit runs for itself (the plan's 科队学习 and 队列训练/考核).
 UNIT_SESSION_KINDS = frozenset(
@@ -38,3 +38,13 @@ def leads_session(person: Person, kind: SessionKind, unit_id: int | None) -> boo
     """A study or drill of a unit ``person`` leads: they schedule it, lead it and take its
     attendance."""
     return kind in UNIT_SESSION_KINDS and leads(person, unit_id)
+
+
+def runs_session(person: Person, session: Session) -> bool:
+    """Takes its attendance and says what it covered: the session's trainer, the leader of its
+    unit for the unit's studies and drills, or an admin."""
+    return (
+        person.has_role(Role.ADMIN)
+        or (person.has_role(Role.TRAINER) and session.trainer_id == person.id)
+        or leads_session(person, session.kind, session.unit_id)
+    )

@@ -73,8 +73,9 @@ EXTRA_LOGINS: dict[str, tuple[str, str, tuple[Role, ...]]] = {
 @dataclass(frozen=True)
 class Rivals:
     """What an attacker's portal adds to the demo: a second trainer (teaching nothing), an
-    officer of the office unit, the squad's leader and the office's, a second classroom with its own agent, a kiosk of the first, and
-    a course open to the office unit only (taught by the demo's trainer)."""
+    officer of the office unit, the squad's leader and the office's, a second classroom with its
+    own agent, a kiosk of the first, and a course open to the office unit only (taught by the
+    demo's trainer)."""
 
     office_id: int
     squad_id: int

@@ -234,3 +234,86 @@ def test_manager_imports_a_roster_on_a_phone(live: LiveStack, tmp_path: Path) ->
     manager = live.login("manager")
     found = manager.get("/api/v1/people", params={"q": "W300"}).json()
     assert sorted(p["badge_no"] for p in found) == ["W3001", "W3002", "W3003"]
+
+
+def _bureau_xlsx(path: Path) -> Path:
+    """Three units and twenty people, as a training office's roster."""
+    units = [("长城中队", "中队", 8), ("黄河中队", "中队", 7), ("宣传科", "科室", 5)]
+    rows: list[list[object]] = []
+    for unit, kind, n in units:
+        for i in range(n):
+            badge = f"W4{len(rows) + 1:03d}"
+            rows.append([badge, f"{unit[:2]}{i + 1}号", unit, kind, "学员", "2015-06-01"])
+    return _roster_xlsx(path, rows)
+
+
+def test_a_bureau_set_up_and_a_unit_leader_takes_the_roll_on_a_phone(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    """An administrator imports a roster of three units and twenty people and makes one of them
+    the leader of 长城中队, with a one-time password; the leader, on a 390-px phone, changes it,
+    schedules drills on the parade ground on the 1st and 3rd Tuesday of March 2023, ticks everyone
+    on each roll, and the unit's compliance shows March's two drills held."""
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "admin", "admin-demo-pw")
+        page.goto(f"{live.url}/roster")
+        page.set_input_files("#roster-file", str(_bureau_xlsx(tmp_path / "bureau.xlsx")))
+        page.click("#roster-form button[type=submit]")
+        expect(page.locator("#roster-added li")).to_have_count(20)
+        page.click("#roster-apply")
+        expect(page.locator("#roster-status")).to_contain_text("已导入，20 人有变动")
+        page.goto(f"{live.url}/people")
+        page.locator("tr", has_text="W4001").locator("a", has_text="编辑").click()
+        page.locator("#leads label", has_text="长城中队").locator("input").check()
+        page.click("#person-form button[type=submit]")
+        expect(page.locator("p[role=status]")).to_be_visible()
+        page.click("#password-reset")
+        temporary = page.locator("#temporary").inner_text().split("：", 1)[1].split("（", 1)[0]
+    with browser(tmp_path / "phone") as ctx:
+        page = ctx.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})
+        log_in(page, live, "w4001", temporary)
+        expect(page).to_have_url(f"{live.url}/account/password")
+        page.fill("input[name=current]", temporary)
+        page.fill("input[name=new]", "leader-phone-pw")
+        page.fill("input[name=repeat]", "leader-phone-pw")
+        page.click("form[action='/account/password'] button[type=submit]")
+        expect(page).not_to_have_url(f"{live.url}/account/password")
+        page.goto(f"{live.url}/sessions")
+        page.click("details.schedule summary")
+        form = page.locator("form.schedule")
+        form.locator("input[name=title]").fill("队列训练")
+        form.locator("select[name=kind]").select_option("drill_training")
+        expect(form.locator("select[name=unit_id] option")).to_have_count(1)  # their unit only
+        form.locator("select[name=classroom_id]").select_option("")
+        form.locator("input[name=place]").fill("局大院操场")
+        form.locator("input[name=planned_start]").fill("2023-03-07T08:00")
+        form.locator("input[name=planned_end]").fill("2023-03-07T08:40")
+        form.locator("select[name=repeat]").select_option("monthly_1_3")
+        form.locator("input[name=until]").fill("2023-03-31")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, width
+        page.click("#schedule")
+        drills = page.locator("#series-sessions tbody tr")
+        expect(drills).to_have_count(2)
+        expect(page.locator("#series-sessions")).to_contain_text("局大院操场")
+        links = [drills.nth(i).locator("a").get_attribute("href") for i in range(2)]
+        for href in links:
+            page.goto(f"{live.url}{href}")
+            page.click("#open-roll")
+            expect(page.locator("li.roll-line")).to_have_count(8)
+            page.click("#roll-all")
+            expect(page.locator("#roll-count")).to_have_text("到 8 / 8 人")
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, width
+            page.click("#roll-save")
+            expect(page.locator("#roll-saved")).to_contain_text("新增 8 人")
+        page.screenshot(path=str(live.data_dir / "roll.png"), full_page=True)
+        page.goto(f"{live.url}/compliance?year=2023")
+        units = page.locator("table").first
+        expect(units).to_contain_text("长城中队")
+        expect(units).not_to_contain_text("黄河中队")  # nothing of other units
+        page.locator("a", has_text="长城中队").first.click()
+        march = page.locator("#unit-months tr", has_text="3月")
+        expect(march).to_contain_text("2 / 2")

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
 from classroom.roll_call import MAX_ROSTER, Mark, RollLine, roll_of, save_roll
-from classroom.scope import leads_session
+from classroom.scope import runs_session
 from web.api.sessions import get_session_or_404
 from web.deps import DB, CurrentPerson
 from web.schemas import Id
@@ -42,18 +42,8 @@ class AttendanceOut(BaseModel):
     reason: str
 
 
-def may_write(person: Person, session: Session) -> bool:
-    """The session's trainer, the leader of its unit for the unit's studies and drills, or an
-    admin."""
-    return (
-        person.has_role(Role.ADMIN)
-        or (person.has_role(Role.TRAINER) and session.trainer_id == person.id)
-        or leads_session(person, session.kind, session.unit_id)
-    )
-
-
 def check_reads(person: Person, session: Session) -> None:
-    if person.has_role(Role.MANAGER) or may_write(person, session):
+    if person.has_role(Role.MANAGER) or runs_session(person, session):
         return
     raise HTTPException(
         status.HTTP_403_FORBIDDEN,
@@ -62,7 +52,7 @@ def check_reads(person: Person, session: Session) -> None:
 
 
 def check_writes(person: Person, session: Session) -> None:
-    if may_write(person, session):
+    if runs_session(person, session):
         return
     raise HTTPException(
         status.HTTP_403_FORBIDDEN,

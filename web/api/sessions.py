@@ -38,7 +38,7 @@ from classroom.recordings import (
     request_start,
     request_stop,
 )
-from classroom.scope import bureau_wide, leads_session
+from classroom.scope import bureau_wide, leads_session, runs_session
 from classroom.session_window import OutsideWindow, control_window
 from web.deps import DB, CurrentPerson, services
 from web.schemas import (
@@ -414,8 +414,12 @@ async def replace_study_items(
 ) -> None:
     """Which study-list items (Attachment 2) the session covered; replaces the previous list."""
     session = await get_session_or_404(db, session_id)
-    if not person.has_role(Role.MANAGER):
-        check_may_record(person, session)
+    if not (person.has_role(Role.MANAGER) or runs_session(person, session)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "only the session's trainer, its unit's leader, managers and admins say what it "
+            "covered",
+        )
     plan = session_plan(request, session)
     items = {i.no: i for i in plan.study_items}
     seen: set[int] = set()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -18,18 +18,22 @@ from classroom.courseware import course_open_to, may_upload
 from classroom.db.models import (
     Classroom,
     Course,
-    CourseTrainer,
     Person,
     PersonRole,
     Role,
     Session,
     SessionKind,
+    SessionSeries,
     Unit,
 )
 from classroom.db.types import utcnow
+from classroom.recurrence import PRESETS, Preset, RuleError, preset_rule
+from classroom.roll_call import MAX_ROSTER, Mark, RollLine, roll_of, save_roll
+from classroom.scope import UNIT_SESSION_KINDS, bureau_wide, runs_session
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
+from web.api.series import SeriesIn, create_series
 from web.api.sessions import (
     StudyItemIn,
     cancel,
@@ -88,11 +92,14 @@ async def sessions_page(
 
 async def _schedule_choices(request: Request, db: DB, person: Person) -> dict[str, object]:
     """What the scheduling form offers: nothing to officers; the trainer to managers and admins
-    only (a trainer schedules their own sessions); an hour and a half from the next full hour."""
-    if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
+    only (a trainer schedules their own sessions); to a unit leader, their units' studies and
+    drills; an hour and a half from the next full hour."""
+    office, teaches = bureau_wide(person), person.has_role(Role.TRAINER)
+    led = person.led_unit_ids
+    if not (office or teaches or led):
         return {}
     trainers: list[Person] = []
-    if person.has_role(Role.MANAGER, Role.ADMIN):
+    if office:
         q = (
             select(Person)
             .join(PersonRole, PersonRole.person_id == Person.id)
@@ -101,15 +108,25 @@ async def _schedule_choices(request: Request, db: DB, person: Person) -> dict[st
         trainers = list(await db.scalars(q.order_by(Person.display_name)))
     start = (utcnow() + timedelta(hours=1)).astimezone(services(request).tz)
     start = start.replace(minute=0, second=0, microsecond=0)
-    courses = select(Course).order_by(Course.code)
-    if not person.has_role(Role.MANAGER, Role.ADMIN):  # a trainer books the courses they teach
-        courses = courses.join(CourseTrainer).where(CourseTrainer.person_id == person.id)
+    courses = list(await db.scalars(select(Course).order_by(Course.code)))
+    if not office:  # a trainer books the courses they teach; a leader those open to their units
+        courses = [
+            c
+            for c in courses
+            if (teaches and person.id in c.trainer_ids)
+            or (led and (not c.audience_unit_ids or led & set(c.audience_unit_ids)))
+        ]
+    units = select(Unit).where(Unit.active.is_(True)).order_by(Unit.name)
+    if not (office or teaches):
+        units = units.where(Unit.id.in_(led))
     return {
-        "courses": list(await db.scalars(courses)),
+        "courses": courses,
         "classrooms": list(await db.scalars(select(Classroom).order_by(Classroom.name))),
-        "units": list(await db.scalars(select(Unit).order_by(Unit.name))),
+        "units": list(await db.scalars(units)),
+        "unit_required": not (office or teaches),
         "trainers": trainers,
-        "kinds": list(SessionKind),
+        "kinds": [k for k in SessionKind if office or teaches or k in UNIT_SESSION_KINDS],
+        "repeats": PRESETS,
         "start": start.strftime("%Y-%m-%dT%H:%M"),
         "end": (start + timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M"),
     }
@@ -123,28 +140,42 @@ async def schedule_form(
     title: Annotated[str, Form(max_length=200)],
     kind: Annotated[SessionKind, Form()],
     course_id: Annotated[Id, Form()],
-    classroom_id: Annotated[Id, Form()],
     planned_start: Annotated[str, Form(max_length=40)],
     planned_end: Annotated[str, Form(max_length=40)],
+    classroom_id: Annotated[Id | None, Form()] = None,
+    place: Annotated[str, Form(max_length=200)] = "",
     trainer_id: Annotated[Id | None, Form()] = None,
     unit_id: Annotated[Id | None, Form()] = None,
     auto_record: Annotated[bool, Form()] = False,
     ptz_preset: Annotated[int | None, Form(ge=0, le=127)] = None,
+    repeat: Annotated[Preset | Literal[""], Form()] = "",
+    until: Annotated[date | None, Form()] = None,
 ) -> RedirectResponse:
-    """The sessions page's form: the same rules as the API (who may, a free classroom)."""
+    """The sessions page's form: the same rules as the API (who may, a free classroom); with a
+    repeat, a series (to ``until``, else a year)."""
+    start, end = _local(request, planned_start), _local(request, planned_end)
+    fields = {
+        "title": title,
+        "kind": kind,
+        "course_id": course_id,
+        "classroom_id": classroom_id,
+        "place": "" if classroom_id is not None else place,
+        "trainer_id": trainer_id,
+        "unit_id": unit_id,
+        "planned_start": start,
+        "planned_end": end,
+        "auto_record": auto_record,
+        "ptz_preset": ptz_preset,
+    }
     try:
-        body = SessionIn(
-            title=title,
-            kind=kind,
-            course_id=course_id,
-            classroom_id=classroom_id,
-            trainer_id=trainer_id,
-            unit_id=unit_id,
-            planned_start=_local(request, planned_start),
-            planned_end=_local(request, planned_end),
-            auto_record=auto_record,
-            ptz_preset=ptz_preset,
-        )
+        if repeat and start is not None:
+            try:
+                rule = preset_rule(repeat, start, until)
+            except RuleError as exc:
+                raise HTTPException(422, str(exc)) from None
+            series = await create_series(SeriesIn(**fields, rrule=rule), request, db, person)
+            return RedirectResponse(f"/sessions/series/{series.id}", status_code=303)
+        body = SessionIn(**fields)
     except ValidationError as exc:  # shown like any other form's: the field and what is wrong
         raise RequestValidationError(exc.errors()) from None
     session = await create_session(body, request, db, person)
@@ -157,11 +188,13 @@ async def session_page(
 ) -> HTMLResponse:
     session = await get_session_or_404(db, session_id)
     recordings = await list_recordings_query(db, person, session_id)
-    may_record = person.has_role(Role.ADMIN) or (
-        person.has_role(Role.TRAINER) and session.trainer_id == person.id
+    may_record = session.classroom_id is not None and (
+        person.has_role(Role.ADMIN)
+        or (person.has_role(Role.TRAINER) and session.trainer_id == person.id)
     )
     busy = any(r.state.active or r.state.value == "processing" for r in recordings)
-    may_read = may_record or person.has_role(Role.MANAGER)
+    may_take = runs_session(person, session)
+    may_read = may_take or person.has_role(Role.MANAGER)
     try:
         plan = session_plan(request, session) if may_read else None
     except HTTPException:
@@ -186,6 +219,7 @@ async def session_page(
         paused=any(r.state.active and r.paused for r in recordings),
         refresh=busy,
         may_read_attendance=may_read,
+        may_take=may_take,
         plan=plan,
         tagged={t.item_no: t.articles for t in session.study_items},
         attendance=attendance,
@@ -381,3 +415,131 @@ async def study_items_form(
             raise HTTPException(422, f"study item {no}: {exc.errors()[0]['msg']}") from None
     await replace_study_items(request, db, person, session_id, items)
     return RedirectResponse(f"/sessions/{session_id}#study", status_code=303)
+
+
+# --- the roll (点名): who was there, ticked on a phone ------------------------------------------
+
+
+def _hhmm(value: datetime | None, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%H:%M") if value else ""
+
+
+def _roll_rows(lines: list[RollLine], session: Session, tz: tzinfo) -> list[dict[str, object]]:
+    return [
+        {
+            "id": x.person.id,
+            "name": x.person.display_name,
+            "badge": x.person.badge_no or "",
+            "present": x.present,
+            "from_roll": x.from_roll or not x.present,
+            "in": _hhmm(x.attendance.check_in if x.attendance else session.planned_start, tz),
+            "out": _hhmm(x.attendance.check_out if x.attendance else session.planned_end, tz),
+        }
+        for x in lines
+    ]
+
+
+async def _roll_page(
+    request: Request,
+    db: DB,
+    person: Person,
+    session: Session,
+    rows: list[dict[str, object]] | None = None,
+    errors: dict[int, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    tz = services(request).tz
+    if rows is None:
+        rows = _roll_rows(await roll_of(db, session), session, tz)
+    return render(
+        request,
+        "roll.html",
+        person,
+        status_code=status_code,
+        session=session,
+        rows=rows,
+        errors=errors or {},
+        present=sum(bool(r["present"]) for r in rows),
+    )
+
+
+@router.get("/sessions/{session_id}/roll", response_class=HTMLResponse)
+async def roll_page(
+    session_id: Id, request: Request, db: DB, person: CurrentPerson
+) -> HTMLResponse:
+    """The session's roster to tick, check-in and check-out at the session's times unless
+    corrected: for the trainer and the unit's leader, on a phone at the parade ground."""
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    return await _roll_page(request, db, person, session)
+
+
+@router.post("/sessions/{session_id}/roll", response_model=None)
+async def roll_form(session_id: Id, request: Request, db: DB, person: CurrentPerson) -> Response:
+    """Saves the ticks (classroom/roll_call.py); a time that is not one, or a check-out before
+    the check-in, is shown beside its person and nothing is saved."""
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    tz = services(request).tz
+    form = await request.form(max_fields=3 * MAX_ROSTER + 10)
+    present = {v for v in form.getlist("present") if isinstance(v, str)}
+    lines = await roll_of(db, session)
+    day = session.planned_start.astimezone(tz).date()
+    marks, errors = [], {}
+    rows = _roll_rows(lines, session, tz)
+    for row, line in zip(rows, lines, strict=True):
+        pid = line.person.id
+        if not row["from_roll"]:
+            continue  # a kiosk's or an import's record: the roll leaves it be
+        ticked = str(pid) in present
+        given = {k: str(form.get(f"{k}_{pid}", "") or "")[:5] for k in ("in", "out")}
+        row.update(present=ticked, **given)
+        times: dict[str, datetime] = {}
+        for k, text in given.items():
+            try:
+                times[k] = datetime.combine(day, time.fromisoformat(text), tz)
+            except ValueError:
+                errors[pid] = "roll.bad_time"
+        if ticked and not errors.get(pid) and times["out"] <= times["in"]:
+            errors[pid] = "roll.out_before_in"
+        if ticked and pid not in errors:
+            marks.append(Mark(pid, True, times["in"], times["out"]))
+        elif not ticked:
+            marks.append(Mark(pid, False))
+    if errors:
+        return await _roll_page(request, db, person, session, rows, errors, 422)
+    try:
+        result = await save_roll(db, session, person, marks)
+    except AttendanceError:
+        await db.rollback()
+        return await _roll_page(
+            request, db, person, session, rows, {0: "roll.far_from_session"}, 422
+        )
+    await db.commit()
+    query = f"added={result.added}&changed={result.changed}&withdrawn={result.withdrawn}"
+    return RedirectResponse(f"/sessions/{session_id}/roll?{query}", status_code=303)
+
+
+@router.get("/sessions/series/{series_id}", response_class=HTMLResponse)
+async def series_page(
+    series_id: Id, request: Request, db: DB, person: CurrentPerson
+) -> HTMLResponse:
+    """A series' sessions, each linked to its page (where it is changed, its roll taken), and
+    the dates taken out of it: for whoever may schedule it, and the training office."""
+    series = await db.get(SessionSeries, series_id)
+    if series is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"series {series_id} not found")
+    kind, unit_id = SessionKind(series.template["kind"]), series.template.get("unit_id")
+    if not may_schedule(person, series.template["trainer_id"], kind, unit_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this series is not yours to see")
+    sessions = await db.scalars(
+        select(Session).where(Session.series_id == series.id).order_by(Session.planned_start)
+    )
+    return render(
+        request,
+        "series.html",
+        person,
+        series=series,
+        sessions=list(sessions),
+        kind=kind,
+    )
