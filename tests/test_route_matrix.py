@@ -213,6 +213,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /progress": frozenset({OFF, OFF2, TR, TR2, LEAD, LEAD2}),  # people who owe training
     "GET /compliance/officers/{person_id}": SEES_OFFICER,
     "GET /compliance": MANAGERS | LEADERS,
+    "GET /calendar": MANAGERS | LEADERS,
+    "GET /api/v1/calendar/year": MANAGERS | LEADERS,
+    # each line is checked as a booking of its own: who for whom is test_session_import's
+    "POST /api/v1/imports/sessions": PEOPLE,
+    "GET /api/v1/imports/sessions/template": PEOPLE,
     "GET /classrooms": STAFF,
     "GET /people": STAFF,
     "GET /people/{person_id}/enrol": STAFF,
@@ -369,6 +374,7 @@ ROSTER = "警号,姓名\nM0001,矩阵\n".encode()
 FILES: dict[str, dict[str, Any]] = {
     "POST /api/v1/roster/preview": {"file": ("r.csv", ROSTER, "text/csv")},
     "POST /api/v1/roster/apply": {"file": ("r.csv", ROSTER, "text/csv")},
+    "POST /api/v1/imports/sessions": {"file": ("s.csv", "标题\n".encode(), "text/csv")},
     "POST /api/v1/courses/{course_id}/courseware": {"file": ("a.pdf", PDF, "application/pdf")},
     "POST /sessions/{session_id}/courseware": {"file": ("a.pdf", PDF, "application/pdf")},
     "POST /api/v1/people/{person_id}/face": {"frames": ("f.jpg", b"not a picture", "image/jpeg")},
@@ -378,6 +384,8 @@ QUERIES: dict[str, dict[str, str]] = {
     "GET /api/v1/compliance/officers/{person_id}": {"year": "2023"},
     "GET /api/v1/compliance/units/{unit_id}": {"year": "2023"},
     "GET /api/v1/compliance/bureau": {"year": "2023"},
+    "GET /api/v1/calendar/year": {"year": "2023"},
+    "POST /api/v1/imports/sessions": {"dry_run": "true"},
 }
 # Objects the route names that this test does not make (a live viewer's WHEP resource, an agent's
 # pending live request, an enrolled face, stored HLS and chapters, a preview, a watch view): a 404

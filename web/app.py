@@ -21,6 +21,7 @@ from web.api import (
     agent,
     attendance,
     auth,
+    calendar,
     classrooms,
     cohorts,
     compliance,
@@ -40,6 +41,7 @@ from web.api import (
     recordings,
     roster,
     series,
+    session_import,
     sessions,
     vod,
     watching,
@@ -49,6 +51,7 @@ from web.deps import services
 from web.i18n import catalog, request_language, translate
 from web.middleware import BodyLimit, SameOrigin, SecurityHeaders, content_security_policy
 from web.pages import auth as auth_pages
+from web.pages import calendar as calendar_pages
 from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
 from web.pages import kiosk as kiosk_pages
@@ -169,6 +172,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         organisation,
         roster,
         cohorts,
+        calendar,
+        session_import,
         kiosk_ws,
         watching,
         live,
@@ -186,6 +191,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         session_pages,
         recording_pages,
         compliance_pages,
+        calendar_pages,
         classroom_pages,
         kiosk_pages,
         organisation_pages,  # before people_pages: /people/new is not a person's id
