@@ -174,6 +174,15 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/people/{person_id}/cards": MANAGERS,
     "GET /api/v1/people/{person_id}/cards": OWN_OFFICER,
     "GET /api/v1/devices": frozenset({ADM}),
+    "POST /api/v1/devices": frozenset({ADM}),
+    "GET /classrooms/setup": MANAGERS,
+    "POST /classrooms/setup": MANAGERS,
+    "POST /classrooms/{classroom_id}/devices": frozenset({ADM}),
+    "POST /classrooms/devices/{device_id}/revoke": frozenset({ADM}),
+    "GET /courses": STAFF,
+    "GET /courses/new": MANAGERS,
+    "GET /courses/{course_id}/edit": MANAGERS,
+    "POST /courses/save": MANAGERS,
     "POST /api/v1/devices/{device_id}/revoke": frozenset({ADM}),
     "GET /api/v1/classrooms/{classroom_id}/schedule.ics": STAFF,
     "GET /api/v1/classrooms/status": STAFF,
@@ -339,6 +348,9 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
 FORMS: dict[str, dict[str, str]] = {
     "POST /units": {"name": ""},  # refused on the form (422), past the access check
     "POST /people/save": {"display_name": ""},
+    "POST /courses/save": {"title": ""},  # no code: refused on the form, nothing made
+    "POST /classrooms/setup": {"name": ""},
+    "POST /classrooms/{classroom_id}/devices": {"kind": "kiosk", "name": "matrix"},
     "POST /account/password": {"current": "wrong", "new": "matrix-pw-1", "repeat": "matrix-pw-1"},
     "POST /sessions/{session_id}/cancel": {"confirm": "yes"},
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},

@@ -54,6 +54,7 @@ from web.pages import auth as auth_pages
 from web.pages import calendar as calendar_pages
 from web.pages import classrooms as classroom_pages
 from web.pages import compliance as compliance_pages
+from web.pages import courses as course_pages
 from web.pages import kiosk as kiosk_pages
 from web.pages import organisation as organisation_pages
 from web.pages import people as people_pages
@@ -192,6 +193,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         recording_pages,
         compliance_pages,
         calendar_pages,
+        course_pages,
         classroom_pages,
         kiosk_pages,
         organisation_pages,  # before people_pages: /people/new is not a person's id

@@ -234,6 +234,11 @@ class Course(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The plan's task its sessions serve, by their kind (the same task every year): its sessions
+    # are of this kind. None: any.
+    kind: Mapped[SessionKind | None] = mapped_column(_enum(SessionKind, "course_kind"))
+    # The study-list items (Attachment 2) it covers: offered, ticked, on its sessions' pages.
+    study_items: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
 
     # No rows: open to the whole bureau; else to the officers of these units.
     audience_rows: Mapped[list[CourseAudience]] = relationship(

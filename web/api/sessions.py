@@ -207,6 +207,15 @@ def check_course_fits(
                 "message": f"{trainer.display_name} does not teach course {course.code}",
             },
         )
+    if course.kind is not None and kind != course.kind:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "code": "course_kind",
+                "course": course.code,
+                "message": f"course {course.code} is for {course.kind.value} sessions",
+            },
+        )
     audience = course.audience_unit_ids
     if audience and unit_id not in audience:
         raise HTTPException(

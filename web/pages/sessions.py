@@ -221,7 +221,10 @@ async def session_page(
         may_read_attendance=may_read,
         may_take=may_take,
         plan=plan,
-        tagged={t.item_no: t.articles for t in session.study_items},
+        # Until the trainer says what the session covered, the course's own items are offered.
+        tagged={t.item_no: t.articles for t in session.study_items}
+        or dict.fromkeys(session.course.study_items, 0),
+        suggested=not session.study_items and bool(session.course.study_items),
         attendance=attendance,
         names=names,
         courseware=files,

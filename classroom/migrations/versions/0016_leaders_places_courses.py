@@ -1,4 +1,5 @@
-"""unit leaders (科队负责人, scoped to units); sessions at a place without a classroom
+"""unit leaders (科队负责人, scoped to units); sessions at a place without a classroom; a
+course's task (the kind of its sessions) and study items
 
 Revision ID: 0016
 Revises: 0015
@@ -15,6 +16,19 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
+_KIND = sa.Enum(
+    "training_day",
+    "practical",
+    "unit_study",
+    "drill_training",
+    "drill_assessment",
+    "other",
+    name="course_kind",
+    native_enum=False,
+    create_constraint=True,
+    length=32,
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -29,9 +43,16 @@ def upgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("place", sa.String(200), nullable=False, server_default=""))
         batch.alter_column("classroom_id", existing_type=sa.Integer(), nullable=True)
+    with op.batch_alter_table("courses") as batch:
+        batch.add_column(sa.Column("kind", _KIND, nullable=True))
+        batch.add_column(sa.Column("study_items", sa.JSON(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("courses") as batch:
+        batch.drop_constraint("course_kind", type_="check")
+        batch.drop_column("study_items")
+        batch.drop_column("kind")
     # Sessions at a place have no classroom to go back to: they stop the downgrade (on purpose;
     # nothing is deleted to make it pass).
     with op.batch_alter_table("sessions") as batch:
