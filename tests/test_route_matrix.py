@@ -167,6 +167,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/cohorts": MANAGERS,
     "POST /api/v1/cohorts/{cohort_id}/members": MANAGERS,
     "GET /api/v1/cohorts": MANAGERS,
+    "GET /cohorts": MANAGERS,
+    "POST /cohorts": MANAGERS,
+    "POST /cohorts/{cohort_id}/assign": MANAGERS,
+    "GET /cohorts/{cohort_id}/roster": MANAGERS,
     "POST /account/password": PEOPLE,
     "GET /api/v1/people/{person_id}/face": frozenset({OFF, TR, TR2, MGR, ADM}),
     "POST /api/v1/people/{person_id}/face": STAFF,
@@ -350,6 +354,7 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /people/save": {"display_name": ""},
     "POST /courses/save": {"title": ""},  # no code: refused on the form, nothing made
     "POST /classrooms/setup": {"name": ""},
+    "POST /cohorts": {"year": "2023", "number": "x", "starts_on": "", "ends_on": ""},
     "POST /classrooms/{classroom_id}/devices": {"kind": "kiosk", "name": "matrix"},
     "POST /account/password": {"current": "wrong", "new": "matrix-pw-1", "repeat": "matrix-pw-1"},
     "POST /sessions/{session_id}/cancel": {"confirm": "yes"},

@@ -53,6 +53,7 @@ from web.middleware import BodyLimit, SameOrigin, SecurityHeaders, content_secur
 from web.pages import auth as auth_pages
 from web.pages import calendar as calendar_pages
 from web.pages import classrooms as classroom_pages
+from web.pages import cohorts as cohort_pages
 from web.pages import compliance as compliance_pages
 from web.pages import courses as course_pages
 from web.pages import kiosk as kiosk_pages
@@ -194,6 +195,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         compliance_pages,
         calendar_pages,
         course_pages,
+        cohort_pages,
         classroom_pages,
         kiosk_pages,
         organisation_pages,  # before people_pages: /people/new is not a person's id
