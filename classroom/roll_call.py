@@ -6,12 +6,13 @@ anyone already recorded. A tick stores one attendance event per person under a f
 (``roll-<session>-<person>``): saving the roll again changes those events instead of adding new
 ones, so the page can be saved twice, or corrected, without double credit. Check-in and check-out
 default to the session's planned times; a late arrival's are corrected on the roll. Unticking
-withdraws the roll's own event, audited; what a kiosk or an import recorded is never touched."""
+withdraws the roll's own event, audited; what a kiosk or an import recorded is never touched.
+At the parade ground a USB card reader (it types the card's number) marks its holder present."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from classroom.attendance import AttendanceError, check_times, record_attendance
 from classroom.audit import audit
 from classroom.db.models import Attendance, Person, PersonRole, Role, Session
+from classroom.faces.enrollment import person_for_card
 
 # A roster larger than this is not a roll call; it is an import.
 MAX_ROSTER = 500
@@ -162,3 +164,36 @@ def _times(session: Session, m: Mark) -> tuple[datetime, datetime]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# A card read this long before the session, or any time during it, is when the person arrived.
+CARD_EARLY = timedelta(hours=1)
+
+
+class CardRefused(ValueError):
+    """``code``: unknown_card (no such card) or not_on_roster."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def mark_by_card(
+    db: AsyncSession, session: Session, actor: Person, card_no: str, now: datetime
+) -> tuple[Person, bool]:
+    """A card read at the roll (a USB reader types its number): its person marked present,
+    arriving now if the session is on (else at its start), leaving at its planned end; True if
+    newly marked. Someone already marked stays as they are."""
+    person = await person_for_card(db, card_no)
+    if person is None:
+        raise CardRefused("unknown_card", "no person has this card")
+    if person.id not in {p.id for p in await roster_of(db, session)}:
+        raise CardRefused("not_on_roster", f"{person.display_name} is not on this session's roster")
+    existing = await db.scalar(
+        select(Attendance).where(Attendance.event_uid == roll_uid(session.id, person.id))
+    )
+    if existing is not None:
+        return person, False
+    on = session.planned_start - CARD_EARLY <= now <= session.planned_end
+    await save_roll(db, session, actor, [Mark(person.id, True, now if on else None)])
+    return person, True

@@ -103,6 +103,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "PATCH /api/v1/sessions/{session_id}": frozenset({TR, MGR, ADM}),  # an empty change
     "GET /api/v1/sessions/{session_id}/attendance/roll": frozenset({TR, MGR, ADM}),
     "PUT /api/v1/sessions/{session_id}/attendance/roll": RUNS_SESSION,
+    "POST /api/v1/sessions/{session_id}/attendance/roll/card": RUNS_SESSION,
+    "POST /sessions/{session_id}/roll/card": RUNS_SESSION,
     "GET /api/v1/sessions": PEOPLE,
     "GET /api/v1/sessions/{session_id}": PEOPLE,
     "PUT /api/v1/sessions/{session_id}/study-items": frozenset({TR, MGR, ADM}),
@@ -360,6 +362,7 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /sessions/{session_id}/cancel": {"confirm": "yes"},
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},
     "POST /sessions/{session_id}/extend": {"minutes": "5"},
+    "POST /sessions/{session_id}/roll/card": {"card": "C9999999"},
 }
 JSONS: dict[str, Any] = {
     # a date after the series' year: refused (422) past the access check, nothing booked
@@ -377,6 +380,7 @@ JSONS: dict[str, Any] = {
     "POST /api/v1/people/{person_id}/cards": {"card_no": "12345678"},
     "PUT /api/v1/sessions/{session_id}/study-items": [],
     "PUT /api/v1/sessions/{session_id}/attendance/roll": {"marks": []},
+    "POST /api/v1/sessions/{session_id}/attendance/roll/card": {"card_no": "C9999999"},
     "POST /api/v1/sessions/{session_id}/extend": {"minutes": 5},
     "PATCH /api/v1/courses/{course_id}": {},
     "POST /api/v1/sessions/{session_id}/attendance": {

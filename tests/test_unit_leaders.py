@@ -323,3 +323,38 @@ async def test_one_occurrence_is_moved_and_the_series_leaves_it(
             json={"planned_end": (moved_to - timedelta(hours=1)).isoformat()},
         )
         assert r.status_code == 422
+
+
+async def test_a_card_read_at_the_roll(world: tuple[Portal, Rivals]) -> None:
+    portal, rivals = world
+    officer1, officer9 = await _ids(portal, "officer1", "officer9")
+    async with portal.as_user("manager") as manager:
+        for pid, card in ((officer1, "C0000101"), (officer9, "C0000109")):
+            r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": card})
+            assert r.status_code == 201, r.text
+    day = datetime(2027, 3, 2, 8, tzinfo=TZ)
+    async with portal.as_user("leader") as leader:
+        drill = (await leader.post("/api/v1/sessions", json=_drill(rivals.squad_id, day))).json()
+        url = f"/api/v1/sessions/{drill['id']}/attendance/roll/card"
+        r = await leader.post(url, json={"card_no": " c0000101 "})
+        assert r.status_code == 200, r.text
+        line = r.json()
+        assert line["person_id"] == officer1 and line["present"] and line["from_roll"]
+        # read out of the session's time: it counts from the session's start
+        assert datetime.fromisoformat(line["check_in"]) == day
+        again = await leader.post(url, json={"card_no": "C0000101"})
+        assert again.status_code == 200 and again.json()["check_in"] == line["check_in"]
+        other = await leader.post(url, json={"card_no": "C0000109"})  # officer9: another unit
+        assert other.status_code == 422 and other.json()["detail"]["code"] == "not_on_roster"
+        unknown = await leader.post(url, json={"card_no": "C9999999"})
+        assert unknown.json()["detail"]["code"] == "unknown_card"
+        # the page's card field, as a USB reader types into it
+        page = await leader.post(f"/sessions/{drill['id']}/roll/card", data={"card": "C9999999"})
+        assert page.status_code == 422 and 'aria-describedby="card-error"' in page.text
+        page = await leader.post(f"/sessions/{drill['id']}/roll/card", data={"card": "C0000101"})
+        assert page.status_code == 303 and "card=already" in page.headers["location"]
+    async with portal.as_user("leader2") as leader2:
+        r = await leader2.post(
+            f"/api/v1/sessions/{drill['id']}/attendance/roll/card", json={"card_no": "C0000101"}
+        )
+        assert r.status_code == 403

@@ -9,7 +9,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from classroom.attendance import AttendanceError, record_attendance, session_attendance
 from classroom.db.models import Attendance, AttendanceSource, Person, Role, Session
-from classroom.roll_call import MAX_ROSTER, Mark, RollLine, roll_of, save_roll
+from classroom.db.types import utcnow
+from classroom.roll_call import (
+    MAX_ROSTER,
+    CardRefused,
+    Mark,
+    RollLine,
+    mark_by_card,
+    roll_of,
+    save_roll,
+)
 from classroom.scope import runs_session
 from web.api.sessions import get_session_or_404
 from web.deps import DB, CurrentPerson
@@ -160,3 +169,25 @@ async def put_roll(session_id: Id, body: RollIn, db: DB, person: CurrentPerson) 
         withdrawn=result.withdrawn,
         lines=[RollLineOut.of(x) for x in lines],
     )
+
+
+class CardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_no: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/roll/card", response_model=RollLineOut)
+async def roll_by_card(session_id: Id, body: CardIn, db: DB, person: CurrentPerson) -> RollLineOut:
+    """A card read at the roll: its holder marked present (classroom/roll_call.py)."""
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    try:
+        who, _ = await mark_by_card(db, session, person, body.card_no, utcnow())
+    except CardRefused as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": exc.code, "message": str(exc)}
+        ) from None
+    await db.commit()
+    line = next(x for x in await roll_of(db, session) if x.person.id == who.id)
+    return RollLineOut.of(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +29,15 @@ from classroom.db.models import (
 )
 from classroom.db.types import utcnow
 from classroom.recurrence import PRESETS, Preset, RuleError, preset_rule
-from classroom.roll_call import MAX_ROSTER, Mark, RollLine, roll_of, save_roll
+from classroom.roll_call import (
+    MAX_ROSTER,
+    CardRefused,
+    Mark,
+    RollLine,
+    mark_by_card,
+    roll_of,
+    save_roll,
+)
 from classroom.scope import UNIT_SESSION_KINDS, bureau_wide, runs_session
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
@@ -450,6 +459,7 @@ async def _roll_page(
     rows: list[dict[str, object]] | None = None,
     errors: dict[int, str] | None = None,
     status_code: int = 200,
+    card_error: str | None = None,
 ) -> HTMLResponse:
     tz = services(request).tz
     if rows is None:
@@ -462,6 +472,7 @@ async def _roll_page(
         session=session,
         rows=rows,
         errors=errors or {},
+        card_error=card_error,
         present=sum(bool(r["present"]) for r in rows),
     )
 
@@ -475,6 +486,32 @@ async def roll_page(
     session = await get_session_or_404(db, session_id)
     check_writes(person, session)
     return await _roll_page(request, db, person, session)
+
+
+@router.post("/sessions/{session_id}/roll/card", response_model=None)
+async def roll_card_form(
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    card: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A card read into the roll's card field: its holder ticked; the field is ready for the
+    next. A card nobody has, or someone off the roster, is said beside the field."""
+    session = await get_session_or_404(db, session_id)
+    check_writes(person, session)
+    try:
+        who, new = await mark_by_card(db, session, person, card, utcnow())
+    except CardRefused as exc:
+        return await _roll_page(
+            request, db, person, session, card_error=f"roll.card.{exc.code}", status_code=422
+        )
+    await db.commit()
+    said = "marked" if new else "already"
+    return RedirectResponse(
+        f"/sessions/{session_id}/roll?card={said}&who={quote(who.display_name)}#card",
+        status_code=303,
+    )
 
 
 @router.post("/sessions/{session_id}/roll", response_model=None)
