@@ -215,6 +215,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /sessions/{session_id}/roll": RUNS_SESSION,
     "POST /sessions/{session_id}/roll": RUNS_SESSION,
     "GET /sessions/series/{series_id}": frozenset({TR, MGR, ADM}),
+    "POST /sessions/series/{series_id}/change": frozenset({TR, MGR, ADM}),
+    "POST /sessions/{session_id}/edit": frozenset({TR, MGR, ADM}),
     "POST /sessions/{session_id}/start": RUNS_SESSION,
     "POST /sessions/{session_id}/stop": RUNS_SESSION,
     "POST /sessions/{session_id}/pause": RUNS_SESSION,
@@ -363,6 +365,13 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},
     "POST /sessions/{session_id}/extend": {"minutes": "5"},
     "POST /sessions/{session_id}/roll/card": {"card": "C9999999"},
+    # a date after the series' year: refused (422) past the access check, nothing booked
+    "POST /sessions/series/{series_id}/change": {"since": "2099-01-01"},
+    "POST /sessions/{session_id}/edit": {
+        "title": "x",
+        "planned_start": "2026-01-01T08:00",
+        "planned_end": "2026-01-01T07:00",  # before the start: refused on the form
+    },
 }
 JSONS: dict[str, Any] = {
     # a date after the series' year: refused (422) past the access check, nothing booked

@@ -358,3 +358,45 @@ async def test_a_card_read_at_the_roll(world: tuple[Portal, Rivals]) -> None:
             f"/api/v1/sessions/{drill['id']}/attendance/roll/card", json={"card_no": "C0000101"}
         )
         assert r.status_code == 403
+
+
+async def test_the_pages_move_one_occurrence_and_change_the_series(
+    world: tuple[Portal, Rivals],
+) -> None:
+    portal, rivals = world
+    first = datetime(2027, 1, 5, 8, tzinfo=TZ)
+    async with portal.as_user("leader") as leader:
+        r = await leader.post(
+            "/api/v1/sessions/series",
+            json=_drill(rivals.squad_id, first, rrule="FREQ=WEEKLY;COUNT=3"),
+        )
+        series = r.json()
+        second = series["sessions"][1]["session_id"]
+        page = await leader.get(f"/sessions/{second}")
+        assert 'id="change-session"' in page.text and 'id="open-roll"' in page.text
+        r = await leader.post(
+            f"/sessions/{second}/edit",
+            data={
+                "title": "队列训练（改期）",
+                "planned_start": "2027-01-14T09:00",
+                "planned_end": "2027-01-14T09:40",
+                "place": "训练基地",
+            },
+        )
+        assert r.status_code == 303, r.text
+        moved = (await leader.get(f"/api/v1/sessions/{second}")).json()
+        assert moved["title"] == "队列训练（改期）" and moved["place"] == "训练基地"
+        assert datetime.fromisoformat(moved["planned_start"]) == datetime(2027, 1, 14, 9, tzinfo=TZ)
+        r = await leader.post(
+            f"/sessions/series/{series['id']}/change",
+            data={"since": "2027-01-01", "start_time": "07:30", "minutes": "30"},
+        )
+        assert r.status_code == 303, r.text
+        page = await leader.get(f"/sessions/series/{series['id']}")
+        table = page.text.split('id="series-sessions"')[1]
+        assert table.count("07:30") == 2 and "（单独调整过）" in table  # the moved one stays
+    async with portal.as_user("leader2") as leader2:
+        r = await leader2.post(
+            f"/sessions/series/{series['id']}/change", data={"since": "2027-01-01"}
+        )
+        assert r.status_code == 403

@@ -42,10 +42,12 @@ from classroom.scope import UNIT_SESSION_KINDS, bureau_wide, runs_session
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
-from web.api.series import SeriesIn, create_series
+from web.api.series import SeriesIn, SeriesPatch, change_series, create_series
 from web.api.sessions import (
+    SessionPatch,
     StudyItemIn,
     cancel,
+    change_session,
     check_may_control,
     create_session,
     extend,
@@ -239,7 +241,37 @@ async def session_page(
         courseware=files,
         may_upload=await may_upload(db, person, session.course_id),
         local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
+        classrooms=list(await db.scalars(select(Classroom).order_by(Classroom.name))),
     )
+
+
+@router.post("/sessions/{session_id}/edit")
+async def edit_form(
+    session_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    title: Annotated[str, Form(max_length=200)],
+    planned_start: Annotated[str, Form(max_length=40)],
+    planned_end: Annotated[str, Form(max_length=40)],
+    classroom_id: Annotated[Id | None, Form()] = None,
+    place: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """One session moved or renamed (one of a series becomes its exception): the API's rules."""
+    where: dict[str, object] = (
+        {"classroom_id": classroom_id} if classroom_id is not None else {"place": place}
+    )
+    try:
+        body = SessionPatch(
+            title=title,
+            planned_start=_local(request, planned_start),
+            planned_end=_local(request, planned_end),
+            **where,
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    await change_session(session_id, body, request, db, person)
+    return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
 @router.get("/sessions/{session_id}/live", response_class=HTMLResponse)
@@ -575,6 +607,8 @@ async def series_page(
     sessions = await db.scalars(
         select(Session).where(Session.series_id == series.id).order_by(Session.planned_start)
     )
+    tz = services(request).tz
+    first = series.first_start.astimezone(tz)
     return render(
         request,
         "series.html",
@@ -582,4 +616,32 @@ async def series_page(
         series=series,
         sessions=list(sessions),
         kind=kind,
+        today=datetime.now(tz).date().isoformat(),
+        start_time=first.strftime("%H:%M"),
     )
+
+
+@router.post("/sessions/series/{series_id}/change")
+async def series_change_form(
+    series_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    since: Annotated[date, Form()],
+    start_time: Annotated[str, Form(max_length=5)] = "",
+    minutes: Annotated[int | None, Form(ge=1, le=24 * 60)] = None,
+    title: Annotated[str, Form(max_length=200)] = "",
+) -> RedirectResponse:
+    """The series from a date on: its sessions not yet held booked again with the new time,
+    length or title (those before, and any held, stay)."""
+    try:
+        body = SeriesPatch(
+            since=since,
+            start_time=time.fromisoformat(start_time) if start_time else None,
+            minutes=minutes,
+            title=title.strip() or None,
+        )
+    except (ValueError, ValidationError):
+        raise HTTPException(422, "give a date, and a time as hh:mm") from None
+    await change_series(series_id, body, request, db, person)
+    return RedirectResponse(f"/sessions/series/{series_id}", status_code=303)
