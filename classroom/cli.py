@@ -30,15 +30,18 @@ from classroom.compliance import (
     to_xlsx,
     unit_rows,
 )
+from classroom.courses import CourseFields, course_json, known_study_items, save_course
 from classroom.csv_import import ImportRejected, ImportResult
 from classroom.db.engine import session_factory
 from classroom.db.migrate import current_revision, head_revision
 from classroom.db.models import (
     Classroom,
+    Course,
     Device,
     DeviceKind,
     Person,
     Role,
+    SessionKind,
     SquadType,
     Unit,
     UnitKind,
@@ -47,7 +50,7 @@ from classroom.devices import create_device, revoke_device
 from classroom.ledger.compute import YearLedger
 from classroom.logs import configure_logging
 from classroom.online_import import import_online
-from classroom.organisation import OrgError, UnitFields, save_unit, unit_json
+from classroom.organisation import OrgError, UnitFields, add_classroom, save_unit, unit_json
 from classroom.people import PersonError, create_person
 from classroom.plan.loader import PlanError, load_plan
 from classroom.plan.show import describe_plan, table
@@ -412,6 +415,158 @@ def unit_list(
     for u in units:
         extra = "" if u["active"] else "  (deactivated)"
         typer.echo(f"{u['id']:>4}  {u['name']}  {u['kind']}{extra}")
+
+
+classroom_app = typer.Typer(
+    help="Classrooms (their devices: classroom device).", no_args_is_help=True
+)
+app.add_typer(classroom_app, name="classroom")
+
+
+@classroom_app.command("add")
+def classroom_add(
+    name: str,
+    as_user: Annotated[str, typer.Option("--as", help="The manager or admin (audit).")],
+    location: Annotated[str, typer.Option("--location", help="Where it is.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a classroom (audited as the manager or admin named by --as)."""
+    settings = _settings()
+
+    async def _add() -> int:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            actor = await _manager(db, as_user)
+            room = await add_classroom(db, actor, name, location)
+            await db.commit()
+            return room.id
+
+    try:
+        room_id = _run(_add())
+    except OrgError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": room_id, "name": name}, ensure_ascii=False))
+    else:
+        typer.echo(f"added classroom {name} (id {room_id})")
+
+
+@classroom_app.command("list")
+def classroom_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the classrooms as JSON.")] = False,
+) -> None:
+    """The classrooms, with their devices."""
+    settings = _settings()
+
+    async def _list() -> list[dict[str, Any]]:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            devices = list(await db.scalars(select(Device).order_by(Device.id)))
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "location": r.location,
+                    "devices": [
+                        {
+                            "id": d.id,
+                            "kind": d.kind.value,
+                            "name": d.name,
+                            "revoked": bool(d.revoked_at),
+                        }
+                        for d in devices
+                        if d.classroom_id == r.id
+                    ],
+                }
+                for r in await db.scalars(select(Classroom).order_by(Classroom.name))
+            ]
+
+    rooms = _run(_list())
+    if as_json:
+        typer.echo(json.dumps(rooms, ensure_ascii=False))
+        return
+    for r in rooms:
+        kinds = ", ".join(f"{d['kind']} {d['name']}" for d in r["devices"] if not d["revoked"])
+        typer.echo(f"{r['id']:>4}  {r['name']}  {r['location']}  [{kinds or 'no devices'}]")
+
+
+course_app = typer.Typer(
+    help="Courses: task, study items, audience, trainers.", no_args_is_help=True
+)
+app.add_typer(course_app, name="course")
+
+
+@course_app.command("add")
+def course_add(
+    code: str,
+    title: str,
+    as_user: Annotated[str, typer.Option("--as", help="The manager or admin (audit).")],
+    kind: Annotated[
+        SessionKind | None, typer.Option("--kind", help="The plan's task its sessions serve.")
+    ] = None,
+    item: Annotated[
+        list[int] | None, typer.Option("--item", help="A study-list item it covers (repeat).")
+    ] = None,
+    unit: Annotated[
+        list[int] | None, typer.Option("--unit", help="A unit it is for (repeat; none: all).")
+    ] = None,
+    trainer: Annotated[
+        list[str] | None, typer.Option("--trainer", help="A trainer's username (repeat).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a course (audited as the manager or admin named by --as)."""
+    settings = _settings()
+
+    async def _add() -> int:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            actor = await _manager(db, as_user)
+            names = trainer or []
+            found = {
+                p.username: p.id
+                for p in await db.scalars(select(Person).where(Person.username.in_(names)))
+            }
+            if missing := sorted(set(names) - set(found)):
+                raise _fail(f"no such person: {', '.join(missing)}")
+            fields = CourseFields(
+                code=code,
+                title=title,
+                kind=kind,
+                study_items=item or [],
+                audience_unit_ids=unit or [],
+                trainer_ids=[found[n] for n in names],
+            )
+            known = known_study_items(PlanBook(settings.plans_dir))
+            course = await save_course(db, actor, None, fields, known)
+            await db.commit()
+            return course.id
+
+    try:
+        course_id = _run(_add())
+    except OrgError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": course_id, "code": code}, ensure_ascii=False))
+    else:
+        typer.echo(f"added course {code} (id {course_id})")
+
+
+@course_app.command("list")
+def course_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the courses as JSON.")] = False,
+) -> None:
+    """The courses."""
+    settings = _settings()
+
+    async def _list() -> list[dict[str, Any]]:
+        async with open_database(settings) as engine, session_factory(engine)() as db:
+            courses = await db.scalars(select(Course).order_by(Course.code))
+            return [{"id": c.id, **course_json(c)} for c in courses]
+
+    courses = _run(_list())
+    if as_json:
+        typer.echo(json.dumps(courses, ensure_ascii=False))
+        return
+    for c in courses:
+        typer.echo(f"{c['id']:>4}  {c['code']}  {c['title']}  {c['kind'] or 'any task'}")
 
 
 @device_app.command("add")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.audit import audit
 from classroom.db.models import (
+    Classroom,
     LoginSession,
     Person,
     PersonRole,
@@ -238,3 +239,15 @@ async def change_own_password(db: AsyncSession, person: Person, current: str, ne
     person.password_hash = await hash_password_off_loop(new)
     person.must_change_password = False
     await audit(db, person, "person.password_change", f"person:{person.id}")
+
+
+async def add_classroom(db: AsyncSession, actor: Person, name: str, location: str) -> Classroom:
+    """A classroom and where it is (audited); its agent and kiosk are devices added to it."""
+    room = Classroom(name=name, location=location)
+    db.add(room)
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise OrgError(409, "classroom_exists", f"a classroom named {name!r} exists") from None
+    await audit(db, actor, "classroom.create", f"classroom:{room.id}", name=name, location=location)
+    return room

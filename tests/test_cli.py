@@ -35,6 +35,11 @@ def run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
         ["user", "add"],
         ["device", "add"],
         ["device", "revoke"],
+        ["unit", "add"],
+        ["classroom", "add"],
+        ["classroom", "list"],
+        ["course", "add"],
+        ["course", "list"],
     ],
 )
 def test_help_on_every_command(tmp_path: Path, cmd: list[str]) -> None:
@@ -142,6 +147,30 @@ def test_units_and_people_from_the_command_line(tmp_path: Path) -> None:
     assert [(u["name"], u["squad_type"], u["active"]) for u in listed] == [
         ("第一中队", "street", True)
     ]
+    room = run(tmp_path, "classroom", "add", "一号教室", "--location", "三楼", "--as", "root-admin")
+    assert room.returncode == 0, room.stderr
+    again = run(tmp_path, "classroom", "add", "一号教室", "--as", "root-admin")
+    assert again.returncode == 1 and "exists" in again.stderr
+    trainer = run(
+        tmp_path, "user", "add", "wang", "--name", "王", "--role", "trainer", "--no-password"
+    )
+    assert trainer.returncode == 0, trainer.stderr
+    course = run(
+        tmp_path,
+        *("course", "add", "KD-1", "科队学习", "--kind", "unit_study", "--trainer", "wang"),
+        *("--unit", str(unit_id), "--as", "root-admin", "--json"),
+    )
+    assert course.returncode == 0, course.stderr
+    bad = run(
+        tmp_path, "course", "add", "KD-2", "x", "--trainer", "li", "--as", "root-admin"
+    )  # li is an officer, not a trainer
+    assert bad.returncode == 1 and "not a trainer" in bad.stderr
+    courses = json.loads(run(tmp_path, "course", "list", "--json").stdout)
+    assert [(c["code"], c["kind"], c["audience_unit_ids"]) for c in courses] == [
+        ("KD-1", "unit_study", [unit_id])
+    ]
+    rooms = json.loads(run(tmp_path, "classroom", "list", "--json").stdout)
+    assert [(r["name"], r["location"], r["devices"]) for r in rooms] == [("一号教室", "三楼", [])]
 
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"

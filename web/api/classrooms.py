@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from classroom.audit import audit
 from classroom.db.models import Classroom, Device, DeviceKind
 from classroom.db.types import utcnow
+from classroom.organisation import OrgError, add_classroom
 from classroom.schedule import sessions_between, to_ical
 from web.deps import DB, Admin, ManagerOrAdmin, Staff, services
 from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Id, Strict
@@ -132,16 +132,11 @@ class ClassroomOut(BaseModel):
 async def create_classroom(body: ClassroomIn, db: DB, actor: ManagerOrAdmin) -> Classroom:
     """A classroom and where it is; its agent and kiosk are devices added to it (their tokens
     shown once)."""
-    room = Classroom(name=body.name, location=body.location)
-    db.add(room)
     try:
-        await db.flush()
-    except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            {"code": "classroom_exists", "message": f"a classroom named {body.name!r} exists"},
-        ) from None
-    await audit(db, actor, "classroom.create", f"classroom:{room.id}", **body.model_dump())
+        room = await add_classroom(db, actor, body.name, body.location)
+    except OrgError as exc:
+        await db.rollback()
+        raise HTTPException(exc.status, {"code": exc.code, "message": str(exc)}) from None
     await db.commit()
     return room
 

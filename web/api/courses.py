@@ -4,26 +4,16 @@ who teaches them (audited)."""
 
 from __future__ import annotations
 
-import contextlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from classroom.audit import audit
-from classroom.compliance import NoPlan
+from classroom.courses import CourseFields, known_study_items, save_course
 from classroom.courseware import courses_open_to
-from classroom.db.models import (
-    Course,
-    CourseAudience,
-    CourseTrainer,
-    Person,
-    Role,
-    SessionKind,
-    Unit,
-)
+from classroom.db.models import Course, Person, Role, SessionKind
+from classroom.organisation import OrgError
 from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
 from web.schemas import Id, Strict
 
@@ -73,48 +63,20 @@ async def _course_or_404(db: DB, course_id: Id) -> Course:
     return course
 
 
-async def _check_units(db: DB, unit_ids: list[int]) -> None:
-    found = set(await db.scalars(select(Unit.id).where(Unit.id.in_(unit_ids))))
-    if missing := sorted(set(unit_ids) - found):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no such unit: {missing}")
-
-
-async def _check_trainers(db: DB, person_ids: list[int]) -> None:
-    people = {p.id: p for p in await db.scalars(select(Person).where(Person.id.in_(person_ids)))}
-    bad = sorted(
-        i for i in set(person_ids) if i not in people or not people[i].has_role(Role.TRAINER)
-    )
-    if bad:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"not a trainer: {bad}")
-
-
-async def _set_people(db: DB, course: Course, body: CourseIn | CoursePatch) -> None:
-    if body.audience_unit_ids is not None:
-        await _check_units(db, body.audience_unit_ids)
-        units = sorted(set(body.audience_unit_ids))
-        course.audience_rows = [CourseAudience(unit_id=u) for u in units]
-    if body.trainer_ids is not None:
-        await _check_trainers(db, body.trainer_ids)
-        course.trainer_rows = [CourseTrainer(person_id=p) for p in sorted(set(body.trainer_ids))]
-
-
-def check_study_items(request: Request, items: list[int]) -> list[int]:
-    """Items of the study list in some year's plan on file, each once, in order."""
-    known: set[int] = set()
-    plans = services(request).plans
-    for year in plans.years():
-        with contextlib.suppress(NoPlan):
-            known |= {i.no for i in plans.get(year).study_items}
-    if unknown := sorted(set(items) - known):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {"code": "unknown_study_items", "message": f"not in any plan's study list: {unknown}"},
+async def _save(
+    request: Request, db: DB, actor: Person, course: Course | None, body: CourseIn | CoursePatch
+) -> Course:
+    """What is left out of the body stays as it is (``kind`` given as null: any task)."""
+    fields = CourseFields(**body.model_dump(exclude_unset=True))
+    try:
+        saved = await save_course(
+            db, actor, course, fields, known_study_items(services(request).plans)
         )
-    return sorted(set(items))
-
-
-def _described(course: Course) -> dict[str, Any]:
-    return CourseOut.model_validate(course).model_dump(exclude={"id"})
+    except OrgError as exc:
+        await db.rollback()
+        raise HTTPException(exc.status, {"code": exc.code, "message": str(exc)}) from None
+    await db.commit()
+    return await _course_or_404(db, saved.id)
 
 
 @router.get("", response_model=list[CourseOut])
@@ -128,24 +90,7 @@ async def list_courses(db: DB, person: CurrentPerson) -> list[Course]:
 
 @router.post("", response_model=CourseOut, status_code=status.HTTP_201_CREATED)
 async def create_course(body: CourseIn, request: Request, db: DB, person: ManagerOrAdmin) -> Course:
-    course = Course(
-        code=body.code,
-        title=body.title,
-        description=body.description,
-        kind=body.kind,
-        study_items=check_study_items(request, body.study_items),
-    )
-    await _set_people(db, course, body)
-    db.add(course)
-    try:
-        await db.flush()
-    except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"a course with the code {body.code} exists"
-        ) from None
-    await audit(db, person, "course.create", f"course:{course.id}", **_described(course))
-    await db.commit()
-    return await _course_or_404(db, course.id)
+    return await _save(request, db, person, None, body)
 
 
 @router.patch("/{course_id}", response_model=CourseOut)
@@ -154,20 +99,4 @@ async def update_course(
 ) -> Course:
     """Title, description, task, study items, audience units (empty: the whole bureau) and
     trainers; what is left out stays as it was (``kind`` given as null: any task)."""
-    course = await _course_or_404(db, course_id)
-    before = _described(course)
-    if body.title is not None:
-        course.title = body.title
-    if body.description is not None:
-        course.description = body.description
-    if "kind" in body.model_fields_set:
-        course.kind = body.kind
-    if body.study_items is not None:
-        course.study_items = check_study_items(request, body.study_items)
-    await _set_people(db, course, body)
-    await db.flush()
-    await audit(
-        db, person, "course.update", f"course:{course.id}", before=before, after=_described(course)
-    )
-    await db.commit()
-    return course
+    return await _save(request, db, person, await _course_or_404(db, course_id), body)
