@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from classroom.db.models import Classroom, RecordingState, Session
+from classroom.db.models import RecordingState, Session
 from classroom.recordings import object_prefix, scheduled_recording
 
 # What the agent holds: a week ahead covers a long weekend with the portal down.
@@ -49,6 +49,16 @@ async def sessions_between(
     )
     if auto_record_only:
         q = q.where(Session.auto_record.is_(True))
+    return list(await db.scalars(q.order_by(Session.planned_start, Session.id)))
+
+
+async def unit_sessions_between(
+    db: AsyncSession, unit_id: int, lo: datetime, hi: datetime
+) -> list[Session]:
+    """A unit's own sessions (its studies and drills, wherever held) between ``lo`` and ``hi``."""
+    q = select(Session).where(
+        Session.unit_id == unit_id, Session.planned_end >= lo, Session.planned_start <= hi
+    )
     return list(await db.scalars(q.order_by(Session.planned_start, Session.id)))
 
 
@@ -108,14 +118,20 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def to_ical(classroom: Classroom, sessions: Iterable[Session], now: datetime, host: str) -> str:
+def _where(s: Session) -> str:
+    room = s.classroom
+    return " ".join(x for x in (room.name, room.location) if x) if room else s.place
+
+
+def to_ical(name: str, sessions: Iterable[Session], now: datetime, host: str) -> str:
+    """A subscribed calendar (a classroom's, a unit's) named ``name``."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//Smart Classroom//Classroom schedule//ZH",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{_text(classroom.name)}",
+        f"X-WR-CALNAME:{_text(name)}",
     ]
     for s in sessions:
         # A subscribed feed (METHOD:PUBLISH) is re-read whole: clients replace events by UID, so
@@ -127,7 +143,7 @@ def to_ical(classroom: Classroom, sessions: Iterable[Session], now: datetime, ho
             f"DTSTART:{_stamp(s.planned_start)}",
             f"DTEND:{_stamp(s.planned_end)}",
             f"SUMMARY:{_text(s.title)}",
-            f"LOCATION:{_text(' '.join(x for x in (classroom.name, classroom.location) if x))}",
+            f"LOCATION:{_text(_where(s))}",
             f"DESCRIPTION:{_text(f'{s.course.title} — {s.trainer.display_name}')}",
             f"CATEGORIES:{_text(s.kind.value)}",
             "STATUS:CONFIRMED",

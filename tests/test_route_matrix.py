@@ -232,6 +232,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /compliance": MANAGERS | LEADERS,
     "GET /calendar": MANAGERS | LEADERS,
     "GET /api/v1/calendar/year": MANAGERS | LEADERS,
+    # officer1's squad: its people (officer1, trainer2), its leader, the office
+    "GET /api/v1/calendar/units/{unit_id}/schedule.ics": frozenset({OFF, TR2, MGR, ADM, LEAD}),
     # each line is checked as a booking of its own: who for whom is test_session_import's
     "POST /api/v1/imports/sessions": PEOPLE,
     "GET /api/v1/imports/sessions/template": PEOPLE,

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import icalendar
 import pytest
 from sqlalchemy import select
 
@@ -158,6 +159,16 @@ async def test_a_leader_schedules_their_units_drills_at_a_place(
         )
         assert series.status_code == 201, series.text
         assert len(series.json()["sessions"]) == 6
+        # the unit's calendar feed carries them, held at the parade ground
+        feed = await leader.get(
+            f"/api/v1/calendar/units/{rivals.squad_id}/schedule.ics", params={"days": 366}
+        )
+        events = [
+            e
+            for e in icalendar.Calendar.from_ical(feed.text).walk("VEVENT")
+            if str(e["SUMMARY"]) == "队列训练"
+        ]
+        assert len(events) == 8 and {str(e["LOCATION"]) for e in events} == {"局大院操场"}
         # nothing to record at a place
         rec = await leader.post(f"/api/v1/sessions/{drill['id']}/recording/start")
         assert rec.status_code in (403, 409)

@@ -4,12 +4,17 @@ The training office sees every unit; a unit leader their own."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from classroom.db.models import Person, Unit
+from classroom.db.types import utcnow
+from classroom.schedule import to_ical, unit_sessions_between
+from classroom.scope import sees_unit
 from classroom.year_calendar import TaskYear, planned_sessions, year_calendar
 from web.api.compliance import Year, check_sees_unit, plan_for
 from web.deps import DB, CurrentPerson, services
@@ -67,3 +72,31 @@ async def year_at_a_glance(
         "units": [{"id": u.id, "name": u.name} for u in units],
         "tasks": [task_json(t) for t in tasks],
     }
+
+
+@router.get(
+    "/units/{unit_id}/schedule.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+async def unit_ics(
+    unit_id: Id,
+    request: Request,
+    db: DB,
+    person: CurrentPerson,
+    days: Annotated[int, Query(ge=1, le=366)] = 90,
+) -> Response:
+    """RFC 5545: a unit's own sessions (its studies and drills, in a classroom or at a place)
+    from 30 days ago to ``days`` ahead — for the unit's people, its leader and the office."""
+    unit = await db.get(Unit, unit_id)
+    if unit is None or not (person.unit_id == unit_id or sees_unit(person, unit_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unit {unit_id} not found")
+    now = utcnow()
+    sessions = await unit_sessions_between(
+        db, unit_id, now - timedelta(days=30), now + timedelta(days=days)
+    )
+    return Response(
+        to_ical(unit.name, sessions, now, request.url.hostname or "classroom"),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="unit-{unit_id}.ics"'},
+    )

@@ -41,7 +41,7 @@ async def schedule_ics(
     sessions = await sessions_between(
         db, classroom_id, now - timedelta(days=30), now + timedelta(days=days)
     )
-    body = to_ical(room, sessions, now, request.url.hostname or "classroom")
+    body = to_ical(room.name, sessions, now, request.url.hostname or "classroom")
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
