@@ -85,6 +85,16 @@ class Rivals:
     kiosk_token: str
 
 
+async def person_ids(portal: Portal, *usernames: str) -> list[int]:
+    """The ids of these people, in the order named."""
+    async with portal.services.sessionmaker() as db:
+        found = {
+            p.username: p.id
+            for p in await db.scalars(select(Person).where(Person.username.in_(usernames)))
+        }
+    return [found[u] for u in usernames]
+
+
 async def seed_rivals(portal: Portal) -> Rivals:
     async with portal.services.sessionmaker() as db:
         office = await db.scalar(select(Unit).where(Unit.name == "法制科"))

@@ -317,3 +317,48 @@ def test_a_bureau_set_up_and_a_unit_leader_takes_the_roll_on_a_phone(
         page.locator("a", has_text="长城中队").first.click()
         march = page.locator("#unit-months tr", has_text="3月")
         expect(march).to_contain_text("2 / 2")
+
+
+def test_a_manager_books_a_year_from_a_table(live: LiveStack, tmp_path: Path) -> None:
+    """The calendar page checks a table of sessions (a bad line refuses the whole file, named),
+    books the corrected one, and the calendar shows the months filled."""
+    header = ["标题", "类型", "课程编号", "单位", "教室", "场地", "教员", "日期", "开始", "结束"]
+
+    def drills(*days: str, course: str = "ZF-2023-01") -> list[list[object]]:
+        return [
+            [
+                "队列训练",
+                "队列训练",
+                course,
+                "第一街镇中队",
+                "",
+                "局大院操场",
+                "trainer",
+                d,
+                "07:00",
+                "07:40",
+            ]
+            for d in days
+        ]
+
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(workbook([header, *drills("2023-11-07"), *drills("2023-11-21", course="NOPE")]))
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(workbook([header, *drills("2023-11-07", "2023-11-21", "2023-12-05")]))
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "manager", "manager-demo-pw")
+        page.goto(f"{live.url}/calendar?year=2023")
+        before = page.locator("tr[data-task=drill_training] td.to-schedule").inner_text()
+        page.set_input_files("#import-file", str(bad))
+        page.click("#import-form button[type=submit]")
+        expect(page.locator("#import-refused")).to_contain_text("第 3 行")
+        expect(page.locator("#import-apply")).to_be_hidden()
+        page.set_input_files("#import-file", str(good))
+        page.click("#import-form button[type=submit]")
+        expect(page.locator("#import-added li")).to_have_count(3)
+        page.click("#import-apply")
+        expect(page.locator("#import-status")).to_contain_text("已导入 3 个场次")
+        page.reload()
+        after = page.locator("tr[data-task=drill_training] td.to-schedule").inner_text()
+        assert int(after) == int(before) - 3, (before, after)

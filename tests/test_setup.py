@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from classroom.db.models import AuditEntry, Person
+from classroom.db.models import AuditEntry
 from classroom.runtime import Services
-from tests.api_helpers import Portal, make_portal
+from tests.api_helpers import Portal, make_portal, person_ids
 from tests.conftest import settings_on_both_databases
 
 pytestmark = pytest.mark.anyio
@@ -26,15 +26,8 @@ async def portal(services: Services) -> Portal:
     return await make_portal(services)
 
 
-async def _trainer_id(portal: Portal) -> int:
-    async with portal.services.sessionmaker() as db:
-        found = await db.scalar(select(Person.id).where(Person.username == "trainer"))
-    assert found is not None
-    return found
-
-
 async def test_a_course_serves_one_task_and_offers_its_study_items(portal: Portal) -> None:
-    trainer = await _trainer_id(portal)
+    (trainer,) = await person_ids(portal, "trainer")
     async with portal.as_user("manager") as manager:
         r = await manager.post(
             "/api/v1/courses",
@@ -81,7 +74,7 @@ async def test_a_course_serves_one_task_and_offers_its_study_items(portal: Porta
 
 
 async def test_the_course_pages(portal: Portal) -> None:
-    trainer = await _trainer_id(portal)
+    (trainer,) = await person_ids(portal, "trainer")
     async with portal.as_user("manager") as manager:
         form = {
             "code": "FORM-1",

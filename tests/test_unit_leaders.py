@@ -16,9 +16,9 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from classroom.db.models import AuditEntry, Person
+from classroom.db.models import AuditEntry
 from classroom.runtime import Services
-from tests.api_helpers import Portal, Rivals, make_portal, seed_rivals
+from tests.api_helpers import Portal, Rivals, make_portal, person_ids, seed_rivals
 from tests.conftest import settings_on_both_databases
 
 pytestmark = pytest.mark.anyio
@@ -46,15 +46,6 @@ def _drill(unit_id: int, day: datetime, **extra: object) -> dict[str, Any]:
     }
 
 
-async def _ids(portal: Portal, *usernames: str) -> list[int]:
-    async with portal.services.sessionmaker() as db:
-        found = {
-            p.username: p.id
-            for p in await db.scalars(select(Person).where(Person.username.in_(usernames)))
-        }
-    return [found[u] for u in usernames]
-
-
 async def _unit_people(client: httpx.AsyncClient, unit_id: int) -> set[int]:
     r = await client.get("/api/v1/people", params={"unit": unit_id, "active": "true"})
     assert r.status_code == 200, r.text
@@ -63,9 +54,9 @@ async def _unit_people(client: httpx.AsyncClient, unit_id: int) -> set[int]:
 
 async def test_a_leader_sees_their_units_and_nothing_else(world: tuple[Portal, Rivals]) -> None:
     portal, rivals = world
-    officer1, officer9 = await _ids(portal, "officer1", "officer9")
+    officer1, officer9, me_id = await person_ids(portal, "officer1", "officer9", "leader")
     async with portal.as_user("leader") as leader:
-        me = (await leader.get("/api/v1/people/" + str((await _ids(portal, "leader"))[0]))).json()
+        me = (await leader.get(f"/api/v1/people/{me_id}")).json()
         assert me["leads_unit_ids"] == [rivals.squad_id]
         listed = {p["id"] for p in (await leader.get("/api/v1/people")).json()}
         assert officer1 in listed and officer9 not in listed
@@ -102,7 +93,7 @@ async def test_leadership_is_given_by_the_office_and_audited(
     world: tuple[Portal, Rivals],
 ) -> None:
     portal, rivals = world
-    (officer1,) = await _ids(portal, "officer1")
+    (officer1,) = await person_ids(portal, "officer1")
     async with portal.as_user("manager") as manager:
         r = await manager.patch(
             f"/api/v1/people/{officer1}", json={"leads_unit_ids": [rivals.office_id]}
@@ -113,7 +104,7 @@ async def test_leadership_is_given_by_the_office_and_audited(
         assert bad.status_code == 422 and bad.json()["detail"]["code"] == "no_such_unit"
     async with portal.as_user("officer1") as officer:
         # now the office's leader: its people, not the squad's (officer1's own unit)
-        (officer9,) = await _ids(portal, "officer9")
+        (officer9,) = await person_ids(portal, "officer9")
         listed = {p["id"] for p in (await officer.get("/api/v1/people")).json()}
         assert officer9 in listed and officer1 not in listed
         # nobody gives themself a unit
@@ -236,7 +227,7 @@ async def test_the_roll_is_the_attendance_the_unit_is_judged_by(
         r = await leader.put(f"/api/v1/sessions/{sessions[0]}/attendance/roll", json={"marks": out})
         assert r.json()["withdrawn"] == 1
         # nobody off the roster, nobody twice, nobody checked out before checking in
-        (officer9,) = await _ids(portal, "officer9")
+        (officer9,) = await person_ids(portal, "officer9")
         for bad in (
             [{"person_id": officer9, "present": True}],
             [{"person_id": late, "present": True}, {"person_id": late, "present": False}],
@@ -318,7 +309,7 @@ async def test_one_occurrence_is_moved_and_the_series_leaves_it(
         )
         assert r.status_code == 409 and r.json()["detail"]["code"] == "room_booked"
     # a session held (attended) stays as it was
-    (officer1,) = await _ids(portal, "officer1")
+    (officer1,) = await person_ids(portal, "officer1")
     async with portal.as_user("trainer") as trainer:
         r = await trainer.post(
             f"/api/v1/sessions/{demo['id']}/attendance",
@@ -338,7 +329,7 @@ async def test_one_occurrence_is_moved_and_the_series_leaves_it(
 
 async def test_a_card_read_at_the_roll(world: tuple[Portal, Rivals]) -> None:
     portal, rivals = world
-    officer1, officer9 = await _ids(portal, "officer1", "officer9")
+    officer1, officer9 = await person_ids(portal, "officer1", "officer9")
     async with portal.as_user("manager") as manager:
         for pid, card in ((officer1, "C0000101"), (officer9, "C0000109")):
             r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": card})

@@ -11,32 +11,10 @@
   const status = document.getElementById("roster-status");
   let chosen = null;
 
-  const say = (text, n) => text.replace("{n}", String(n));
-
-  async function send(what) {
-    const body = new FormData();
-    body.append("file", chosen);
-    const r = await fetch(`/api/v1/roster/${what}${full.checked ? "?full=true" : ""}`, {
-      method: "POST", body, credentials: "same-origin",
-    });
-    let data = {};
-    try { data = await r.json(); } catch (e) { data = {}; }
-    return [r.status, data];
-  }
-
-  function section(id, title, lines) {
-    if (!lines.length) return;
-    const h = document.createElement("h2");
-    h.textContent = say(title, lines.length);
-    const ul = document.createElement("ul");
-    ul.id = id;
-    for (const text of lines) {
-      const li = document.createElement("li");
-      li.textContent = text;
-      ul.append(li);
-    }
-    out.append(h, ul);
-  }
+  const { say } = window.TableImport;
+  const send = (what) =>
+    window.TableImport.post(`/api/v1/roster/${what}${full.checked ? "?full=true" : ""}`, chosen);
+  const section = (id, title, lines) => window.TableImport.section(out, id, "h2", title, lines);
 
   const where = (line) => (line ? say(T.line, line) + " " : "");
 

@@ -10,32 +10,10 @@
   const apply = document.getElementById("import-apply");
   const status = document.getElementById("import-status");
   let chosen = null;
-  const say = (text, n) => text.replace("{n}", String(n));
-
-  async function send(dryRun) {
-    const body = new FormData();
-    body.append("file", chosen);
-    const r = await fetch(`/api/v1/imports/sessions${dryRun ? "?dry_run=true" : ""}`, {
-      method: "POST", body, credentials: "same-origin",
-    });
-    let data = {};
-    try { data = await r.json(); } catch (e) { data = {}; }
-    return [r.status, data];
-  }
-
-  function section(id, title, lines) {
-    if (!lines.length) return;
-    const h = document.createElement("h3");
-    h.textContent = say(title, lines.length);
-    const ul = document.createElement("ul");
-    ul.id = id;
-    for (const text of lines) {
-      const li = document.createElement("li");
-      li.textContent = text;
-      ul.append(li);
-    }
-    out.append(h, ul);
-  }
+  const { say } = window.TableImport;
+  const send = (dryRun) =>
+    window.TableImport.post(`/api/v1/imports/sessions${dryRun ? "?dry_run=true" : ""}`, chosen);
+  const section = (id, title, lines) => window.TableImport.section(out, id, "h3", title, lines);
 
   function show(data) {
     out.replaceChildren();
