@@ -28,6 +28,16 @@ from classroom.db.types import utcnow
 
 NO_SESSION = "no session in this classroom now"
 
+# A tap kept by a device while the portal was unreachable (the agent's outbox, the kiosk page's
+# storage) is delivered later with the time it was made: at most this old, and no further ahead
+# than a device's clock may run.
+QUEUED_TAP_MAX_AGE = timedelta(days=30)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def tap_time_ok(at: datetime, now: datetime) -> bool:
+    return now - QUEUED_TAP_MAX_AGE <= at <= now + CLOCK_SKEW
+
 
 class CheckinRefused(ValueError):
     def __init__(self, code: str, message: str) -> None:

@@ -28,6 +28,7 @@ from classroom.db.models import (
     Person,
     PersonRole,
     Role,
+    Session,
     SessionKind,
 )
 from classroom.db.models import Session as DbSession
@@ -105,6 +106,36 @@ async def test_card_check_in_and_out(portal: Portal) -> None:
             await db.scalars(select(AuditEntry).where(AuditEntry.action == "kiosk.unknown_card"))
         ).all()
     assert len(logged) == 1 and logged[0].detail["card"] == "9999999999"
+
+
+async def test_a_tap_kept_offline_counts_when_it_was_made(portal: Portal) -> None:
+    """The kiosk page delivers a tap it kept while the portal was unreachable with the time it
+    was made: the session open then is the one it checks into, at that time; once per event id;
+    a time beyond the kept taps' range is refused."""
+    _, token = await _kiosk(portal, portal.world.classroom_id)
+    async with portal.services.sessionmaker() as db:
+        demo = await db.get(Session, portal.world.session_id)
+        assert demo is not None
+        made = demo.planned_start + timedelta(minutes=3)
+    tap = {"card_no": "0004471234", "event_uid": str(uuid.uuid4()), "at": made.isoformat()}
+    async with portal.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+        r = await kiosk.post("/api/v1/kiosk/card", json=tap)
+        assert r.status_code == 200, r.text
+        assert r.json()["session_id"] == portal.world.session_id
+        assert datetime.fromisoformat(r.json()["at"]) == made
+        again = await kiosk.post("/api/v1/kiosk/card", json=tap)  # delivered twice
+        assert again.json()["result"] == "already"
+        for far in (timedelta(days=31), -timedelta(hours=1)):
+            old = {
+                **tap,
+                "event_uid": str(uuid.uuid4()),
+                "at": (datetime.now(UTC) - far).isoformat(),
+            }
+            r = await kiosk.post("/api/v1/kiosk/card", json=old)
+            assert r.status_code == 422 and r.json()["detail"]["code"] == "tap_too_old"
+    async with portal.as_user("trainer") as trainer:
+        rows = (await trainer.get(f"/api/v1/sessions/{portal.world.session_id}/attendance")).json()
+    assert [datetime.fromisoformat(a["check_in"]) for a in rows if a["source"] == "kiosk"] == [made]
 
 
 async def test_back_to_back_sessions_a_tap_is_for_the_next(portal: Portal) -> None:

@@ -290,3 +290,46 @@ def test_socket_refuses_wrong_and_revoked_tokens(live: LiveStack, tmp_path: Path
 
     wrong, revoked = asyncio.run(talk())
     assert wrong == 4401 and revoked == 4401
+
+
+def test_card_taps_are_kept_while_the_portal_is_unreachable(
+    live: LiveStack, tmp_path: Path
+) -> None:
+    """The network cut, three cards tapped: each kept in the browser and said so; the network
+    back, all three delivered once, checked in at the times they were tapped."""
+    add_room(live, 6, "六号教室")
+    token = new_kiosk(live, 6, "offline-door")
+    open_session_now(live, 6, "断网签到课")
+    manager = live.login("manager")
+    cards = {"officer1": "0006600001", "officer3": "0006600003", "trainer": "0006600009"}
+    for username, card_no in cards.items():
+        r = manager.post(
+            f"/api/v1/people/{_person_id(live, username)}/cards", json={"card_no": card_no}
+        )
+        assert r.status_code == 201, r.text
+    blank = y4m(tmp_path / "blank.y4m", [np.full((480, 640, 3), 40, np.uint8)] * 10)
+    with browser(tmp_path / "p", fake_camera(blank)) as ctx:
+        page = ctx.new_page()
+        _kiosk(page, live, token)
+        ctx.set_offline(True)
+        tapped = datetime.now(UTC)
+        for card_no in cards.values():
+            page.keyboard.type(card_no)
+            page.keyboard.press("Enter")
+            expect(page.locator("#status")).to_have_attribute("data-state", "saved_offline")
+        expect(page.locator("#pending")).to_have_text("待提交 3 条")
+        last_tap = datetime.now(UTC)
+        page.wait_for_timeout(6_000)  # a flush or two try, and fail, meanwhile
+        restored = datetime.now(UTC)
+        ctx.set_offline(False)
+        expect(page.locator("#pending")).to_have_text("", timeout=20_000)
+        stored = page.evaluate("localStorage.getItem('kioskOutbox')")
+        assert stored == "[]"
+    trainer = live.login("trainer")
+    sessions = trainer.get("/api/v1/sessions", params={"classroom_id": 6}).json()
+    session_id = next(s["id"] for s in sessions if s["title"] == "断网签到课")
+    rows = manager.get(f"/api/v1/sessions/{session_id}/attendance").json()
+    assert sorted(r["person_id"] for r in rows) == sorted(_person_id(live, u) for u in cards)
+    for r in rows:  # when tapped, not when delivered
+        at = datetime.fromisoformat(r["check_in"])
+        assert tapped - timedelta(seconds=1) <= at <= last_tap < restored, r

@@ -12,14 +12,13 @@ import asyncio
 import base64
 import contextlib
 import uuid
-from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from classroom.audit import audit
-from classroom.checkin import CheckinRefused, check_in, unknown_card
+from classroom.checkin import CheckinRefused, check_in, tap_time_ok, unknown_card
 from classroom.db.models import (
     AgentCommand,
     AttendanceSource,
@@ -353,8 +352,7 @@ async def agent_checkin(
 ) -> AgentCheckinOut:
     """Stored once per event id, at the time of the tap. Every outcome answers 200 — the
     agent's outbox has delivered the event either way; refusals are for the logs."""
-    now = utcnow()
-    if not now - timedelta(days=30) <= body.at <= now + timedelta(minutes=5):
+    if not tap_time_ok(body.at, utcnow()):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at is out of range")
     room = device.classroom_id
     if body.method == "face":

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import func, select
 
 from classroom.card_tap import CardTap, CoreStatements, Found, tap
@@ -18,6 +18,7 @@ from classroom.checkin import (
     CheckinResult,
     check_out,
     open_session,
+    tap_time_ok,
     unknown_card,
 )
 from classroom.db.models import Attendance, Classroom, DeviceKind, Person
@@ -54,6 +55,8 @@ class KioskStateOut(BaseModel):
 class CardIn(Strict):
     card_no: str = Field(min_length=1, max_length=64)
     event_uid: uuid.UUID | None = None  # the kiosk's own id for this tap: a retry is one event
+    # When it was tapped, for a tap the kiosk kept while the portal was unreachable.
+    at: AwareDatetime | None = None
 
 
 class CheckinOut(BaseModel):
@@ -133,6 +136,12 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
     so it reads once and writes once (classroom.card_tap) instead of loading ORM objects, and on
     PostgreSQL with the taps of other kiosks that arrive at the same moment."""
     svc = services(request)
+    now = utcnow()
+    if body.at is not None and not tap_time_ok(body.at, now):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"code": "tap_too_old", "message": "the tap's time is out of range"},
+        )
 
     def may_check_in(kiosk: Found) -> None:
         check_device_kind(kiosk.kind, DeviceKind.KIOSK)
@@ -149,7 +158,7 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
         token_hash(token),
         body.card_no,
         str(body.event_uid or uuid.uuid4()),  # made here: a retry on a dropped connection keeps it
-        utcnow(),
+        body.at or now,  # a kept tap checks in to the session open when it was made
         svc.settings.kiosk.open_before,
     )
     if svc.taps is not None:

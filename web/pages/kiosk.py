@@ -38,6 +38,8 @@ STATES = (
     "card_first",
     "mismatch",
     "face_required",
+    "saved_offline",
+    "pending",
     "error",
 )
 

@@ -23,7 +23,7 @@
     // Results stay up for a moment; the stream of "idle" frames must not wipe them at once.
     const result = ["checked_in", "already", "checked_out", "liveness_failed", "unknown",
                     "unknown_card", "no_session", "not_an_officer", "not_checked_in",
-                    "mismatch", "card_ok"].includes(state);
+                    "mismatch", "card_ok", "saved_offline"].includes(state);
     const now = performance.now();
     if (!result && now < holdUntil) return;
     if (result) holdUntil = now + 3000;
@@ -103,24 +103,72 @@
     }
   });
 
+  // Card taps are kept in this browser (with their event ids and times) until the portal has
+  // answered them: a tap made while the portal is unreachable is saved, said so, and delivered
+  // when it answers again — once, since the portal stores each event id once.
+  const OUTBOX = "kioskOutbox";
+  const outbox = () => JSON.parse(localStorage.getItem(OUTBOX) || "[]");
+  const keep = (taps) => localStorage.setItem(OUTBOX, JSON.stringify(taps));
+  let flushing = false;
+
+  function showPending() {
+    const n = outbox().length;
+    $("pending").textContent = n ? T.pending.replace("{n}", String(n)) : "";
+  }
+
+  // One tap to the portal: its answer (JSON and status), or null while the portal is unreachable
+  // or failing (the tap stays kept).
+  async function deliver(tap) {
+    let r;
+    try {
+      r = await fetch("/api/v1/kiosk/card", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
+        body: JSON.stringify(tap),
+      });
+    } catch (e) { return null; }
+    if (r.status >= 500) return null;
+    keep(outbox().filter((t) => t.event_uid !== tap.event_uid));
+    showPending();
+    let m = {};
+    try { m = await r.json(); } catch (e) { m = {}; }
+    return [r.ok, m];
+  }
+
+  async function flush() {
+    if (flushing || !token) return;
+    flushing = true;
+    try {
+      for (const tap of outbox()) {
+        if ((await deliver(tap)) === null) break;  // still unreachable: the rest wait too
+      }
+    } finally { flushing = false; }
+  }
+
   async function card(number) {
     if (twoFactor) {  // the card opens the face check: both go through the socket
       if (ws && ws.readyState === 1) ws.send(JSON.stringify({ card_no: number }));
       else show("offline");  // not lost in silence: the officer taps again
       return;
     }
-    let r;
-    try {
-      r = await fetch("/api/v1/kiosk/card", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + token },
-        body: JSON.stringify({ card_no: number, event_uid: crypto.randomUUID() }),
-      });
-    } catch (e) { show("offline"); return; }
-    const m = await r.json();
-    if (r.ok) show(m.result === "already" ? "already" : "checked_in", { name: m.name, at: m.at, session: m.session });
+    const tap = { card_no: number, event_uid: crypto.randomUUID(), at: new Date().toISOString() };
+    keep([...outbox(), tap]);
+    showPending();
+    if (outbox().length > 1) {  // older taps go first, in the order they were made
+      show("saved_offline");
+      flush();
+      return;
+    }
+    const answer = await deliver(tap);
+    if (answer === null) { show("saved_offline"); return; }
+    const [ok, m] = answer;
+    if (ok) show(m.result === "already" ? "already" : "checked_in", { name: m.name, at: m.at, session: m.session });
     else show((m.detail && m.detail.code) || "error");
   }
+
+  window.addEventListener("online", flush);
+  setInterval(flush, 5000);
+  showPending();
 
   start();
 })();
