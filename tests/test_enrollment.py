@@ -150,3 +150,28 @@ async def test_people_pages_are_for_staff(portal: Portal) -> None:
         assert (await trainer.get(f"/people/{officer}/enrol")).status_code == 200
         assert (await trainer.get(f"/people/{trainer_id}/enrol")).status_code == 403
         assert (await trainer.get("/people/99999/enrol")).status_code == 404
+
+
+async def test_one_picture_is_one_frame_and_one_face_is_one_person(portal: Portal) -> None:
+    """The same picture sent again — as it is, re-encoded, scaled — is refused as one picture;
+    a face that already matches another enrolled person is refused for an administrator to
+    resolve, while the person's own re-enrolment is taken."""
+    officer1, officer2 = await _id(portal, "officer1"), await _id(portal, "officer2")
+    original = cv2.imread(str(FACES / "obama.jpg"))
+    copies = {
+        "as it is": OBAMA[0],
+        "re-encoded": cv2.imencode(".jpg", original, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes(),
+        "scaled": cv2.imencode(".jpg", cv2.resize(original, None, fx=0.9, fy=0.9))[1].tobytes(),
+    }
+    async with portal.as_user("manager") as manager:
+        for how, copy in copies.items():
+            r = await enroll(manager, officer1, [OBAMA[0], OBAMA[2], copy])
+            assert r.status_code == 422, how
+            assert (r.json()["detail"]["code"], r.json()["detail"]["frame"]) == ("same_picture", 3)
+        assert (await enroll(manager, officer1, OBAMA)).status_code == 201
+        r = await enroll(manager, officer2, OBAMA)
+        assert r.status_code == 409
+        assert r.json()["detail"]["code"] == "matches_another"
+        assert r.json()["detail"]["person_id"] == officer1
+        assert not (await manager.get(f"/api/v1/people/{officer2}/face")).json()["enrolled"]
+        assert (await enroll(manager, officer1, OBAMA)).status_code == 201  # their own, again

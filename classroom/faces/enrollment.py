@@ -26,6 +26,10 @@ from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 from storage.object_store import ObjectStore
 
 MIN_FRAMES, MAX_FRAMES = 3, 5
+# Two frames this alike are one picture (a copy, re-encoded, scaled or shifted: 0.92–0.96 on the
+# shipped photos), not two looks at a face (distinct photos of one person: 0.74–0.83): they would
+# count one picture several times towards the 3–5 frames.
+SAME_PICTURE = 0.9
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 CARD_NO = re.compile(r"[0-9A-Za-z]{4,32}")
 
@@ -33,9 +37,9 @@ CARD_NO = re.compile(r"[0-9A-Za-z]{4,32}")
 class EnrollmentRefused(ValueError):
     """Why the enrolment was refused; ``frame`` is 1-based, None for the whole request."""
 
-    def __init__(self, code: str, message: str, frame: int | None = None) -> None:
+    def __init__(self, code: str, message: str, frame: int | None = None, **more: object) -> None:
         super().__init__(message)
-        self.code, self.frame = code, frame
+        self.code, self.frame, self.more = code, frame, more
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,29 @@ def _frame(engine: FaceEngine, data: bytes, n: int) -> FrameOk:
     if refusal is not None:
         raise EnrollmentRefused(refusal.code, refusal.message, n)
     return FrameOk(engine.embed(image, faces[0]), data)
+
+
+async def _check_not_someone_else(
+    db: AsyncSession, person: Person, embeddings: list[np.ndarray]
+) -> None:
+    """A face that already matches another enrolled person is refused: enrolled for both, the
+    kiosk could tell neither (it answers "unknown" for both). An administrator resolves it —
+    deleting the wrong enrolment — before this one is taken."""
+    others = [(pid, v) for pid, v in await gallery_rows(db) if pid != person.id]
+    if not others:
+        return
+    matrix = np.stack([v for _, v in others])
+    scores = np.stack(embeddings) @ matrix.T  # frames × others' embeddings
+    best = int(np.argmax(scores.max(axis=0)))
+    if float(scores.max()) >= DEFAULT_THRESHOLD:
+        other = await db.get(Person, others[best][0])
+        name = other.display_name if other else str(others[best][0])
+        raise EnrollmentRefused(
+            "matches_another",
+            f"this face already matches {name}'s enrolment: an administrator must resolve "
+            "which is right (delete the wrong one) before it is enrolled again",
+            person_id=others[best][0],
+        )
 
 
 def vector_bytes(v: np.ndarray) -> bytes:
@@ -84,10 +111,19 @@ async def enroll_face(
         )
     ok = [await asyncio.to_thread(_frame, engine, data, n) for n, data in enumerate(frames, 1)]
     for (i, a), (j, b) in itertools.combinations(enumerate(ok, 1), 2):
-        if float(a.embedding @ b.embedding) < DEFAULT_THRESHOLD:
+        similarity = float(a.embedding @ b.embedding)
+        if similarity < DEFAULT_THRESHOLD:
             raise EnrollmentRefused(
                 "different_people", f"frames {i} and {j} do not show the same person"
             )
+        if similarity >= SAME_PICTURE:
+            raise EnrollmentRefused(
+                "same_picture",
+                f"frames {i} and {j} are the same picture: take each at another moment, the "
+                "head a little turned or the light changed",
+                j,
+            )
+    await _check_not_someone_else(db, person, [f.embedding for f in ok])
     await delete_face(db, store, person, actor, "re-enrolled", quiet=True)
     keys = []
     if keep_photos:

@@ -106,8 +106,9 @@ async def enroll(
             svc.settings.faces.keep_photos,
         )
     except EnrollmentRefused as exc:
-        detail = {"code": exc.code, "frame": exc.frame, "message": str(exc)}
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+        detail = {"code": exc.code, "frame": exc.frame, "message": str(exc), **exc.more}
+        code = 409 if exc.code == "matches_another" else status.HTTP_422_UNPROCESSABLE_CONTENT
+        raise HTTPException(code, detail) from None
     await db.commit()
     svc.faces.changed()
     return _face_out(person_id, enrollment)
