@@ -130,6 +130,20 @@ def _run(coro: Coroutine[Any, Any, _T]) -> _T:
         raise typer.Exit(2) from None
 
 
+def _added(what: str, key: str, label: str, make: Coroutine[Any, Any, int], as_json: bool) -> None:
+    """Run ``make`` (it adds something through classroom/organisation.py's rules and returns
+    its id), and say what was added: a line, or JSON (``{"id", key: label}``); a refusal is
+    exit code 1 with its reason."""
+    try:
+        new_id = _run(make)
+    except OrgError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": new_id, key: label}, ensure_ascii=False))
+    else:
+        typer.echo(f"added {what} {label} (id {new_id})")
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"classroom: {message}", err=True)
     return typer.Exit(code)
@@ -386,14 +400,7 @@ def unit_add(
             await db.commit()
             return unit.id
 
-    try:
-        unit_id = _run(_add())
-    except OrgError as exc:
-        raise _fail(str(exc)) from None
-    if as_json:
-        typer.echo(json.dumps({"id": unit_id, "name": name}))
-    else:
-        typer.echo(f"added unit {name} (id {unit_id})")
+    _added("unit", "name", name, _add(), as_json)
 
 
 @unit_app.command("list")
@@ -440,14 +447,7 @@ def classroom_add(
             await db.commit()
             return room.id
 
-    try:
-        room_id = _run(_add())
-    except OrgError as exc:
-        raise _fail(str(exc)) from None
-    if as_json:
-        typer.echo(json.dumps({"id": room_id, "name": name}, ensure_ascii=False))
-    else:
-        typer.echo(f"added classroom {name} (id {room_id})")
+    _added("classroom", "name", name, _add(), as_json)
 
 
 @classroom_app.command("list")
@@ -539,14 +539,7 @@ def course_add(
             await db.commit()
             return course.id
 
-    try:
-        course_id = _run(_add())
-    except OrgError as exc:
-        raise _fail(str(exc)) from None
-    if as_json:
-        typer.echo(json.dumps({"id": course_id, "code": code}, ensure_ascii=False))
-    else:
-        typer.echo(f"added course {code} (id {course_id})")
+    _added("course", "code", code, _add(), as_json)
 
 
 @course_app.command("list")
