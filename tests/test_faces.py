@@ -12,7 +12,7 @@ import pytest
 from classroom.faces import engine as engine_mod
 from classroom.faces.engine import FaceEngine, WeightsMissing, locate_weights
 from classroom.faces.gallery import Gallery
-from classroom.faces.quality import check_frame
+from classroom.faces.quality import check_frame, probe_refusal
 from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 
 FACES = Path(__file__).parent / "data" / "faces"
@@ -85,6 +85,18 @@ def test_enrolment_frames_are_refused_with_the_reason(engine: FaceEngine) -> Non
         refusal = check_frame(image, engine.detect(image))
         assert refusal is not None and refusal.code == code, (code, refusal)
         assert refusal.message
+
+
+def test_a_check_in_waits_for_a_frame_good_enough_to_judge(engine: FaceEngine) -> None:
+    """At the kiosk and the door camera a soft or distant face is not judged at all (no match,
+    no challenge): the person is asked to hold still or come closer, and the next frame tried."""
+    good = cv2.resize(photo("obama"), (480, 360))  # as the kiosk sends it
+    soft = cv2.GaussianBlur(good, (0, 0), 6)
+    far = cv2.resize(good, (160, 120))
+    for image, said in ((good, None), (soft, "hold_still"), (far, "closer")):
+        faces = engine.detect(image)
+        assert faces, said
+        assert probe_refusal(image, faces[0], min_px=60) == said
 
 
 def test_images_decode_by_content() -> None:

@@ -34,6 +34,7 @@ from classroom.agent.health import Health, iso_utc
 from classroom.faces.engine import FaceEngine
 from classroom.faces.gallery import Gallery
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.faces.quality import probe_refusal
 from hardware.sources import CameraSource
 from streaming.frames import camera_frames
 
@@ -91,8 +92,8 @@ class DoorWatch:
     def look(self, frame: np.ndarray, now: float | None = None) -> int | None:
         now = time.monotonic() if now is None else now
         faces = self.engine.detect(frame)
-        if not faces or faces[0].size < MIN_FACE_PX:
-            return None
+        if not faces or probe_refusal(frame, faces[0], MIN_FACE_PX) is not None:
+            return None  # too far, or too soft to judge: the next frame may be better
         face = faces[0]
         match = self.gallery.gallery.best(self.engine.embed(frame, face))
         if match is None:

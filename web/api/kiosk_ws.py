@@ -27,6 +27,7 @@ from classroom.db.types import utcnow
 from classroom.devices import device_for_token
 from classroom.faces.enrollment import person_for_card
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.faces.quality import probe_refusal
 from classroom.images import CAMERA_FRAME, ImageRefused, decode_off_loop
 from classroom.runtime import Services
 from web.schemas import Id
@@ -109,8 +110,9 @@ class _Kiosk:
             await self.send("several")
             return
         face = faces[0]
-        if face.size < MIN_FACE_PX:
-            await self.send("closer")
+        refusal = probe_refusal(image, face, MIN_FACE_PX)
+        if refusal is not None:
+            await self.send(refusal)
             return
         embedding = await asyncio.to_thread(engine.embed, image, face)
         window = self.svc.settings.kiosk.open_before

@@ -23,6 +23,7 @@ STATES = (
     "idle",
     "several",
     "closer",
+    "hold_still",
     "unknown",
     "challenge_left",
     "challenge_right",
