@@ -26,8 +26,15 @@ from classroom.faces.enrollment import person_for_card
 MAX_ROSTER = 500
 
 
+ROLL_PREFIX = "roll-"
+
+
 def roll_uid(session_id: int, person_id: int) -> str:
-    return f"roll-{session_id}-{person_id}"
+    return f"{ROLL_PREFIX}{session_id}-{person_id}"
+
+
+def from_the_roll(row: Attendance) -> bool:
+    return row.event_uid.startswith(ROLL_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class RollLine:
 
     @property
     def from_roll(self) -> bool:
-        return self.attendance is not None and self.attendance.event_uid.startswith("roll-")
+        return self.attendance is not None and from_the_roll(self.attendance)
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,7 @@ async def roll_of(db: AsyncSession, session: Session) -> list[RollLine]:
     found: dict[int, Attendance] = {}
     for row in rows:
         mine = found.get(row.person_id)
-        if mine is None or (
-            row.event_uid.startswith("roll-") and not mine.event_uid.startswith("roll-")
-        ):
+        if mine is None or (from_the_roll(row) and not from_the_roll(mine)):
             found[row.person_id] = row
     return [RollLine(p, found.get(p.id)) for p in people]
 
