@@ -76,8 +76,12 @@ def test_store_hangs_while_the_agent_is_killed_restarted_and_shut_down(
         rec = wait_state(trainer, rec_id, {"available", "failed"}, timeout=120)
         assert rec["state"] == "available", (rec, stack.tail())
         gaps = accounted_for(rec, slack_s=3.0)
-        # the kill, and the shutdown
-        assert [g["reason"] for g in gaps] == ["agent_down", "agent_down"], (gaps, took)
+        # The kill, and the shutdown. A kill -9 loses what the restarted agent did not record
+        # in between, which may be under the second a gap is reported from (all the media is
+        # still accounted for above); the shutdown, with the store hung, lasts about as long as
+        # it took.
+        assert [g["reason"] for g in gaps] in (["agent_down"], ["agent_down"] * 2), (gaps, took)
+        assert gaps[-1]["seconds"] >= took - 2.0, (gaps, took)  # less stopping the capture
 
 
 def test_portal_with_its_store_killed_for_a_while(tmp_path: Path, s3: S3Connection) -> None:
