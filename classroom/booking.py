@@ -46,6 +46,7 @@ class RoomBooked(ValueError):
         )
         return {
             "code": "room_booked",
+            "field": "classroom_id",
             "message": f"the classroom is booked for session {self.other_id} ({self.title}) "
             f"from {start} to {end}",
             "session_id": self.other_id,

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.api_helpers import workbook
 from tests.browser import browser
@@ -30,6 +30,13 @@ def test_trainer_records_and_plays_back(live: LiveStack, tmp_path: Path) -> None
         log_in(page, live, "trainer", "trainer-demo-pw")
         expect(page.locator("h1")).to_have_text("课程安排")  # Simplified Chinese by default
         page.click(f"a[href='/sessions/{live.world.session_id}']")
+        asked: list[str] = []
+
+        def answer(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", answer)
         page.click("#start")
         expect(page.locator("#stop")).to_be_visible()
         # Pause and resume once the agent has confirmed (the page refreshes itself meanwhile).
@@ -42,9 +49,16 @@ def test_trainer_records_and_plays_back(live: LiveStack, tmp_path: Path) -> None
         expect(page.locator("#stop")).to_be_visible()
         time.sleep(4)
         page.click("#stop")
-        # The page refreshes itself while the recording is processed.
+        assert asked[-1] == "停止录制？停止后本段录像即结束。"  # Stop asks first
+        expect(page.locator("#start")).to_be_visible()
+        # While the recording is processed the page keeps itself current in place: a note being
+        # typed meanwhile stays, and the page is never reloaded under it.
+        page.evaluate("window.stayed = true")
+        page.fill("form.attendance input[name=reason]", "迟到十分钟")
         play = page.locator("tr[data-state=available] a.play").first
         expect(play).to_be_visible(timeout=45_000)
+        assert page.evaluate("window.stayed === true")
+        expect(page.locator("form.attendance input[name=reason]")).to_have_value("迟到十分钟")
         play.click()
         video = page.locator("video#player")
         expect(video).to_be_visible()
@@ -177,8 +191,20 @@ def test_manager_schedules_and_cancels_a_session(live: LiveStack, tmp_path: Path
         page.goto(f"{live.url}/sessions")
         page.click("details.schedule summary")
         schedule("重复预约", "10:00", "11:00")
-        expect(page.locator("h1")).to_have_text("当前状态下无法操作")
-        expect(page.locator("main")).to_contain_text("（法律文书写作）占用")
+        # Refused on the form, beside the classroom, in Chinese, with what was typed kept.
+        said = page.locator("form.schedule p.field-error")
+        expect(said).to_contain_text("（法律文书写作）占用")
+        expect(said).to_contain_text(f"{day} 09:00")  # the bureau's time, not an ISO string
+        expect(page.locator("form.schedule select[name=classroom_id]")).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        expect(page.locator("form.schedule input[name=title]")).to_have_value("重复预约")
+        expect(page).to_have_url(f"{live.url}/sessions")
+        schedule("重复预约", "11:00", "10:00")  # the end before the start: said at the end
+        expect(page.locator("form.schedule p.field-error")).to_have_text("结束时间须晚于开始时间")
+        expect(page.locator("form.schedule input[name=planned_end]")).to_have_attribute(
+            "aria-invalid", "true"
+        )
         page.screenshot(path=str(live.data_dir / "booked.png"), full_page=True)
         page.goto(booked)
         page.click("#cancel-session")  # the box is not ticked: the browser keeps the form

@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -48,8 +49,14 @@ from web.api import (
 )
 from web.api.qa import QaHub
 from web.deps import services
-from web.i18n import catalog, request_language, translate
-from web.middleware import BodyLimit, SameOrigin, SecurityHeaders, content_security_policy
+from web.i18n import request_language
+from web.middleware import (
+    BodyLimit,
+    FormRedirects,
+    SameOrigin,
+    SecurityHeaders,
+    content_security_policy,
+)
 from web.pages import auth as auth_pages
 from web.pages import calendar as calendar_pages
 from web.pages import classrooms as classroom_pages
@@ -62,6 +69,7 @@ from web.pages import people as people_pages
 from web.pages import recordings as recording_pages
 from web.pages import sessions as session_pages
 from web.pages.common import render
+from web.refusals import Refusal, of_detail, of_validation
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,6 +77,32 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith((API_PREFIX, "/healthz", "/metrics"))
+
+
+def _from_form(request: Request) -> bool:
+    """A form sent by the page's script (web/static/forms.js): it shows the refusal beside the
+    field, so it gets the words, not a page."""
+    return request.headers.get("x-form") == "1"
+
+
+def _reader(request: Request) -> tuple[str, ZoneInfo]:
+    svc = services(request)
+    lang = request_language(request, svc.settings.web.default_language)
+    return lang, svc.tz
+
+
+def _refused(request: Request, status_code: int, said: Refusal) -> Response:
+    if _from_form(request):
+        return JSONResponse({"message": said.message, "field": said.field}, status_code)
+    viewer = getattr(request.state, "viewer", None)  # the header's navigation, when logged in
+    return render(
+        request,
+        "error.html",
+        viewer,
+        status_code=status_code,
+        status=status_code,
+        detail=said.message,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -79,23 +113,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if exc.status_code == 303 and exc.headers and "Location" in exc.headers:
         return RedirectResponse(exc.headers["Location"], status_code=303)
-    return render(
-        request,
-        "error.html",
-        status_code=exc.status_code,
-        status=exc.status_code,
-        detail=_said(request, exc.detail),
-    )
-
-
-def _said(request: Request, detail: object) -> object:
-    """A detail with a code the catalog knows (``error.<code>``) is shown in the reader's
-    language, filled in from the detail's other fields; any other, as it is."""
-    if not isinstance(detail, dict) or not isinstance(detail.get("code"), str):
-        return detail
-    lang = request_language(request, services(request).settings.web.default_language)
-    key = f"error.{detail['code']}"
-    return translate(lang, key, **detail) if key in catalog(lang) else detail.get("message", "")
+    lang, tz = _reader(request)
+    return _refused(request, exc.status_code, of_detail(lang, exc.status_code, exc.detail, tz))
 
 
 async def _plan_unavailable(request: Request, exc: Exception) -> Response:
@@ -113,16 +132,17 @@ async def _plan_unavailable(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(p) for p in first["loc"])
-    message = f"{where}: {first['msg']}" if where else str(first["msg"])
     if _wants_json(request):
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        message = f"{where}: {first['msg']}" if where else str(first["msg"])
         return JSONResponse({"detail": message, "errors": errors}, status_code=422)
-    return render(request, "error.html", status_code=422, status=422, detail=message)
+    lang, _ = _reader(request)
+    return _refused(request, 422, of_validation(lang, exc.errors()))
 
 
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
@@ -207,6 +227,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PlanUnavailable, _plan_unavailable)
+    app.add_middleware(FormRedirects)
     app.add_middleware(SameOrigin)
     store = settings.storage
     presigned = store.playback == "presigned" and store.endpoint

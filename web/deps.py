@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -37,11 +38,25 @@ PASSWORD_CHANGE_PATHS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, as the page's header needs it: kept on the request so that a refusal's
+    page still has its navigation once the database session is gone."""
+
+    display_name: str
+    roles: frozenset[Role]
+    led_unit_ids: frozenset[int]
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+
 async def current_person(request: Request, db: DB) -> Person:
     token = request.cookies.get(SESSION_COOKIE)
     person = await person_for_login_token(db, token) if token else None
     if person is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login required")
+    request.state.viewer = Viewer(person.display_name, frozenset(person.roles), person.led_unit_ids)
     if person.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
         if request.url.path.startswith("/api/"):
             raise HTTPException(

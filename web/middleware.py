@@ -158,3 +158,47 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class FormRedirects:
+    """A form sent by the page's script (header ``X-Form: 1``, web/static/forms.js) gets its
+    redirect as ``{"redirect": location}`` with 200: a script cannot see a followed redirect's
+    fragment, nor avoid fetching the next page twice. Cookies set with it stay."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (b"x-form", b"1") not in scope["headers"]:
+            await self.app(scope, receive, send)
+            return
+        redirected = False
+
+        async def answer(message: Message) -> None:
+            nonlocal redirected
+            if message["type"] == "http.response.start" and message["status"] in (302, 303):
+                redirected = True
+                headers = list(message.get("headers", []))
+                location = next((v for n, v in headers if n.lower() == b"location"), b"/")
+                body = json.dumps({"redirect": location.decode("latin-1")}).encode()
+                kept = [(n, v) for n, v in headers if n.lower() == b"set-cookie"]
+                kept += [(b"content-type", b"application/json")]
+                kept += [(b"content-length", str(len(body)).encode())]
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            *kept,
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            if redirected:
+                return  # the redirect's own body, replaced above
+            await send(message)
+
+        await self.app(scope, receive, answer)

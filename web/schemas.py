@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic_core import PydanticCustomError
 
 from classroom.db.models import (
     CommandKind,
@@ -101,14 +102,18 @@ class SessionIn(Strict):
     @model_validator(mode="after")
     def _fits(self) -> SessionIn:
         if self.planned_end <= self.planned_start:
-            raise ValueError("planned_end must be after planned_start")
+            raise PydanticCustomError("end_before_start", "planned_end must be after planned_start")
         if self.planned_end - self.planned_start > timedelta(hours=24):
-            raise ValueError("a session lasts at most 24 hours")
+            raise PydanticCustomError("session_too_long", "a session lasts at most 24 hours")
         self.place = self.place.strip()
         if (self.classroom_id is None) == (not self.place):
-            raise ValueError("a session is held in a classroom or at a place: give one of them")
+            raise PydanticCustomError(
+                "room_or_place", "a session is held in a classroom or at a place: give one of them"
+            )
         if self.classroom_id is None and (self.auto_record or self.ptz_preset is not None):
-            raise ValueError("only a classroom's session is recorded or turns a camera")
+            raise PydanticCustomError(
+                "record_needs_room", "only a classroom's session is recorded or turns a camera"
+            )
         return self
 
 

@@ -203,6 +203,7 @@ def check_course_fits(
             status.HTTP_403_FORBIDDEN,
             {
                 "code": "not_course_trainer",
+                "field": "trainer_id",
                 "course": course.code,
                 "message": f"{trainer.display_name} does not teach course {course.code}",
             },
@@ -212,6 +213,7 @@ def check_course_fits(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {
                 "code": "course_kind",
+                "field": "kind",
                 "course": course.code,
                 "message": f"course {course.code} is for {course.kind.value} sessions",
             },
@@ -222,6 +224,7 @@ def check_course_fits(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {
                 "code": "unit_not_in_audience",
+                "field": "unit_id",
                 "course": course.code,
                 "message": f"course {course.code} is open only to its own units; "
                 "the session's unit must be one of them",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -12,16 +13,29 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from classroom.db.models import Person
-from web.deps import services
+from web.deps import Viewer, services
 from web.i18n import catalog, request_language, translate
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 
+def here(request: Request) -> str:
+    """This page's path and query, for the language switch to come back to. A form's answer is
+    shown at the address the form posted to, which is no page to come back to: then the page
+    the form was on (the referrer, only from this site)."""
+    if request.method == "GET":
+        url = request.url
+        return url.path + (f"?{url.query}" if url.query else "")
+    referrer = urlsplit(request.headers.get("referer", ""))
+    if referrer.netloc == request.url.netloc and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
+
+
 def render(
     request: Request,
     template: str,
-    person: Person | None = None,
+    person: Person | Viewer | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     **context: Any,
@@ -44,7 +58,15 @@ def render(
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"t": t, "known": known, "lang": lang, "person": person, "local": local, **context},
+        {
+            "t": t,
+            "known": known,
+            "lang": lang,
+            "person": person,
+            "local": local,
+            "here": here(request),
+            **context,
+        },
         status_code=status_code,
         headers=headers,
     )

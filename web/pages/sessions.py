@@ -39,6 +39,7 @@ from classroom.roll_call import (
     save_roll,
 )
 from classroom.scope import UNIT_SESSION_KINDS, bureau_wide, runs_session
+from classroom.session_window import ControlWindow, control_window
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
 from web.api.recordings import list_recordings_query
@@ -193,6 +194,14 @@ async def schedule_form(
     return RedirectResponse(f"/sessions/{session.id}", status_code=303)
 
 
+def start_guard(session: Session, window: ControlWindow, now: datetime) -> str:
+    """What Start asks before it acts: nothing in the planned time; whether to start early
+    within the window's lead; outside the window only an override may start, and says so."""
+    if not window.holds(now):
+        return "outside"
+    return "early" if now < session.planned_start else "open"
+
+
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 async def session_page(
     session_id: Id, request: Request, db: DB, person: CurrentPerson
@@ -215,6 +224,10 @@ async def session_page(
     files = await course_files(db, person, session.course_id) if open_course else []
     names = {p.id: p.display_name for p in await officers_for(db, session)} if may_read else {}
     live_now = open_course and any(r.state.value == "recording" for r in recordings)
+    settings = services(request).settings
+    window = control_window(
+        session, settings.kiosk.open_before, timedelta(seconds=settings.agent.postroll_s)
+    )
     return render(
         request,
         "session.html",
@@ -240,6 +253,9 @@ async def session_page(
         names=names,
         courseware=files,
         may_upload=await may_upload(db, person, session.course_id),
+        window=window,
+        start_guard=start_guard(session, window, utcnow()),
+        may_override=person.has_role(Role.MANAGER, Role.ADMIN),
         local_input=lambda d: d.astimezone(services(request).tz).strftime("%Y-%m-%dT%H:%M"),
         classrooms=list(await db.scalars(select(Classroom).order_by(Classroom.name))),
     )
