@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-services lint bench fuzz clean help
+.PHONY: setup demo test test-services lint bench fuzz screenshots clean help
 
 help:
 	@echo "make demo   - set up, then run the portal and one simulated classroom"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, a table of ratios (BENCH='faces upload' for some)"
 	@echo "make fuzz   - schemathesis over the API as each kind of caller (FUZZ_S=300 seconds)"
+	@echo "make screenshots - every page at 1366 and 390 px into docs/screenshots/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,13 @@ test-services: setup
 
 test: test-services
 	CLASSROOM_TEST_PG_URL="$$(cat .ci/.pg-url)" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every page at a desk's and a phone's width, in Simplified Chinese, into docs/screenshots/
+# (the same walk as the accessibility test, tests/test_pages_a11y.py).
+screenshots: test-services
+	rm -f docs/screenshots/*.jpg
+	CLASSROOM_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_pages_a11y.py -k zh-CN
 
 lint: setup
 	$(BIN)/ruff check .

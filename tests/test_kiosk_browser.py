@@ -14,6 +14,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -375,3 +376,29 @@ def test_card_taps_are_kept_while_the_portal_is_unreachable(
     for r in rows:  # when tapped, not when delivered
         at = datetime.fromisoformat(r["check_in"])
         assert tapped - timedelta(seconds=1) <= at <= last_tap < restored, r
+
+
+def test_a_kiosk_without_a_camera_says_so_and_takes_cards(
+    live: LiveStack, tmp_path: Path, kiosk_token: str
+) -> None:
+    """No camera: a message that stays (the statuses that follow do not wipe it), the empty
+    picture hidden, cards asked for instead; the room's name readable on the kiosk's screen
+    (axe-core: no serious contrast or other violation)."""
+    with browser(tmp_path / "p") as ctx:  # no fake camera: getUserMedia finds none
+        page = ctx.new_page()
+        page.goto(f"{live.url}/kiosk#token={kiosk_token}")
+        missing = page.locator("#camera-missing")
+        expect(missing).to_have_text("未找到摄像头：人脸签到暂不可用，请联系管理员")
+        expect(page.locator("#status")).to_have_attribute("data-state", "card_only")
+        expect(page.locator("video#cam")).to_be_hidden()
+        expect(page.locator("#room")).to_have_text("三号教室")
+        page.keyboard.type("99999999")
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_have_attribute("data-state", "unknown_card")
+        expect(missing).to_be_visible()
+        serious = [
+            v["id"]
+            for v in Axe().run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == []

@@ -17,6 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 STATES = (
     "ready",
+    "no_camera",
+    "card_only",
     "no_token",
     "refused",
     "offline",

@@ -12,7 +12,7 @@
     localStorage.setItem("kioskToken", token);
     history.replaceState(null, "", location.pathname);
   }
-  let ws = null, lastState = "", holdUntil = 0, twoFactor = false;
+  let ws = null, lastState = "", holdUntil = 0, twoFactor = false, noCamera = false;
   // One frame at a time: the next goes when the portal has answered this one (or after a
   // second: some frames get no answer, as in the cool-down), so a slow portal judges the newest
   // frame instead of working through a queue of old ones.
@@ -27,7 +27,8 @@
     const now = performance.now();
     if (!result && now < holdUntil) return;
     if (result) holdUntil = now + 3000;
-    const key = state === "challenge" ? "challenge_" + extra.direction : state;
+    let key = state === "challenge" ? "challenge_" + extra.direction : state;
+    if (noCamera && (key === "ready" || key === "idle")) key = "card_only";
     let text = T[key] || T.error;
     text = text.replace("{name}", extra.name || "");
     status.textContent = text;
@@ -72,7 +73,17 @@
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
       video.srcObject = stream;
       await video.play();
-    } catch (e) { detail.textContent = String(e); return; }
+    } catch (e) {
+      // No camera (or none allowed): said where no status replaces it, and the empty picture
+      // is hidden; cards still work.
+      noCamera = true;
+      video.hidden = true;
+      const missing = $("camera-missing");
+      missing.textContent = T.no_camera;
+      missing.hidden = false;
+      show("ready");
+      return;
+    }
     setInterval(sendFrame, 200);
   }
 
