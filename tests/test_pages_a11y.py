@@ -72,7 +72,8 @@ def _widest(page: Page, width: int) -> str:
             """(w) => [...document.querySelectorAll("body *")]
                 .filter((e) => e.getBoundingClientRect().right > w + 1)
                 .filter((e) => !e.closest("header nav"))  // the menu strip scrolls by design
-                .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > w + 1))
+                .filter((e) => ![...e.children].some(
+                    (c) => c.getBoundingClientRect().right > w + 1))
                 .slice(0, 4)
                 .map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
                      + (e.className && typeof e.className === "string" ? "." + e.className : "")
