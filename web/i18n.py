@@ -11,6 +11,7 @@ from starlette.requests import Request
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("zh-CN", "en")
 LANG_COOKIE = "lang"
+LOCAL_MINUTE = "%Y-%m-%d %H:%M"  # how a page writes a moment, in the bureau's zone
 
 
 class MissingTranslation(KeyError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from web.i18n import catalog, translate
+from web.i18n import LOCAL_MINUTE, catalog, translate
 
 # A check on the whole form (a model validator) is about one field a person would correct.
 FIELD_OF = {
@@ -38,7 +38,7 @@ def local_times(params: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
                 continue
             if moment.tzinfo is not None:
                 moment = moment.astimezone(tz)
-            out[name] = moment.strftime("%Y-%m-%d %H:%M")
+            out[name] = moment.strftime(LOCAL_MINUTE)
         else:
             out[name] = value
     return out

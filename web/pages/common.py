@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from classroom.db.models import Person
 from web.deps import Viewer, services
-from web.i18n import catalog, request_language, translate
+from web.i18n import LOCAL_MINUTE, catalog, request_language, translate
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
@@ -53,7 +53,7 @@ def render(
         return key in catalog(lang)
 
     def local(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "—"
+        return value.astimezone(zone).strftime(LOCAL_MINUTE) if value else "—"
 
     return TEMPLATES.TemplateResponse(
         request,
