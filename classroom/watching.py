@@ -65,7 +65,8 @@ class WatchState:
     duration_s: float
     credited: bool
     counted_s: float = 0.0  # what this report added
-    creditable: bool = True  # False: attended the session, so watching earns nothing more
+    creditable: bool = True  # False: not an officer, or attended (watching earns no more)
+    attended: bool = False
 
 
 def _required(rec: Recording, rules: Watch) -> float:
@@ -90,12 +91,14 @@ async def state_of(db: AsyncSession, rec: Recording, person: Person, rules: Watc
             WatchProgress.recording_id == rec.id, WatchProgress.person_id == person.id
         )
     )
+    attended = await _attended(db, rec, person)
     return WatchState(
         watched_s=row.watched_s if row else 0.0,
         required_s=_required(rec, rules),
         duration_s=rec.duration_s or 0.0,
         credited=bool(row and row.credit_event_id),
-        creditable=person.has_role(Role.OFFICER) and not await _attended(db, rec, person),
+        creditable=person.has_role(Role.OFFICER) and not attended,
+        attended=attended,
     )
 
 

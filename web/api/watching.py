@@ -33,6 +33,7 @@ class WatchStateOut(BaseModel):
     duration_s: float
     credited: bool
     creditable: bool
+    attended: bool = False  # why it is not creditable: attended, else not an officer
     counted_s: float = 0.0
 
 

@@ -14,7 +14,7 @@
   function show(state) {
     let text = T.progress.replace("{watched}", fmt(state.watched_s)).replace("{required}", fmt(state.required_s));
     if (state.credited) text += " · " + T.credited;
-    else if (!state.creditable) text += " · " + T.attended;
+    else if (!state.creditable) text += " · " + (state.attended ? T.attended : T.not_officer);
     say(text);
     out.dataset.watched = String(state.watched_s);
     out.dataset.credited = String(state.credited);
@@ -69,38 +69,48 @@
   speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
   // HLS (hls.js, bundled) where the track has a playlist, else the MP4 with byte ranges; if
   // hls.js gives up, the MP4 plays instead.
-  let hls = null;
-  function load(track) {
-    if (hls) { hls.destroy(); hls = null; }
-    const playlist = { camera: video.dataset.hls, screen: video.dataset.screenHls }[track];
-    const mp4 = base + "/media" + (track === "camera" ? "" : "?track=" + track);
-    if (playlist && window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls();
-      hls.on(window.Hls.Events.ERROR, (_, data) => {
-        if (!data.fatal) return;
-        const at = video.currentTime;
-        hls.destroy(); hls = null;
-        video.src = mp4; video.dataset.source = "mp4";
-        video.addEventListener("loadedmetadata", () => { video.currentTime = at; }, { once: true });
-      });
-      hls.loadSource(playlist);
-      hls.attachMedia(video);
-      video.dataset.source = "hls";
-    } else {
-      video.src = mp4;
-      video.dataset.source = "mp4";
-    }
+  function load(el, playlist, mp4) {
+    const attachMp4 = () => { el.src = mp4; el.dataset.source = "mp4"; };
+    if (!(playlist && window.Hls && window.Hls.isSupported())) { attachMp4(); return; }
+    const hls = new window.Hls();
+    hls.on(window.Hls.Events.ERROR, (_, data) => {
+      if (!data.fatal) return;
+      const at = el.currentTime;
+      hls.destroy();
+      attachMp4();
+      el.addEventListener("loadedmetadata", () => { el.currentTime = at; }, { once: true });
+    });
+    hls.loadSource(playlist);
+    hls.attachMedia(el);
+    el.dataset.source = "hls";
   }
-  load("camera");
-  document.querySelectorAll("button.track").forEach((b) => b.addEventListener("click", () => {
-    const at = video.currentTime, playing = !video.paused;
-    close(at);
-    load(b.dataset.track);
-    video.addEventListener("loadedmetadata", () => { video.currentTime = at; if (playing) video.play(); }, { once: true });
-    document.querySelectorAll("button.track").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
-  }));
+  load(video, video.dataset.hls, base + "/media");
 
-  // Chapters where the slides change: a thumbnail and a time each; a click goes there.
+  // The slides play beside the camera, muted, following it: one clock (the camera's, which
+  // carries the sound and is what is reported), the slides pulled back to it when they drift.
+  const slides = document.getElementById("slides");
+  const box = document.getElementById("stage-box");
+  if (slides) {
+    load(slides, slides.dataset.hls, base + "/media?track=screen");
+    const shown = () => box.dataset.layout !== "camera";
+    const follow = () => {
+      if (!shown()) { slides.pause(); return; }
+      if (Math.abs(slides.currentTime - video.currentTime) > 0.3) slides.currentTime = video.currentTime;
+      slides.playbackRate = video.playbackRate;
+      if (video.paused !== slides.paused) (video.paused ? slides.pause() : slides.play().catch(() => {}));
+    };
+    ["play", "pause", "seeked", "ratechange"].forEach((e) => video.addEventListener(e, follow));
+    setInterval(follow, 1000);
+    slides.addEventListener("click", () => (video.paused ? video.play() : video.pause()));
+    document.querySelectorAll("button.layout").forEach((b) => b.addEventListener("click", () => {
+      box.dataset.layout = b.dataset.layout;
+      document.querySelectorAll("button.layout").forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
+      follow();
+    }));
+  }
+
+  // Chapters where the slides change: a strip of thumbnails with times; the one playing is
+  // marked and kept in view; a click goes there.
   const chapters = document.getElementById("chapters");
   if (chapters) {
     fetch(base + "/chapters").then((r) => (r.ok ? r.json() : [])).then((list) => {
@@ -120,7 +130,20 @@
         chapters.append(item);
       });
       chapters.hidden = list.length === 0;
+      mark();
     });
+    let current = null;
+    function mark() {
+      const buttons = [...chapters.querySelectorAll("button.chapter")];
+      const now = buttons.filter((b) => Number(b.dataset.start) <= video.currentTime + 0.05).pop() || buttons[0];
+      if (!now || now === current) return;
+      if (current) current.removeAttribute("aria-current");
+      now.setAttribute("aria-current", "true");
+      current = now;
+      chapters.scrollLeft = Math.max(0, now.parentElement.offsetLeft - chapters.offsetLeft - 16);
+    }
+    video.addEventListener("timeupdate", mark);
+    video.addEventListener("seeked", mark);
   }
   document.addEventListener("keydown", (e) => {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
