@@ -136,6 +136,11 @@ async def test_presence_is_judged_against_the_sessions_length(portal: Portal) ->
             mine = (await officer.get("/api/v1/compliance/me?year=2023")).json()
         got = [e["hours"] for e in mine["entries"] if e["ref"] == f"session:{study.id}"]
         assert got == ([] if earned is None else [earned]), (who, got)
+    # The progress page names the session and links to it, not the ledger's reference.
+    async with portal.as_user("officer2") as officer:
+        page = (await officer.get("/progress?year=2023")).text
+    assert f'<a href="/sessions/{study.id}">2023 unit study, 40 minutes</a>' in page
+    assert f"session:{study.id}" not in page
 
 
 async def test_attendance_input_is_validated(portal: Portal) -> None:

@@ -233,7 +233,8 @@ async def test_scheduling_from_the_sessions_page(portal: Portal) -> None:
             assert held is not None and held.unit_id is None and held.trainer_id == me
         again = await trainer.post("/sessions", data=form | {"planned_start": f"{day}T10:00"})
         assert again.status_code == 409  # said in the reader's language
-        assert f"该时段教室已被课次 {sid}（执法文书规范）占用：{day} 09:00 至 {day} 10:30" in again.text
+        said = f"该时段教室已被课次 {sid}（执法文书规范）占用：{day} 09:00 至 {day} 10:30"
+        assert said in again.text
         trainer.cookies.set("lang", "en")
         again = await trainer.post("/sessions", data=form | {"planned_start": f"{day}T10:00"})
         assert f"The classroom is booked for session {sid} (执法文书规范)" in again.text

@@ -114,6 +114,12 @@ def test_officer_sees_own_progress_with_bars(live: LiveStack, tmp_path: Path) ->
         value, top = online.get_attribute("value"), online.get_attribute("max")
         assert value is not None and top is not None and float(value) == float(top)  # 24 h
         expect(page.locator("text=科队学习").first).to_be_visible()
+        # Entries say where they came from, by name, with a link to a session.
+        expect(page.locator("table")).to_contain_text("市局在线培训平台（2023年）")
+        expect(page.locator("table")).not_to_contain_text("seed:online")
+        first = page.locator("table a[href^='/sessions/']").first
+        expect(first).to_be_visible()
+        assert first.inner_text().strip()
         page.screenshot(path=str(live.data_dir / "progress.png"), full_page=True)
         # Another officer's page and the manager's view are refused.
         page.goto(f"{live.url}/compliance")
@@ -129,6 +135,11 @@ def test_manager_sorts_the_bureau_and_trainer_records_attendance(
         page.goto(f"{live.url}/compliance?year=2023")
         expect(page.locator("svg.chart polyline.actual")).to_have_count(1)
         expect(page.locator("#units tbody tr")).to_have_count(2)
+        # A unit's owed study items open to their titles, not bare numbers.
+        owed = page.locator("#units details.owed").first
+        owed.locator("summary").click()
+        expect(owed.locator("li").first).to_contain_text(".")
+        assert len(owed.locator("li").first.inner_text()) > 6
         page.click("#officers thead a:has-text('姓名')")
         names = page.locator("#officers tbody tr td:first-child a").all_inner_texts()
         assert names == sorted(names) and len(names) == 4

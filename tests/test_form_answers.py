@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from classroom.db.models import AuditEntry, IdCard, Person
+from classroom.faces.enrollment import person_for_card
 from classroom.runtime import Services
 from tests.api_helpers import Portal, make_portal
 
@@ -88,3 +91,44 @@ async def test_a_permission_refusal_names_no_roles(portal: Portal) -> None:
         assert "manager" not in r.text.split("<main>")[1]
         r = await officer.post("/units", data={"name": "x"}, headers={"X-Form": "1"})
         assert r.status_code == 403 and r.json()["message"] == "无权访问"
+
+
+async def test_a_manager_registers_and_removes_id_cards_from_the_people_page(
+    portal: Portal,
+) -> None:
+    script = {"X-Form": "1"}
+    async with portal.services.sessionmaker() as db:
+        ids = {r[0]: r[1] for r in await db.execute(select(Person.username, Person.id))}
+    one, two = ids["officer1"], ids["officer2"]
+    async with portal.as_user("manager") as manager:
+        assert f'href="/people/{one}/cards"' in (await manager.get("/people")).text
+        r = await manager.post(
+            f"/people/{one}/cards", data={"card_no": " c7001234 "}, headers=script
+        )
+        assert r.json() == {"redirect": f"/people/{one}/cards"}
+        page = (await manager.get(f"/people/{one}/cards")).text
+        assert "C7001234" in page and "data-confirm" in page
+        # The same card for someone else: said at the card-number field, in the reader's words.
+        r = await manager.post(f"/people/{two}/cards", data={"card_no": "C7001234"}, headers=script)
+        assert r.status_code == 409
+        assert r.json() == {"message": "卡 C7001234 已登记给其他人", "field": "card_no"}
+        r = await manager.post(f"/people/{two}/cards", data={"card_no": "ab"}, headers=script)
+        assert r.status_code == 422 and r.json()["field"] == "card_no"
+        async with portal.services.sessionmaker() as db:
+            found = await person_for_card(db, "C7001234")
+            assert found is not None and found.id == one
+            card = await db.scalar(select(IdCard.id).where(IdCard.card_no == "C7001234"))
+        r = await manager.post(f"/people/{one}/cards/{card}/delete", headers=script)
+        assert r.json() == {"redirect": f"/people/{one}/cards"}
+        assert "C7001234" not in (await manager.get(f"/people/{one}/cards")).text
+        async with portal.services.sessionmaker() as db:
+            assert await person_for_card(db, "C7001234") is None
+            done = list(
+                await db.scalars(
+                    select(AuditEntry.action).where(AuditEntry.target == f"person:{one}")
+                )
+            )
+            assert "card.register" in done and "card.revoke" in done
+    async with portal.as_user("trainer") as trainer:
+        assert f'href="/people/{one}/cards"' not in (await trainer.get("/people")).text
+        assert (await trainer.get(f"/people/{one}/cards")).status_code == 403

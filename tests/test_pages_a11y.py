@@ -44,6 +44,7 @@ def _pages(live: LiveStack) -> dict[str, list[tuple[str, str]]]:
             ("people", "/people"),
             ("person-new", "/people/new"),
             ("person-edit", f"/people/{officer}/edit"),
+            ("cards", f"/people/{officer}/cards"),
             ("courses", "/courses"),
             ("course-new", "/courses/new"),
             ("course-edit", f"/courses/{course}/edit"),

@@ -179,6 +179,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "DELETE /api/v1/people/{person_id}/face": OWN_OFFICER,
     "POST /api/v1/people/{person_id}/cards": MANAGERS,
     "GET /api/v1/people/{person_id}/cards": OWN_OFFICER,
+    "DELETE /api/v1/people/{person_id}/cards/{card_id}": MANAGERS,
     "GET /api/v1/devices": frozenset({ADM}),
     "POST /api/v1/devices": frozenset({ADM}),
     "GET /classrooms/setup": MANAGERS,
@@ -240,6 +241,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /classrooms": STAFF,
     "GET /people": STAFF,
     "GET /people/{person_id}/enrol": STAFF,
+    "GET /people/{person_id}/cards": MANAGERS,
+    "POST /people/{person_id}/cards": MANAGERS,
+    "POST /people/{person_id}/cards/{card_id}/delete": MANAGERS,
     "MOUNT /static": EVERYONE,
     "POST /api/v1/auth/logout": PEOPLE,
 }
@@ -343,6 +347,7 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "code": "en",
             "cohort_id": "1",  # the demo's 2023 first cohort
             "series_id": str(series.id),
+            "card_id": "999999",
         }
         to_reset = {
             (r, c): {"person_id": str(spare_officer.id)} for r in RESETS_PASSWORD for c in CALLERS
@@ -367,6 +372,7 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /sessions/{session_id}/attendance": {"person_id": "1", "check_in": "2026-01-01T08:00"},
     "POST /sessions/{session_id}/extend": {"minutes": "5"},
     "POST /sessions/{session_id}/roll/card": {"card": "C9999999"},
+    "POST /people/{person_id}/cards": {"card_no": "M2345678"},
     # a date after the series' year: refused (422) past the access check, nothing booked
     "POST /sessions/series/{series_id}/change": {"since": "2099-01-01"},
     "POST /sessions/{session_id}/edit": {
@@ -433,6 +439,8 @@ NOT_FOUND_IS_IN = {
     "GET /api/v1/courseware/{item_id}/download",
     "POST /api/v1/recordings/{recording_id}/views/{view_id}/progress",
     "POST /api/v1/kiosk/card",  # an unknown card
+    "DELETE /api/v1/people/{person_id}/cards/{card_id}",
+    "POST /people/{person_id}/cards/{card_id}/delete",
 }
 # Routes that delete what they name: each caller gets a session of its own to try.
 DELETES_SESSION = {"DELETE /api/v1/sessions/{session_id}", "POST /sessions/{session_id}/cancel"}

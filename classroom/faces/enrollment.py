@@ -237,6 +237,13 @@ async def register_card(db: AsyncSession, person: Person, actor: Person, card_no
     return row
 
 
+async def revoke_card(db: AsyncSession, card: IdCard, actor: Person) -> None:
+    """A lost or returned card stops checking anyone in; the audit keeps whose it was."""
+    await db.delete(card)
+    await db.flush()
+    await audit(db, actor, "card.revoke", f"person:{card.person_id}", card=card.card_no)
+
+
 async def person_for_card(db: AsyncSession, card_no: str) -> Person | None:
     try:
         card = normalise_card(card_no)

@@ -21,8 +21,9 @@ from classroom.faces.enrollment import (
     delete_face,
     enroll_face,
     register_card,
+    revoke_card,
 )
-from web.deps import DB, CurrentPerson, services
+from web.deps import DB, CurrentPerson, ManagerOrAdmin, services
 from web.schemas import Id, Strict
 
 router = APIRouter(prefix="/people", tags=["people"])
@@ -131,12 +132,34 @@ async def add_card(person_id: Id, body: CardIn, db: DB, actor: CurrentPerson) ->
     if not actor.has_role(Role.MANAGER, Role.ADMIN):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cards are registered by managers")
     person = await _person(db, person_id)
+    return await add_card_to(db, person, actor, body.card_no)
+
+
+async def add_card_to(db: DB, person: Person, actor: Person, card_no: str) -> IdCard:
+    """Register a card (already another's: 409, said for the card-number field)."""
     try:
-        card = await register_card(db, person, actor, body.card_no)
+        card = await register_card(db, person, actor, card_no)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {
+                "code": "card_taken",
+                "message": str(exc),
+                "field": "card_no",
+                "card": card_no.strip().upper(),
+            },
+        ) from None
     await db.commit()
     return card
+
+
+@router.delete("/{person_id}/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_card(person_id: Id, card_id: Id, db: DB, actor: ManagerOrAdmin) -> None:
+    card = await db.get(IdCard, card_id)
+    if card is None or card.person_id != person_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"card {card_id} not found")
+    await revoke_card(db, card, actor)
+    await db.commit()
 
 
 @router.get("/{person_id}/cards", response_model=list[CardOut])

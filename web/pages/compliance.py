@@ -27,6 +27,7 @@ from web.charts import monthly_progress_svg
 from web.deps import DB, CurrentPerson, services
 from web.i18n import request_language, translate
 from web.pages.common import render
+from web.pages.entry_sources import entry_sources
 from web.schemas import Id, PlanYear
 
 router = APIRouter(include_in_schema=False)
@@ -79,6 +80,7 @@ async def _officer_page(
         items=items,
         years=services(request).plans.years(),
         reasons=[reason_text(request, r, plan) for r in oy.reasons],
+        sources=await entry_sources(db, (e.ref for e in oy.entries)),
     )
 
 
@@ -126,6 +128,7 @@ async def bureau_page(
         "compliance.html",
         person,
         plan=plan,
+        items={i.no: i for i in plan.study_items},
         ledger=ledger,
         units=unit_rows(ledger),
         cohorts=cohort_rows(ledger),
