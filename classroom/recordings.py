@@ -13,6 +13,7 @@ States only move forward: a late or repeated report never takes a recording back
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,6 +45,16 @@ class RecordingConflict(RuntimeError):
 
 def object_prefix(rec: Recording) -> str:
     return f"recordings/session-{rec.session_id}/recording-{rec.id}/"
+
+
+async def live_now(db: AsyncSession, session_ids: Collection[int] | None = None) -> dict[int, int]:
+    """The sessions being recorded now (so live), each with its recording's id."""
+    q = select(Recording.session_id, Recording.id).where(
+        Recording.state == RecordingState.RECORDING
+    )
+    if session_ids is not None:
+        q = q.where(Recording.session_id.in_(set(session_ids)))
+    return {sid: rid for sid, rid in (await db.execute(q)).all()}
 
 
 def live_hls_prefix(recording_id: int) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page, Route, expect
 
 from storage.seaweed import S3Connection
 from tests.browser import browser, until
@@ -81,7 +81,8 @@ def _recording_live(live: LiveStack) -> Iterator[httpx.Client]:
     try:
         yield trainer
     finally:
-        assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
+        if trainer.get(f"/api/v1/sessions/{sid}/live").json()["live"]:
+            assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
 
 
 def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
@@ -98,6 +99,12 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             until(lambda: _mode(page) == "webrtc", 30, f"WebRTC (mode: {_mode(page)})")
             assert "WebRTC" in page.locator("#live-mode").inner_text()
             until(lambda: _frames(page) >= 30, 30, "30 frames decoded")
+            # It starts muted, as browsers require, and offers the sound in one press.
+            unmute = page.locator("#unmute")
+            expect(unmute).to_be_visible()
+            unmute.click()
+            expect(unmute).to_be_hidden()
+            assert page.evaluate("document.querySelector('#live').muted") is False
             stats = page.evaluate(VIDEO_STATS)
             assert stats["codec"] == "video/H264" and stats["width"] == 640, stats
             before = stats["frames"]
@@ -149,6 +156,20 @@ def test_viewers_watch_live_over_webrtc_and_fall_back_to_hls(
             until(lambda: page.evaluate(PLAYING)["time"] > at + 2, 20, "HLS playing on")
             assert page.evaluate(PLAYING)["width"] == 640
             page.screenshot(path=str(live.data_dir / "live-hls.png"))
+            # The sessions list marks the session live, linking to this page.
+            listing = ctx.new_page()
+            listing.goto(f"{live.url}/sessions")
+            expect(listing.locator(f"a[data-live='{sid}']")).to_have_attribute(
+                "href", f"/sessions/{sid}/live"
+            )
+            # Stopped: the page lets the picture go and says the stream ended (the page asks
+            # every 2 s; the bound is wide so that a busy machine does not fail it).
+            assert trainer.post(f"/api/v1/sessions/{sid}/recording/stop").status_code == 202
+            until(lambda: _mode(page) == "ended", 12, f"ended (mode: {_mode(page)})")
+            expect(page.locator("#live-badge")).to_be_hidden()
+            assert page.evaluate("document.querySelector('#live').readyState") == 0
+            listing.goto(f"{live.url}/sessions")
+            expect(listing.locator(f"a[data-live='{sid}']")).to_have_count(0)
 
 
 @pytest.fixture(scope="module")

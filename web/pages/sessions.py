@@ -28,6 +28,7 @@ from classroom.db.models import (
     Unit,
 )
 from classroom.db.types import utcnow
+from classroom.recordings import live_now
 from classroom.recurrence import PRESETS, Preset, RuleError, preset_rule
 from classroom.roll_call import (
     MAX_ROSTER,
@@ -94,6 +95,7 @@ async def sessions_page(
         "sessions.html",
         person,
         sessions=rows[:PAGE_SIZE],
+        live=await live_now(db, [s.id for s in rows[:PAGE_SIZE]]),
         form=await _schedule_choices(request, db, person),
         when=when,
         page=page,

@@ -172,6 +172,31 @@
     }
   }
 
+  // Browsers only start a stream by itself muted: say so, and one press turns the sound on.
+  const unmute = document.getElementById("unmute");
+  const offerSound = () => { unmute.hidden = !video.muted || video.paused; };
+  ["playing", "pause", "volumechange"].forEach((e) => video.addEventListener(e, offerSound));
+  unmute.addEventListener("click", () => { video.muted = false; video.play().catch(() => {}); });
+
+  // Once playing, ask every 2 s whether the session is still live: when it stops, the picture
+  // is let go and the page says so, instead of holding the last frame as if live.
+  let watching = null;
+  function watchForEnd() {
+    if (watching) return;
+    watching = setInterval(async () => {
+      if (await stillLive()) return;
+      clearInterval(watching);
+      leave();
+      if (hls) { hls.destroy(); hls = null; }
+      video.removeAttribute("src");
+      video.load();
+      unmute.hidden = true;
+      document.getElementById("live-badge").hidden = true;
+      say("ended");
+    }, 2000);
+  }
+  video.addEventListener("playing", watchForEnd);
+
   window.addEventListener("pagehide", leave);
   start();
 })();
