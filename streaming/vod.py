@@ -97,11 +97,14 @@ async def scene_changes(
     return times
 
 
-async def thumbnail(ffmpeg_exe: str, video: Path, at_s: float, out: Path) -> None:
-    """A JPEG of the frame at ``at_s`` (a little after a change: the slide has settled)."""
+async def thumbnail(
+    ffmpeg_exe: str, video: Path | str, at_s: float, out: Path, width: int = THUMB_WIDTH
+) -> None:
+    """A JPEG of the frame at ``at_s`` (a little after a change: the slide has settled); the
+    video a file or a URL that answers byte ranges."""
     args = (
         ffmpeg.input(str(video), ss=f"{at_s:.3f}")
-        .video.filter("scale", THUMB_WIDTH, -2)
+        .video.filter("scale", width, -2)
         .output(str(out), vframes=1, q=5, f="image2")
         .global_args("-hide_banner", "-nostats", "-loglevel", "error")
         .overwrite_output()

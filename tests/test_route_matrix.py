@@ -131,6 +131,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/recordings/{recording_id}/hls/{track}/{name}": PEOPLE,
     "GET /api/v1/recordings/{recording_id}/chapters": PEOPLE,
     "GET /api/v1/recordings/{recording_id}/chapters/{number}.jpg": PEOPLE,
+    "GET /api/v1/recordings/{recording_id}/thumbnail.jpg": PEOPLE,
     "POST /api/v1/recordings/{recording_id}/views": PEOPLE,
     "POST /api/v1/recordings/{recording_id}/views/{view_id}/progress": PEOPLE,
     "GET /api/v1/recordings/{recording_id}/watch-stats": MANAGERS,
@@ -435,6 +436,7 @@ NOT_FOUND_IS_IN = {
     "DELETE /api/v1/people/{person_id}/face",
     "GET /api/v1/recordings/{recording_id}/hls/{track}/{name}",
     "GET /api/v1/recordings/{recording_id}/chapters/{number}.jpg",
+    "GET /api/v1/recordings/{recording_id}/thumbnail.jpg",  # a recording with no media behind
     "GET /api/v1/classrooms/{classroom_id}/preview.jpg",
     "GET /api/v1/courseware/{item_id}/download",
     "POST /api/v1/recordings/{recording_id}/views/{view_id}/progress",

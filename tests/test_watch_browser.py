@@ -242,3 +242,27 @@ def test_camera_and_slides_play_side_by_side_on_one_clock(live: LiveStack, tmp_p
         cam, slides = _box(page, "#player"), _box(page, "#slides")
         assert slides["y"] >= cam["y"] + cam["height"] - 1 and slides["width"] <= 390
         page.screenshot(path=str(live.data_dir / "two-tracks.png"), full_page=True)
+
+
+def test_the_library_shows_pictures_and_finds_by_title(live: LiveStack, tmp_path: Path) -> None:
+    rec = _recording(live, tmp_path)
+    with browser(tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        log_in(page, live, "officer1", "officer-demo-pw")
+        page.goto(f"{live.url}/recordings")
+        row = page.locator(f"tr[data-recording='{rec}']")
+        expect(row).to_contain_text("回放：依法行政")
+        expect(row.locator("td.mark")).to_contain_text("待观看")
+        picture = row.locator("td.thumb img")
+        until(lambda: picture.evaluate("(i) => i.complete && i.naturalWidth") == 256, 30, "picture")
+        page.fill("input[name=q]", "依法行政")
+        page.locator("#library-filters button[type=submit]").click()
+        page.wait_for_url("**/recordings?q=*")
+        titles = page.locator("#recording-rows tbody tr td:nth-child(2)").all_inner_texts()
+        assert titles and all("依法行政" in t for t in titles)
+        expect(page.locator("input[name=q]")).to_have_value("依法行政")
+        page.set_viewport_size({"width": 390, "height": 844})
+        until(
+            lambda: page.evaluate("document.documentElement.scrollWidth") <= 390, 5, "fits 390 px"
+        )
+        page.screenshot(path=str(live.data_dir / "library.png"), full_page=True)

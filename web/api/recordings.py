@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from datetime import date, timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from pydantic import BeforeValidator
 
-from classroom.courseware import course_open_to, courses_open_to
-from classroom.db.models import Person, Recording, RecordingState, Role, Session
+from classroom.courseware import course_open_to
+from classroom.db.models import Person, Recording, RecordingState
+from classroom.library import RecordingFilter, find_recordings
 from classroom.watching import served
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
@@ -34,34 +35,51 @@ async def visible_recording(db: DB, recording_id: Id, person: Person) -> Recordi
     return rec
 
 
-async def list_recordings_query(
-    db: DB,
-    person: Person,
+# A filter form sends its "any" choices as empty values: they filter nothing.
+_BLANK = BeforeValidator(lambda v: None if v == "" else v)
+
+
+def library_filter(
+    q: Annotated[str, Query(max_length=100)] = "",
+    course_id: Annotated[Id | None, _BLANK] = None,
+    trainer_id: Annotated[Id | None, _BLANK] = None,
+    unit_id: Annotated[Id | None, _BLANK] = None,
+    item: Annotated[int | None, Query(ge=1, le=1000), _BLANK] = None,
+    since: Annotated[date | None, _BLANK] = None,
+    until: Annotated[date | None, _BLANK] = None,
     session_id: Id | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[Recording]:
-    """The recordings of the courses open to ``person``, newest first."""
-    q = select(Recording).order_by(Recording.id.desc()).limit(limit).offset(offset)
-    if session_id is not None:
-        q = q.where(Recording.session_id == session_id)
-    if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
-        q = q.join(Session, Session.id == Recording.session_id).where(
-            Session.course_id.in_(courses_open_to(person))
-        )
-    return list(await db.scalars(q))
+    to_watch: bool = False,
+) -> RecordingFilter:
+    """The library's search and filters, as query parameters (the API's and the page's)."""
+    return RecordingFilter(
+        text=q,
+        course_id=course_id,
+        trainer_id=trainer_id,
+        unit_id=unit_id,
+        item_no=item,
+        since=since,
+        until=until,
+        session_id=session_id,
+        to_watch=to_watch,
+    )
+
+
+Filter = Annotated[RecordingFilter, Depends(library_filter)]
 
 
 @router.get("", response_model=list[RecordingOut])
 async def list_recordings(
+    request: Request,
     db: DB,
     person: CurrentPerson,
-    session_id: Id | None = None,
+    where: Filter,
     limit: Limit = 100,
     offset: Count = 0,
 ) -> list[Recording]:
-    """Newest first, ``limit`` at a time from ``offset``."""
-    return await list_recordings_query(db, person, session_id, limit, offset)
+    """Newest first, ``limit`` at a time from ``offset``; ``q`` searches the session's title;
+    ``since``/``until`` are the session's local dates; ``to_watch`` keeps the caller's own
+    recordings still to watch for credit."""
+    return await find_recordings(db, person, where, services(request).tz, limit, offset)
 
 
 @router.get("/{recording_id}", response_model=RecordingOut)

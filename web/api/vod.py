@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
+import structlog
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -17,12 +21,14 @@ from classroom.db.models import Recording, RecordingState
 from classroom.recordings import object_prefix
 from classroom.watching import served
 from storage.object_store import ObjectNotFound
-from streaming.vod import segment_times
+from streaming.ffmpeg_bin import resolve_ffmpeg
+from streaming.vod import segment_times, thumbnail
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, services
 from web.schemas import Count, Id
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
+log = structlog.get_logger()
 
 _SEGMENT = re.compile(r"r\d{4}-\d{5}\.ts")  # fullmatch: "$" would allow a trailing newline
 _PLAYLIST = {"camera": "hls", "screen": "screen_hls"}
@@ -122,3 +128,43 @@ async def chapter_thumbnail(
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )
+
+
+# Pictures are made one or two at a time: a library page asks for a screenful at once.
+_PICTURING = asyncio.Semaphore(2)
+_NO_PICTURE: set[int] = set()  # recordings whose camera gave no frame (asked again on restart)
+_PICTURE_WIDTH = 256
+
+
+@router.get("/{recording_id}/thumbnail.jpg")
+async def recording_thumbnail(
+    recording_id: Id, request: Request, db: DB, person: CurrentPerson
+) -> Response:
+    """A picture of the recording for the library: a frame of the camera's MP4 a few seconds
+    in, made once (ffmpeg reads only the byte ranges it needs) and kept in the store."""
+    rec = await _available(db, recording_id, person)
+    store = services(request).store
+    key = f"{object_prefix(rec)}thumbnail.jpg"
+    headers = {"Cache-Control": "private, max-age=86400"}
+    try:
+        return Response(await asyncio.to_thread(store.get_small, key), 200, headers, "image/jpeg")
+    except ObjectNotFound:
+        pass
+    if rec.id in _NO_PICTURE or not rec.object_key:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no picture of this recording")
+    at = min(5.0, (rec.duration_s or 0.0) / 2)
+    source = store.presigned_get(rec.object_key, timedelta(minutes=5))
+    async with _PICTURING:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "thumbnail.jpg"
+            try:
+                await thumbnail(resolve_ffmpeg(), source, at, out, _PICTURE_WIDTH)
+            except RuntimeError as exc:
+                _NO_PICTURE.add(rec.id)
+                log.warning("vod.no_thumbnail", recording=rec.id, error=str(exc)[:300])
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND, "no picture of this recording"
+                ) from None
+            data = out.read_bytes()
+    await asyncio.to_thread(store.put_bytes, key, data, "image/jpeg")
+    return Response(data, 200, headers, "image/jpeg")

@@ -43,33 +43,39 @@ async def entry_sources(db: AsyncSession, refs: Iterable[str]) -> dict[str, Sour
             else:
                 credits[ref] = rest
     if sessions:
-        rows = await db.execute(
-            select(Session.id, Session.title).where(Session.id.in_(set(sessions.values())))
-        )
-        titles = {r[0]: r[1] for r in rows}
+        titles = {
+            r[0]: r[1]
+            for r in await db.execute(
+                select(Session.id, Session.title).where(Session.id.in_(set(sessions.values())))
+            )
+        }
         out |= {
             ref: Source(titles[sid], f"/sessions/{sid}")
             for ref, sid in sessions.items()
             if sid in titles
         }
     if watched:
-        rows = await db.execute(
-            select(Recording.id, Session.title)
-            .join(Session, Session.id == Recording.session_id)
-            .where(Recording.id.in_(set(watched.values())))
-        )
-        titles = {r[0]: r[1] for r in rows}
+        of_recording = {
+            r[0]: r[1]
+            for r in await db.execute(
+                select(Recording.id, Session.title)
+                .join(Session, Session.id == Recording.session_id)
+                .where(Recording.id.in_(set(watched.values())))
+            )
+        }
         out |= {
-            ref: Source(titles[rid], f"/recordings/{rid}")
+            ref: Source(of_recording[rid], f"/recordings/{rid}")
             for ref, rid in watched.items()
-            if rid in titles
+            if rid in of_recording
         }
     if credits:
-        rows = await db.execute(
-            select(CreditEvent.event_uid, CreditEvent.course).where(
-                CreditEvent.event_uid.in_(set(credits.values()))
+        courses = {
+            r[0]: r[1]
+            for r in await db.execute(
+                select(CreditEvent.event_uid, CreditEvent.course).where(
+                    CreditEvent.event_uid.in_(set(credits.values()))
+                )
             )
-        )
-        courses = {r[0]: r[1] for r in rows}
+        }
         out |= {ref: Source(courses[uid]) for ref, uid in credits.items() if courses.get(uid)}
     return out

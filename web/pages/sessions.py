@@ -28,6 +28,7 @@ from classroom.db.models import (
     Unit,
 )
 from classroom.db.types import utcnow
+from classroom.library import RecordingFilter, find_recordings
 from classroom.recordings import live_now
 from classroom.recurrence import PRESETS, Preset, RuleError, preset_rule
 from classroom.roll_call import (
@@ -43,7 +44,6 @@ from classroom.scope import UNIT_SESSION_KINDS, bureau_wide, runs_session
 from classroom.session_window import ControlWindow, control_window
 from web.api.attendance import check_writes
 from web.api.courseware import course_files, upload_courseware
-from web.api.recordings import list_recordings_query
 from web.api.series import SeriesIn, SeriesPatch, change_series, create_series
 from web.api.sessions import (
     SessionPatch,
@@ -209,7 +209,9 @@ async def session_page(
     session_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> HTMLResponse:
     session = await get_session_or_404(db, session_id)
-    recordings = await list_recordings_query(db, person, session_id)
+    recordings = await find_recordings(
+        db, person, RecordingFilter(session_id=session_id), services(request).tz
+    )
     may_record = session.classroom_id is not None and (
         person.has_role(Role.ADMIN)
         or (person.has_role(Role.TRAINER) and session.trainer_id == person.id)
