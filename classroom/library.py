@@ -52,9 +52,7 @@ def _midnight(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(), tz)
 
 
-def recordings_query(
-    person: Person, where: RecordingFilter, tz: tzinfo
-) -> Select[Recording]:
+def recordings_query(person: Person, where: RecordingFilter, tz: tzinfo) -> Select[Recording]:
     """The recordings of the courses open to ``person`` that pass ``where``, newest first."""
     q = select(Recording).join(Session, Session.id == Recording.session_id)
     if not person.has_role(Role.TRAINER, Role.MANAGER, Role.ADMIN):
