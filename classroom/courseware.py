@@ -32,12 +32,20 @@ from classroom.db.models import (
     Session,
 )
 from classroom.images import COURSEWARE_IMAGE, ImageRefused, decode_bounded
-from storage.object_store import ObjectStore
+from storage.object_store import ObjectStore, sha256_file
 from streaming.media_check import InvalidMedia, check_media
 
 
 class RefusedFile(ValueError):
     """The file is not one we accept; the message says what it is and what is accepted."""
+
+
+class AlreadyInCourse(ValueError):
+    """The same bytes (by SHA-256) are already a file of the course."""
+
+    def __init__(self, existing: Courseware) -> None:
+        super().__init__(f"this file is already in the course as {existing.original_name!r}")
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -129,8 +137,15 @@ async def store_courseware(
     path: Path,
     original_name: str,
 ) -> Courseware:
-    """Check ``path`` by content, put it in the store (SHA-256 verified), and record it."""
+    """Check ``path`` by content and against the course's files (the same SHA-256 is the same
+    file, whatever its name), put it in the store (SHA-256 verified), and record it."""
     kind = await asyncio.to_thread(detect, path)
+    digest = await asyncio.to_thread(sha256_file, path)
+    same = await db.scalar(
+        select(Courseware).where(Courseware.course_id == course.id, Courseware.sha256 == digest)
+    )
+    if same is not None:
+        raise AlreadyInCourse(same)
     key = f"courseware/course-{course.id}/{uuid.uuid4().hex}.{kind.ext}"
     name = label(original_name)
     info = await asyncio.to_thread(

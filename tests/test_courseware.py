@@ -80,8 +80,13 @@ async def test_accepted_by_content_and_downloaded_whole(portal: Portal, tmp_path
             assert r.status_code == 201, (name, r.text)
             assert r.json()["kind"] == kind and r.json()["original_name"] == name
         # The name is a label only: no directories, never part of the object key.
-        r = await _upload(trainer, 1, "../../etc/passwd.pdf", PDF)
+        r = await _upload(trainer, 1, "../../etc/passwd.pdf", PDF + b"%another\n")
         assert r.json()["original_name"] == "passwd.pdf"
+        # The same bytes under another name are recognised as a file the course already has.
+        again = await _upload(trainer, 1, "slides (1).pdf", PDF)
+        assert again.status_code == 409
+        assert again.json()["detail"]["code"] == "courseware_duplicate"
+        assert again.json()["detail"]["name"] == "slides.pdf"
         listed = (await trainer.get("/api/v1/courses/1/courseware")).json()
     assert len(listed) == len(files) + 1
     store = portal.services.store
@@ -168,6 +173,14 @@ async def test_upload_from_the_session_page(portal: Portal) -> None:
         )
         assert r.status_code == 303
         page = await trainer.get(f"/sessions/{sid}")
+        # Chosen again (another name, the same bytes): said beside the file field.
+        again = await trainer.post(
+            f"/sessions/{sid}/courseware",
+            files={"file": ("第一讲(1).pdf", PDF, "application/pdf")},
+            headers={"X-Form": "1"},
+        )
+        assert again.status_code == 409
+        assert again.json() == {"message": "本课程已有同一文件：第一讲.pdf", "field": "file"}
     assert "第一讲.pdf" in page.text and 'id="upload-courseware"' in page.text
 
 

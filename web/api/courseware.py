@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from classroom.audit import audit
-from classroom.courseware import RefusedFile, course_open_to, may_upload, store_courseware
+from classroom.courseware import (
+    AlreadyInCourse,
+    RefusedFile,
+    course_open_to,
+    may_upload,
+    store_courseware,
+)
 from classroom.db.models import Course, Courseware, Person, Session
 from web.deps import DB, CurrentPerson, services
 from web.media import object_response
@@ -93,6 +99,17 @@ async def upload_courseware(
             )
         except RefusedFile as exc:
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from None
+        except AlreadyInCourse as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                {
+                    "code": "courseware_duplicate",
+                    "message": str(exc),
+                    "field": "file",
+                    "name": exc.existing.original_name,
+                    "id": exc.existing.id,
+                },
+            ) from None
     await audit(
         db,
         person,
