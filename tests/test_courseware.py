@@ -3,6 +3,7 @@ original name as metadata only, and downloadable by people the course is open to
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -191,3 +192,60 @@ def test_labels_keep_no_directories_or_control_characters() -> None:
     assert label("../../etc/pass\x00wd\n.pdf") == "passwd.pdf"
     assert label("/") == "file"
     assert len(label("x" * 1000)) == 255
+
+
+async def test_a_resumable_upload_continues_where_it_stopped(
+    portal: Portal, tmp_path: Path
+) -> None:
+    data = _mp4(tmp_path)
+    half = len(data) // 2
+    async with portal.as_user("trainer") as trainer:
+        r = await trainer.post(
+            "/api/v1/courses/1/uploads", json={"filename": "录像.mp4", "size": len(data)}
+        )
+        assert r.status_code == 201 and r.json()["offset"] == 0
+        up = f"/api/v1/uploads/{r.json()['id']}"
+        sent = await trainer.put(up, params={"offset": 0}, content=data[:half])
+        assert sent.json()["offset"] == half
+        # The connection dropped and the page sends from the start again: told where to resume.
+        stale = await trainer.put(up, params={"offset": 0}, content=data[:half])
+        assert stale.status_code == 409 and stale.json()["detail"]["offset"] == half
+        early = await trainer.post(f"{up}/finish")
+        assert early.status_code == 409 and early.json()["detail"]["code"] == "upload_short"
+        assert (await trainer.get(up)).json() == {
+            "id": r.json()["id"],
+            "offset": half,
+            "size": len(data),
+        }
+        over = await trainer.put(up, params={"offset": half}, content=data[half:] + b"x")
+        assert over.status_code == 413 and (await trainer.get(up)).json()["offset"] == half
+        async with portal.as_user("manager") as other:
+            assert (await other.get(up)).status_code == 404  # someone else's is nobody's
+        await trainer.put(up, params={"offset": half}, content=data[half:])
+        done = await trainer.post(f"{up}/finish")
+        assert done.status_code == 201, done.text
+        item = done.json()
+        assert item["kind"] == "mp4" and item["original_name"] == "录像.mp4"
+        assert item["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (await trainer.get(up)).status_code == 404  # the partial file is gone
+        got = await trainer.get(f"/api/v1/courseware/{item['id']}/download")
+        assert got.content == data
+        # Too large is refused before a byte is sent; the same file again when finished.
+        limit = portal.services.settings.web.courseware_max_mb * 1024**2
+        big = await trainer.post(
+            "/api/v1/courses/1/uploads", json={"filename": "big.mp4", "size": limit + 1}
+        )
+        assert big.status_code == 413
+        r = await trainer.post(
+            "/api/v1/courses/1/uploads", json={"filename": "again.mp4", "size": len(data)}
+        )
+        up = f"/api/v1/uploads/{r.json()['id']}"
+        await trainer.put(up, params={"offset": 0}, content=data)
+        same = await trainer.post(f"{up}/finish")
+        assert same.status_code == 409 and same.json()["detail"]["name"] == "录像.mp4"
+    async with portal.as_user("officer1") as officer:
+        refused = await officer.post(
+            "/api/v1/courses/1/uploads", json={"filename": "a.pdf", "size": 10}
+        )
+        assert refused.status_code == 403
+    assert not list((portal.services.settings.data_dir / "uploads").glob("*.part"))

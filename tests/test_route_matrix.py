@@ -140,6 +140,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/courses": MANAGERS,
     "PATCH /api/v1/courses/{course_id}": MANAGERS,
     "POST /api/v1/courses/{course_id}/courseware": frozenset({TR, MGR, ADM}),
+    "POST /api/v1/courses/{course_id}/uploads": frozenset({TR, MGR, ADM}),
+    # A resumable upload is its beginner's alone: anyone else finds none (404).
+    "GET /api/v1/uploads/{upload_id}": PEOPLE,
+    "PUT /api/v1/uploads/{upload_id}": PEOPLE,
+    "POST /api/v1/uploads/{upload_id}/finish": PEOPLE,
+    "DELETE /api/v1/uploads/{upload_id}": PEOPLE,
     "GET /api/v1/courses/{course_id}/courseware": PEOPLE,
     "GET /api/v1/courseware/{item_id}/download": PEOPLE,
     # people, devices, classrooms
@@ -349,6 +355,7 @@ async def _world(portal: Portal, rivals: Rivals) -> World:
             "cohort_id": "1",  # the demo's 2023 first cohort
             "series_id": str(series.id),
             "card_id": "999999",
+            "upload_id": "A" * 32,
         }
         to_reset = {
             (r, c): {"person_id": str(spare_officer.id)} for r in RESETS_PASSWORD for c in CALLERS
@@ -396,6 +403,7 @@ JSONS: dict[str, Any] = {
         "sha256": "0" * 64,
     },
     "POST /api/v1/people/{person_id}/cards": {"card_no": "12345678"},
+    "POST /api/v1/courses/{course_id}/uploads": {"filename": "a.pdf", "size": 10},
     "PUT /api/v1/sessions/{session_id}/study-items": [],
     "PUT /api/v1/sessions/{session_id}/attendance/roll": {"marks": []},
     "POST /api/v1/sessions/{session_id}/attendance/roll/card": {"card_no": "C9999999"},
@@ -442,6 +450,10 @@ NOT_FOUND_IS_IN = {
     "POST /api/v1/recordings/{recording_id}/views/{view_id}/progress",
     "POST /api/v1/kiosk/card",  # an unknown card
     "DELETE /api/v1/people/{person_id}/cards/{card_id}",
+    "GET /api/v1/uploads/{upload_id}",
+    "PUT /api/v1/uploads/{upload_id}",
+    "POST /api/v1/uploads/{upload_id}/finish",
+    "DELETE /api/v1/uploads/{upload_id}",
     "POST /people/{person_id}/cards/{card_id}/delete",
 }
 # Routes that delete what they name: each caller gets a session of its own to try.

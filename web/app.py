@@ -44,6 +44,7 @@ from web.api import (
     series,
     session_import,
     sessions,
+    uploads,
     vod,
     watching,
 )
@@ -202,6 +203,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         qa,
         console,
         vod,
+        uploads,
     ):
         api.include_router(module.router)
     api.include_router(auth.me_router)
@@ -238,13 +240,14 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         hsts_max_age_s=settings.web.hsts_max_age_s,
     )
     # Courseware uploads get their own bound (plus room for the multipart envelope).
-    uploads = settings.web.courseware_max_mb * 1024**2 + 64 * 1024
+    courseware_bound = settings.web.courseware_max_mb * 1024**2 + 64 * 1024
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.web.max_body_bytes,
         larger=[
-            (re.compile(r"/api/v1/courses/\d+/courseware"), uploads),
-            (re.compile(r"/sessions/\d+/courseware"), uploads),
+            (re.compile(r"/api/v1/courses/\d+/courseware"), courseware_bound),
+            (re.compile(r"/sessions/\d+/courseware"), courseware_bound),
+            (re.compile(r"/api/v1/uploads/[A-Za-z0-9_-]+"), 8 * 1024 * 1024 + 1024),
             (re.compile(r"/api/v1/people/\d+/face"), 11 * 1024 * 1024),  # 5 frames of 2 MiB
         ],
     )

@@ -66,14 +66,10 @@ async def _spool(upload: UploadFile, into: Path, limit: int) -> None:
             out.write(chunk)
 
 
-async def upload_courseware(
-    request: Request,
-    db: DB,
-    person: Person,
-    course_id: Id,
-    upload: UploadFile,
-    session_id: Id | None,
-) -> Courseware:
+async def upload_target(
+    db: DB, person: Person, course_id: Id, session_id: Id | None
+) -> tuple[Course, Session | None]:
+    """The course (and session of it) ``person`` may add courseware to (403/404/422 if not)."""
     course = await _course(db, course_id)
     if not await may_upload(db, person, course_id):
         raise HTTPException(
@@ -87,40 +83,65 @@ async def upload_courseware(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "no such session in this course"
             )
+    return course, session
+
+
+async def accept_courseware(
+    request: Request,
+    db: DB,
+    person: Person,
+    target: tuple[Course, Session | None],
+    path: Path,
+    filename: str,
+) -> Courseware:
+    """A received file judged by content, recognised if the course has it, stored, audited."""
+    course, session = target
+    try:
+        item = await store_courseware(
+            db, services(request).store, course, session, person, path, filename
+        )
+    except RefusedFile as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from None
+    except AlreadyInCourse as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {
+                "code": "courseware_duplicate",
+                "message": str(exc),
+                "field": "file",
+                "name": exc.existing.original_name,
+                "id": exc.existing.id,
+            },
+        ) from None
+    await audit(
+        db,
+        person,
+        "courseware.upload",
+        f"courseware:{item.id}",
+        course=course.id,
+        name=item.original_name,
+        sha256=item.sha256,
+    )
+    await db.commit()
+    return item
+
+
+async def upload_courseware(
+    request: Request,
+    db: DB,
+    person: Person,
+    course_id: Id,
+    upload: UploadFile,
+    session_id: Id | None,
+) -> Courseware:
+    target = await upload_target(db, person, course_id, session_id)
     svc = services(request)
     spool_dir = svc.settings.data_dir / "tmp"
     spool_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=spool_dir) as tmp:
         path = Path(tmp) / "upload"
         await _spool(upload, path, svc.settings.web.courseware_max_mb * 1024**2)
-        try:
-            item = await store_courseware(
-                db, svc.store, course, session, person, path, upload.filename or "file"
-            )
-        except RefusedFile as exc:
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from None
-        except AlreadyInCourse as exc:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                {
-                    "code": "courseware_duplicate",
-                    "message": str(exc),
-                    "field": "file",
-                    "name": exc.existing.original_name,
-                    "id": exc.existing.id,
-                },
-            ) from None
-    await audit(
-        db,
-        person,
-        "courseware.upload",
-        f"courseware:{item.id}",
-        course=course_id,
-        name=item.original_name,
-        sha256=item.sha256,
-    )
-    await db.commit()
-    return item
+        return await accept_courseware(request, db, person, target, path, upload.filename or "file")
 
 
 @router.post(

@@ -67,7 +67,7 @@
   document.addEventListener("submit", (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
-    if (form.hasAttribute("data-native")) return;
+    if (form.hasAttribute("data-native") || form.hasAttribute("data-resumable")) return;
     const submitter = event.submitter;
     const ask = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
     event.preventDefault();
