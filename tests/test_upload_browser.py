@@ -36,11 +36,11 @@ def test_uploads_resume_after_a_cut_and_a_reload(live: LiveStack, tmp_path: Path
         cut = {"done": False}
 
         def drop_once(route: Route) -> None:
-            if route.request.method == "PUT" and "offset=0" not in route.request.url:
-                if not cut["done"]:
-                    cut["done"] = True
-                    route.abort()
-                    return
+            later_chunk = route.request.method == "PUT" and "offset=0" not in route.request.url
+            if later_chunk and not cut["done"]:
+                cut["done"] = True
+                route.abort()
+                return
             route.continue_()
 
         page.route("**/api/v1/uploads/**", drop_once)
