@@ -65,6 +65,13 @@ class LiveBroker:
         self._wake: dict[int, asyncio.Event] = {}
         self._waiting: dict[str, tuple[int, asyncio.Future[dict[str, Any]]]] = {}
         self.viewers: dict[str, Viewer] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """The portal is stopping: the agents' long polls answer now (see CommandSignal)."""
+        self.closed = True
+        for event in self._wake.values():
+            event.set()
 
     def _event(self, classroom_id: int) -> asyncio.Event:
         return self._wake.setdefault(classroom_id, asyncio.Event())
@@ -91,7 +98,7 @@ class LiveBroker:
     async def take(self, classroom_id: int, wait_s: float) -> list[LiveRequest]:
         """The agent's long poll: the requests queued for its classroom, as soon as there are."""
         event = self._event(classroom_id)
-        if not self._queued.get(classroom_id):
+        if not self._queued.get(classroom_id) and not self.closed:
             event.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):

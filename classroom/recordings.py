@@ -385,9 +385,18 @@ class CommandSignal:
 
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
+        self.closed = False
 
     def event(self, classroom_id: int) -> asyncio.Event:
         return self._events.setdefault(classroom_id, asyncio.Event())
+
+    def close(self) -> None:
+        """The portal is stopping: every long poll answers now, instead of holding the
+        shutdown until it is cut off."""
+        self.closed = True
+        for ev in self._events.values():
+            ev.set()
+        self._events.clear()
 
     def notify(self, classroom_id: int) -> None:
         ev = self._events.pop(classroom_id, None)

@@ -47,6 +47,11 @@ class Services:
         f = self.settings.faces
         self.faces = FaceService(f.match_threshold, f.match_margin)
 
+    def end_long_polls(self) -> None:
+        """Answer the agents' pending long polls at once: the portal is stopping."""
+        self.commands.close()
+        self.live.close()
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.web.timezone)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import uvicorn
 
@@ -14,6 +14,19 @@ from classroom.settings import Settings
 
 # Named, not imported: the web layer sits above this package.
 APP_FACTORY = "web.app:create_app"
+
+# What must end before uvicorn waits out open requests: long polls would hold the shutdown
+# until its timeout and then be cancelled mid-request. The app registers here while it runs.
+_ON_STOP: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def on_portal_stop(hook: Callable[[], None]) -> Generator[None, None, None]:
+    _ON_STOP.append(hook)
+    try:
+        yield
+    finally:
+        _ON_STOP.remove(hook)
 
 
 class PortalServer(uvicorn.Server):
@@ -28,6 +41,11 @@ class PortalServer(uvicorn.Server):
         # only what requests make (the kiosk benchmark's p99 waited on them).
         gc.collect()
         gc.freeze()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for hook in list(_ON_STOP):
+            hook()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:

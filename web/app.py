@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from classroom.compliance import PlanUnavailable
 from classroom.runtime import Services, open_services
+from classroom.server import on_portal_stop
 from classroom.settings import Settings, load_settings
 from web.api import (
     adjustments,
@@ -162,7 +163,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
             return
         async with open_services(opened_settings) as svc:
             app.state.services = svc
-            yield
+            with on_portal_stop(svc.end_long_polls):
+                yield
 
     app = FastAPI(
         title="Smart Classroom portal",

@@ -132,7 +132,7 @@ async def commands(
         found = await _commands_out(db, classroom_id)
         await db.rollback()  # end the read transaction, so the next read sees new commits
         remaining = deadline - loop.time()
-        if found or remaining <= 0 or await request.is_disconnected():
+        if found or remaining <= 0 or signal.closed or await request.is_disconnected():
             return found
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(remaining, RECHECK_S)):

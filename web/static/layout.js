@@ -5,7 +5,9 @@
   const mark = () => {
     for (const table of document.querySelectorAll("main table")) {
       table.classList.remove("scrolls");
-      const room = table.parentElement.clientWidth;
+      const box = table.parentElement, style = getComputedStyle(box);
+      // The parent's content box: its clientWidth counts its padding too.
+      const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
       if (table.scrollWidth <= room + 1) continue;
       // Wider than the screen: it scrolls in its own box, reachable from the keyboard, named.
       table.classList.add("scrolls");
