@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from classroom.compliance import PlanUnavailable
+from classroom.recordings import RecordingConflict
 from classroom.runtime import Services, open_services
 from classroom.server import on_portal_stop
 from classroom.settings import Settings, load_settings
@@ -132,6 +133,12 @@ async def _plan_unavailable(request: Request, exc: Exception) -> Response:
     return await _http_error(request, HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail))
 
 
+async def _recording_conflict(request: Request, exc: Exception) -> Response:
+    """A request that does not fit a recording's state (start twice, stop what is not
+    recording): 409 with the reason, from wherever in the domain it was found."""
+    return await _http_error(request, HTTPException(status.HTTP_409_CONFLICT, str(exc)))
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _wants_json(request):
@@ -231,6 +238,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(PlanUnavailable, _plan_unavailable)
+    app.add_exception_handler(RecordingConflict, _recording_conflict)
     app.add_middleware(FormRedirects)
     app.add_middleware(SameOrigin)
     store = settings.storage

@@ -35,7 +35,6 @@ from classroom.faces.enrollment import (
     person_for_card,
 )
 from classroom.recordings import (
-    RecordingConflict,
     TrackReport,
     UploadReport,
     agent_started,
@@ -200,13 +199,10 @@ async def uploaded(
     tracks = {name: TrackReport(**t) for name, t in data.pop("tracks").items()}
     data.pop("gaps")
     report = UploadReport(**data, tracks=tracks, gaps=[g.gap() for g in body.gaps])
-    try:
-        svc = services(request)
-        # A segment's length and a little: the last one is cut short at the stop.
-        slack = svc.settings.media.segment_seconds + 2.0
-        await report_upload(db, rec, report, svc.store, slack)
-    except RecordingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    svc = services(request)
+    # A segment's length and a little: the last one is cut short at the stop.
+    slack = svc.settings.media.segment_seconds + 2.0
+    await report_upload(db, rec, report, svc.store, slack)
     await db.commit()
     return rec
 

@@ -32,7 +32,6 @@ from classroom.db.models import (
 from classroom.db.types import utcnow
 from classroom.plan.schema import Plan, Requirement
 from classroom.recordings import (
-    RecordingConflict,
     extend_session,
     request_pause,
     request_start,
@@ -132,10 +131,7 @@ async def start_recording(
 ) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     await check_may_control(request, db, person, session, "start", override)
-    try:
-        rec = await request_start(db, session, person)
-    except RecordingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    rec = await request_start(db, session, person)
     await db.commit()
     services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
@@ -146,10 +142,7 @@ async def stop_recording(
 ) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     await check_may_control(request, db, person, session, "stop", override)
-    try:
-        rec = await request_stop(db, session)
-    except RecordingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    rec = await request_stop(db, session)
     await db.commit()
     services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
@@ -160,10 +153,7 @@ async def pause_recording(
 ) -> RecordingOut:
     session = await get_session_or_404(db, session_id)
     await check_may_control(request, db, person, session, "pause" if paused else "resume", override)
-    try:
-        rec = await request_pause(db, session, paused)
-    except RecordingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    rec = await request_pause(db, session, paused)
     await db.commit()
     services(request).commands.notify(classroom_of(session))
     return RecordingOut.model_validate(rec)
@@ -516,8 +506,6 @@ async def extend(
     await check_may_control(request, db, person, session, "extend", override)
     try:
         await extend_session(db, session, body.minutes)
-    except RecordingConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except RoomBooked as exc:
         raise room_booked(request, exc) from None
     await audit(db, person, "session.extend", f"session:{session.id}", minutes=body.minutes)
