@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench import (
+    agent_import,
     capture,
     checkin,
     compliance,
@@ -38,6 +39,7 @@ BENCHES = {
     "live": live.run,
     "faults": faults.run,
     "roster": roster.run,
+    "agent_import": agent_import.run,
 }
 
 

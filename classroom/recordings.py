@@ -33,6 +33,7 @@ from classroom.db.models import (
 )
 from classroom.db.types import utcnow
 from classroom.media_time import expected_media_s, gaps_on_record, missing_s
+from classroom.protocol.layout import recording_prefix
 from storage.object_store import ObjectNotFound, ObjectStore
 from streaming.gaps import Gap
 
@@ -44,7 +45,7 @@ class RecordingConflict(RuntimeError):
 
 
 def object_prefix(rec: Recording) -> str:
-    return f"recordings/session-{rec.session_id}/recording-{rec.id}/"
+    return recording_prefix(rec.session_id, rec.id)
 
 
 async def live_now(db: AsyncSession, session_ids: Collection[int] | None = None) -> dict[int, int]:
@@ -55,11 +56,6 @@ async def live_now(db: AsyncSession, session_ids: Collection[int] | None = None)
     if session_ids is not None:
         q = q.where(Recording.session_id.in_(set(session_ids)))
     return {sid: rid for sid, rid in (await db.execute(q)).all()}
-
-
-def live_hls_prefix(recording_id: int) -> str:
-    """Where the agent publishes a recording's live HLS while it runs (removed at its end)."""
-    return f"live/{recording_id}/"
 
 
 async def active_recording(db: AsyncSession, session_id: int) -> Recording | None:

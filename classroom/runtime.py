@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -20,9 +19,10 @@ from classroom.db.migrate import upgrade
 from classroom.faces.service import FaceService
 from classroom.live_broker import LiveBroker
 from classroom.recordings import CommandSignal
-from classroom.settings import Settings, SettingsError
+from classroom.settings import Settings
+from classroom.store_connection import configured_connection, embedded_store_dir
 from storage.object_store import ObjectStore
-from storage.seaweed import EmbeddedSeaweed, EmbeddedStoreError, S3Connection, read_connection
+from storage.seaweed import EmbeddedSeaweed, EmbeddedStoreError
 
 log = structlog.get_logger(__name__)
 
@@ -55,33 +55,6 @@ class Services:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.web.timezone)
-
-
-def embedded_store_dir(settings: Settings) -> Path:
-    return settings.data_dir / "s3"
-
-
-def configured_connection(settings: Settings) -> S3Connection | None:
-    s = settings.storage
-    if not s.endpoint:
-        return None
-    if not (s.access_key and s.secret_key):
-        raise SettingsError(
-            "invalid setting CLASSROOM_STORAGE__ACCESS_KEY (storage.access_key): "
-            "an external endpoint needs access_key and secret_key"
-        )
-    return S3Connection(s.endpoint, s.access_key, s.secret_key, s.secure)
-
-
-def agent_connection(settings: Settings) -> S3Connection:
-    """For an agent: the configured store, or the embedded one a portal on this machine runs."""
-    conn = configured_connection(settings) or read_connection(embedded_store_dir(settings))
-    if conn is None:
-        raise SettingsError(
-            "invalid setting CLASSROOM_STORAGE__ENDPOINT (storage.endpoint): not set, and no "
-            f"embedded object store is running in {embedded_store_dir(settings)}"
-        )
-    return conn
 
 
 @asynccontextmanager

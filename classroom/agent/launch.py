@@ -9,8 +9,12 @@ import httpx
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient
 from classroom.agent.runner import Agent, AgentConfig
-from classroom.runtime import agent_connection, configured_connection, embedded_store_dir
 from classroom.settings import Settings
+from classroom.store_connection import (
+    agent_connection,
+    configured_connection,
+    embedded_store_dir,
+)
 from hardware.cameras import FileCamera, NetworkCamera, ScreenCamera, V4L2Camera
 from hardware.card_reader import SerialCardReader
 from hardware.mics import AlsaMic, PulseMic

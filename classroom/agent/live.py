@@ -22,7 +22,7 @@ from aiortc import RTCIceServer
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient, PortalRejected
 from classroom.agent.store_calls import in_store_thread
-from classroom.recordings import live_hls_prefix
+from classroom.protocol.layout import live_hls_prefix
 from storage.object_store import ObjectStore
 from storage.ports import free_udp_port
 from streaming.live import LiveError, LiveRelay, LiveSource

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from classroom.courseware import course_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from classroom.live_broker import AgentSilent, LiveRequest, Viewer
-from classroom.recordings import live_hls_prefix
+from classroom.protocol.layout import live_hls_prefix
 from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
 from web.api.sessions import classroom_of, get_session_or_404
