@@ -46,6 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.type_api import TypeEngine
 
+from classroom.checkin import CheckinOutcome, judge
 from classroom.db.models import (
     Attendance,
     AttendanceSource,
@@ -234,9 +235,7 @@ class Found:
 
 @dataclass(frozen=True)
 class TapOutcome:
-    """``result``: checked_in | already | unknown_card | no_session | not_an_officer."""
-
-    result: str
+    result: CheckinOutcome
     person_id: int | None = None
     name: str = ""
     session_id: int | None = None
@@ -245,26 +244,31 @@ class TapOutcome:
 
 
 def decide(found: Found, now: datetime) -> TapOutcome:
-    """What the tap means; ``checked_in`` is for the caller to write."""
+    """What the tap means, by the check-in rules (classroom.checkin.judge); ``checked_in`` is
+    for the caller to write."""
     if found.seen_in is not None:  # this very tap, delivered again
         return TapOutcome(
-            "already",
+            CheckinOutcome.ALREADY,
             found.person_id,
             found.display_name or "",
             found.seen_session_id,
             found.seen_session_title or "",
             found.seen_in,
         )
-    if found.person_id is None or not found.active:
-        return TapOutcome("unknown_card")
-    name = found.display_name or ""
-    if found.session_id is None:
-        return TapOutcome("no_session", found.person_id, name)
-    if not found.officer:
-        return TapOutcome("not_an_officer", found.person_id, name)
     is_open = found.latest_in is not None and found.latest_out is None
+    outcome = judge(
+        known=found.person_id is not None and bool(found.active),
+        session_open=found.session_id is not None,
+        officer=found.officer,
+        in_already=is_open,
+    )
+    name = found.display_name or ""
+    if outcome == CheckinOutcome.UNKNOWN_CARD:
+        return TapOutcome(outcome)
+    if outcome in (CheckinOutcome.NO_SESSION, CheckinOutcome.NOT_AN_OFFICER):
+        return TapOutcome(outcome, found.person_id, name)
     return TapOutcome(
-        "already" if is_open else "checked_in",
+        outcome,
         found.person_id,
         name,
         found.session_id,
@@ -374,7 +378,7 @@ async def tap(db: Statements, card: CardTap, may_check_in: Callable[[Found], Non
         await db.write(SEEN, {"device_id": found.device_id, "now": now})
     may_check_in(found)
     outcome = decide(found, now)
-    if outcome.result == "checked_in":
+    if outcome.result == CheckinOutcome.CHECKED_IN:
         await db.write(INSERT, _check_in_row(outcome, card))
     return Tapped(found, outcome)
 
@@ -501,10 +505,13 @@ class TapBatcher:
             outcome = decide(f, now)
             event = w.card.event_uid
             same = earlier.get(event) or earlier.get((outcome.session_id, outcome.person_id))
-            if same is not None and outcome.result in ("checked_in", "already"):
+            if same is not None and outcome.result in (
+                CheckinOutcome.CHECKED_IN,
+                CheckinOutcome.ALREADY,
+            ):
                 # An earlier tap of this batch checked them in (or is this very event).
-                outcome = replace(same, result="already")
-            elif outcome.result == "checked_in":
+                outcome = replace(same, result=CheckinOutcome.ALREADY)
+            elif outcome.result == CheckinOutcome.CHECKED_IN:
                 earlier[event] = earlier[(outcome.session_id, outcome.person_id)] = outcome
                 new.append(_check_in_row(outcome, w.card))
             results.append(Tapped(f, outcome))

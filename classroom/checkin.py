@@ -14,6 +14,7 @@ UUID), so an event delivered twice is stored once.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,10 +40,34 @@ def tap_time_ok(at: datetime, now: datetime) -> bool:
     return now - QUEUED_TAP_MAX_AGE <= at <= now + CLOCK_SKEW
 
 
+class CheckinOutcome(enum.StrEnum):
+    """What a check-in came to, wherever it was made (kiosk face or card, the card batcher,
+    the agent's reader); the words the APIs answer with."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY = "already"
+    UNKNOWN_CARD = "unknown_card"
+    NO_SESSION = "no_session"
+    NOT_AN_OFFICER = "not_an_officer"
+    NOT_CHECKED_IN = "not_checked_in"  # a check-out without a check-in
+
+
+def judge(*, known: bool, session_open: bool, officer: bool, in_already: bool) -> CheckinOutcome:
+    """The check-in rules, in the order they are told to the person: an unknown (or inactive)
+    person, then no session open in the room, then not an officer; else in (once)."""
+    if not known:
+        return CheckinOutcome.UNKNOWN_CARD
+    if not session_open:
+        return CheckinOutcome.NO_SESSION
+    if not officer:
+        return CheckinOutcome.NOT_AN_OFFICER
+    return CheckinOutcome.ALREADY if in_already else CheckinOutcome.CHECKED_IN
+
+
 class CheckinRefused(ValueError):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: CheckinOutcome, message: str) -> None:
         super().__init__(message)
-        self.code = code  # no_session | not_an_officer | unknown_card
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,7 @@ async def _open(
 ) -> Session:
     session = await open_session(db, classroom_id, now, open_before)
     if session is None:
-        raise CheckinRefused("no_session", NO_SESSION)
+        raise CheckinRefused(CheckinOutcome.NO_SESSION, NO_SESSION)
     return session
 
 
@@ -102,16 +127,28 @@ async def check_in(
             session = await db.get(Session, seen.session_id)
             assert session is not None
             return CheckinResult(person, session, seen, already=True)
-    session = await _open(db, classroom_id, now, open_before)
-    if not person.has_role(Role.OFFICER):
-        raise CheckinRefused("not_an_officer", f"{person.display_name} is not an officer")
-    existing = await db.scalar(
-        select(Attendance)
-        .where(Attendance.session_id == session.id, Attendance.person_id == person.id)
-        .order_by(Attendance.check_in.desc())
-        .limit(1)
+    session = await open_session(db, classroom_id, now, open_before)
+    existing = None
+    if session is not None:
+        existing = await db.scalar(
+            select(Attendance)
+            .where(Attendance.session_id == session.id, Attendance.person_id == person.id)
+            .order_by(Attendance.check_in.desc())
+            .limit(1)
+        )
+    outcome = judge(
+        known=True,
+        session_open=session is not None,
+        officer=person.has_role(Role.OFFICER),
+        in_already=existing is not None and existing.check_out is None,
     )
-    if existing is not None and existing.check_out is None:
+    if outcome == CheckinOutcome.NO_SESSION:
+        raise CheckinRefused(outcome, NO_SESSION)
+    if outcome == CheckinOutcome.NOT_AN_OFFICER:
+        raise CheckinRefused(outcome, f"{person.display_name} is not an officer")
+    assert session is not None
+    if outcome == CheckinOutcome.ALREADY:
+        assert existing is not None
         return CheckinResult(person, session, existing, already=True)
     row = Attendance(
         event_uid=event_uid or str(uuid.uuid4()),
@@ -149,7 +186,9 @@ async def check_out(
     )
     if row is None:
         await _open(db, classroom_id, now, open_before)  # no session open: that is the refusal
-        raise CheckinRefused("not_checked_in", f"{person.display_name} has not checked in")
+        raise CheckinRefused(
+            CheckinOutcome.NOT_CHECKED_IN, f"{person.display_name} has not checked in"
+        )
     session = await db.get(Session, row.session_id, options=[raiseload("*")])
     assert session is not None
     row.check_out = max(now, row.check_in)

@@ -4,6 +4,7 @@ rows disagree is not read."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_the_burnt_in_clock_reads_back_after_encoding(tmp_path: Path) -> None:
     # busy machine drawing is slower and more frames straddle, so only a share is asked for.
     assert len(stamps) >= 80 and len(read) >= 0.5 * len(stamps)
     assert all((s - started) % MODULUS <= (finished - started) % MODULUS for s in read)
-    steps = [(b - a) % MODULUS for a, b in zip(read, read[1:], strict=False)]
+    steps = [(b - a) % MODULUS for a, b in itertools.pairwise(read)]
     assert all(step < MODULUS // 2 for step in steps)  # in capture order, never backwards
     span = (read[-1] - read[0]) % MODULUS
     assert 1500 <= span <= (finished - started) % MODULUS  # the 3 s were paced by -re, not burst

@@ -236,7 +236,7 @@ def test_camera_and_slides_play_side_by_side_on_one_clock(live: LiveStack, tmp_p
         expect(page.locator("#slides")).to_be_hidden()
         until(lambda: page.evaluate("document.querySelector('#slides').paused"), 10, "paused")
         # The course's files are named beside the player.
-        expect(page.locator(".courseware-beside a")).to_have_text("现场执法讲义.pdf")
+        expect(page.locator(".courseware-beside a", has_text="现场执法讲义.pdf")).to_be_visible()
         page.set_viewport_size({"width": 390, "height": 844})
         page.locator("button.layout[data-layout=both]").click()
         cam, slides = _box(page, "#player"), _box(page, "#slides")

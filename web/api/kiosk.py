@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from classroom.card_tap import CardTap, CoreStatements, Found, tap
 from classroom.checkin import (
     NO_SESSION,
+    CheckinOutcome,
     CheckinRefused,
     CheckinResult,
     check_out,
@@ -69,7 +70,8 @@ class CheckinOut(BaseModel):
 
 
 def _refused(exc: CheckinRefused) -> HTTPException:
-    code = status.HTTP_409_CONFLICT if exc.code == "no_session" else status.HTTP_403_FORBIDDEN
+    no_session = exc.code == CheckinOutcome.NO_SESSION
+    code = status.HTTP_409_CONFLICT if no_session else status.HTTP_403_FORBIDDEN
     return HTTPException(code, {"code": exc.code, "message": str(exc)})
 
 
@@ -170,13 +172,13 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
     check_device_kind(done.kiosk.kind if done.kiosk else None, DeviceKind.KIOSK)
     outcome = done.outcome
     assert done.kiosk is not None and outcome is not None
-    if outcome.result == "unknown_card":
+    if outcome.result == CheckinOutcome.UNKNOWN_CARD:
         async with svc.sessionmaker() as db:
             await _unknown(db, done.kiosk.classroom_id, body.card_no)
-    if outcome.result == "no_session":
-        raise _refused(CheckinRefused("no_session", NO_SESSION))
-    if outcome.result == "not_an_officer":
-        raise _refused(CheckinRefused("not_an_officer", f"{outcome.name} is not an officer"))
+    if outcome.result == CheckinOutcome.NO_SESSION:
+        raise _refused(CheckinRefused(outcome.result, NO_SESSION))
+    if outcome.result == CheckinOutcome.NOT_AN_OFFICER:
+        raise _refused(CheckinRefused(outcome.result, f"{outcome.name} is not an officer"))
     assert outcome.person_id is not None and outcome.session_id is not None and outcome.at
     return CheckinOut(
         result=outcome.result,

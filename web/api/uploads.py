@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from classroom.db.models import Courseware, Person
 from web.api.courseware import CoursewareOut, accept_courseware, upload_target
 from web.deps import DB, CurrentPerson, services
-from web.schemas import Id, Strict
+from web.schemas import DB_INT_MAX, Id, Strict
 
 router = APIRouter(tags=["courseware"])
 
@@ -33,7 +33,7 @@ UploadId = Annotated[str, Field(pattern=_ID)]
 
 class UploadIn(Strict):
     filename: str = Field(min_length=1, max_length=255)
-    size: int = Field(ge=1)
+    size: int = Field(ge=1, le=DB_INT_MAX)
     session_id: Id | None = None
 
 
@@ -117,7 +117,7 @@ async def send(
     upload_id: UploadId,
     request: Request,
     person: CurrentPerson,
-    offset: Annotated[int, Query(ge=0)],
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX)],
 ) -> UploadOut:
     """The bytes from ``offset`` on: accepted only where the last chunk ended (409 with the
     offset held otherwise), never past the size begun with."""
