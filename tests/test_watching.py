@@ -294,6 +294,8 @@ async def test_no_credit_for_a_session_attended_nor_for_staff(portal: Portal) ->
             assert r.status_code == 200, r.text
             assert r.json()["watched_s"] == 600 and r.json()["creditable"] is False
             assert r.json()["credited"] is False
+            # Why, as the player says it: a manager did not attend, they are not an officer.
+            assert r.json()["attended"] is (who == "officer2")
 
 
 async def test_who_may_watch_and_who_sees_the_statistics(
