@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from classroom.db.models import Person, Session, SessionKind
 from classroom.db.types import utcnow
-from classroom.recordings import live_hls_prefix
+from classroom.protocol.layout import live_hls_prefix
 from classroom.runtime import Services
 from storage.object_store import ObjectNotFound
 from storage.seaweed import S3Connection
