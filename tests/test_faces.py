@@ -12,7 +12,7 @@ import pytest
 from classroom.faces import engine as engine_mod
 from classroom.faces.engine import FaceEngine, WeightsMissing, locate_weights
 from classroom.faces.gallery import Gallery
-from classroom.faces.quality import check_frame, probe_refusal
+from classroom.faces.quality import MIN_SHARPNESS, check_frame, face_sharpness, probe_refusal
 from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 
 FACES = Path(__file__).parent / "data" / "faces"
@@ -85,6 +85,54 @@ def test_enrolment_frames_are_refused_with_the_reason(engine: FaceEngine) -> Non
         refusal = check_frame(image, engine.detect(image))
         assert refusal is not None and refusal.code == code, (code, refusal)
         assert refusal.message
+
+
+def at_face_size(engine: FaceEngine, name: str, size: int) -> np.ndarray:
+    """The photo scaled so that its face is ``size`` px across: a camera nearer or further."""
+    image = photo(name)
+    scale = size / engine.detect(image)[0].size
+    smaller = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=smaller)
+
+
+NAMES = ("obama", "obama2", "biden", "obama_partial_face")
+
+
+def test_sharpness_is_judged_at_the_recognisers_scale(engine: FaceEngine) -> None:
+    """A sharp photo is sharp whatever its resolution: faces of 100 to 1,200 px (a phone's photo,
+    which the detector looks at smaller) measure alike and pass, and so does a dim one. The old
+    measure on the face's own pixels refused large faces as blurred."""
+    for name in NAMES:
+        measured = []
+        for size in (100, 300, 1200):
+            image = at_face_size(engine, name, size)
+            faces = engine.detect(image)
+            assert len(faces) == 1 and abs(faces[0].size - size) < 0.1 * size, (name, size)
+            measured.append(face_sharpness(image, faces[0]))
+        assert min(measured) >= MIN_SHARPNESS, (name, measured)
+        assert max(measured) < 1.5 * min(measured), (name, measured)
+        dim = (at_face_size(engine, name, 300) * 0.35).astype(np.uint8)
+        assert face_sharpness(dim, engine.detect(dim)[0]) >= MIN_SHARPNESS, name
+    phone = at_face_size(engine, "obama", 1200)
+    assert check_frame(phone, engine.detect(phone)) is None
+
+
+def test_blur_is_refused_through_noise_and_jpeg_blocks(engine: FaceEngine) -> None:
+    """Blurred by 2% of the face's size (some 2 px of the recogniser's crop), then given sensor
+    noise or a heavy JPEG, a face is still refused as blurred: neither passes for detail."""
+    rng = np.random.default_rng(7)
+    for name in NAMES:
+        for size in (150, 600):
+            blurred = cv2.GaussianBlur(at_face_size(engine, name, size), (0, 0), 0.02 * size)
+            noisy = [
+                np.clip(blurred + rng.normal(0, sigma, blurred.shape), 0, 255).astype(np.uint8)
+                for sigma in (8, 15)
+            ]
+            ok, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, 10])
+            assert ok
+            for image in (blurred, *noisy, cv2.imdecode(jpeg, cv2.IMREAD_COLOR)):
+                refusal = check_frame(image, engine.detect(image))
+                assert refusal is not None and refusal.code == "blurred", (name, size, refusal)
 
 
 def test_a_check_in_waits_for_a_frame_good_enough_to_judge(engine: FaceEngine) -> None:

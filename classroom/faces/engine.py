@@ -31,6 +31,9 @@ WEIGHTS = {
 }
 EMBEDDING_DIM = 128
 MODEL_ID = "sface-2021dec-int8bq"  # stored with each embedding: a new model means re-enrolment
+# YuNet finds faces up to about 450 px: a phone's photo (a face of 1,000 px and more) is looked
+# at smaller, and once more at half that size if no face was found.
+DETECT_LONG_SIDE = 1024
 
 
 class WeightsMissing(RuntimeError):
@@ -82,12 +85,29 @@ class FaceEngine:
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        h, w = image.shape[:2]
+        """Faces, largest first, in the image's own coordinates."""
+        long_side = max(image.shape[:2])
+        scale = min(1.0, DETECT_LONG_SIDE / long_side)
+        faces = self._detect_at(image, scale)
+        if not faces and long_side * scale > 640:
+            faces = self._detect_at(image, scale / 2)
+        return faces
+
+    def _detect_at(self, image: np.ndarray, scale: float) -> list[Face]:
+        if scale < 1.0:
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        else:
+            small = image
+        h, w = small.shape[:2]
         with self._lock:
             self._detector.setInputSize((w, h))
-            _, rows = self._detector.detect(image)
+            _, rows = self._detector.detect(small)
         faces = []
-        for row in rows if rows is not None else []:
+        for found in rows if rows is not None else []:
+            row = found.copy()
+            if small is not image:  # back to the image's pixels, for alignment on the original
+                row[:14] *= (image.shape[1] / w, image.shape[0] / h) * 7
             x, y, fw, fh = (float(v) for v in row[:4])
             points = tuple((float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
             faces.append(Face((x, y, fw, fh), points, float(row[14]), row))
