@@ -3,6 +3,7 @@ a head that turns, and .y4m files of them for Chromium's fake camera or the agen
 
 from __future__ import annotations
 
+import math
 import subprocess
 from pathlib import Path
 
@@ -98,3 +99,45 @@ async def enroll(
     return await client.post(
         f"/api/v1/people/{pid}/face", files=files, data={"consent": str(consent).lower()}
     )
+
+
+def turned_plane(image: np.ndarray, degrees: float, roll: float = 0.0) -> np.ndarray:
+    """A photo held up and turned ``degrees`` about its vertical axis (seen in perspective from
+    800 px, a webcam's focal length at 640 px), then rolled ``roll`` degrees in the image."""
+    h, w = image.shape[:2]
+    a, f = math.radians(degrees), 800.0
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    seen = []
+    for x, y in corners:
+        px, pz = (x - w / 2) * math.cos(a), f - (x - w / 2) * math.sin(a)
+        seen.append([f * px / pz + w / 2, f * (y - h / 2) / pz + h / 2])
+    plane = cv2.warpPerspective(
+        image, cv2.getPerspectiveTransform(corners, np.float32(seen)), (w, h), borderValue=(40,) * 3
+    )
+    rolled = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
+    return cv2.warpAffine(plane, rolled, (w, h), borderValue=(40, 40, 40))
+
+
+def bent(image: np.ndarray, degrees: float) -> np.ndarray:
+    """A photo folded down its middle, each half turned ``degrees`` away (a V seen from its
+    open side, from 800 px)."""
+    h, w = image.shape[:2]
+    a, f = math.radians(degrees), 800.0
+    xo = np.arange(w, dtype=np.float64) - w / 2
+    u = xo * f / (f * math.cos(a) - np.abs(xo) * math.sin(a))  # the sheet's x seen at column xo
+    depth = f + np.abs(u) * math.sin(a)
+    map_x = np.tile((u + w / 2).astype(np.float32), (h, 1))
+    map_y = ((np.arange(h)[:, None] - h / 2) * depth[None, :] / f + h / 2).astype(np.float32)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderValue=(40, 40, 40))
+
+
+def photo_attacks(image: np.ndarray) -> list[np.ndarray]:
+    """One photo shown as the presentation attacks seen to beat the nose-in-image-x measure:
+    rolled 25–35° either way (alone and turned 30° too), turned 35–60° about its vertical axis
+    either way, and bent."""
+    return [
+        *(turned_plane(image, 0, roll) for roll in (25, 30, 35, -25, -30, -35)),
+        *(turned_plane(image, 30, roll) for roll in (35, -35)),
+        *(turned_plane(image, deg) for deg in (35, 55, 60, -35, -55, -60)),
+        *(bent(image, deg) for deg in (30, 45)),
+    ]

@@ -29,7 +29,7 @@ from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.frames import camera_frames
 from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
-from tests.face_helpers import OBAMA, enroll, photo, turning_head, y4m
+from tests.face_helpers import OBAMA, enroll, photo, photo_attacks, turning_head, y4m
 
 pytestmark = pytest.mark.anyio
 
@@ -145,6 +145,11 @@ async def test_a_turning_head_checks_in_and_a_photo_does_not(
     assert seen([obama, obama, turned, turned], 30.0) == [pid]  # frontal, then a turn
     assert seen([obama, turned] * 5, 32.0) == []  # checked in a moment ago: still at the door
     assert seen([obama, turned], 100.0) == [pid]  # much later: again
+    # The photo rolled, turned about its vertical axis or bent, each after the frontal photo
+    attacked = [
+        frame for attack in photo_attacks(obama) for frame in (obama, obama, attack, attack)
+    ]
+    assert seen(attacked, 1000.0) == []
 
 
 async def test_file_camera_frames(tmp_path: Path) -> None:

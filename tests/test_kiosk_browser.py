@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.browser import browser, fake_camera
-from tests.face_helpers import photo, turning_head, y4m
+from tests.face_helpers import photo, photo_attacks, turning_head, y4m
 from tests.live_stack import CLI, LiveStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -135,10 +135,18 @@ def _state(page: Page) -> str:
     return str(page.locator("#status").get_attribute("data-state"))
 
 
+@pytest.mark.parametrize("shown", ["held_still", "rolled_and_turned"])
 def test_photo_held_up_fails_the_challenge(
-    live: LiveStack, tmp_path: Path, kiosk_token: str
+    live: LiveStack, tmp_path: Path, kiosk_token: str, shown: str
 ) -> None:
-    still = y4m(tmp_path / "still.y4m", [photo("obama")] * 30)
+    """A photo of the enrolled person held still, or rolled and turned after the frontal
+    picture (each way, so whichever side is asked is tried), checks nobody in."""
+    obama = photo("obama")
+    if shown == "held_still":
+        frames = [obama] * 30
+    else:
+        frames = [f for a in photo_attacks(obama)[:8] for f in [obama] * 5 + [a] * 5]
+    still = y4m(tmp_path / "still.y4m", frames)
     with browser(tmp_path / "p", fake_camera(still)) as ctx:
         page = ctx.new_page()
         _kiosk(page, live, kiosk_token)
@@ -146,6 +154,7 @@ def test_photo_held_up_fails_the_challenge(
         expect(page.locator("#status")).to_have_attribute(
             "data-state", "liveness_failed", timeout=20_000
         )
+        assert "checked_in" not in page.evaluate("window.__states")
         assert "张队员" not in page.locator("#status").inner_text()
 
 

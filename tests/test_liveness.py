@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge
+import math
+
+from classroom.faces.engine import Face
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
 
 
 def run(side: int, yaws: list[float], step: float = 0.2) -> str:
@@ -44,3 +47,32 @@ def test_either_side_for_a_door_camera_with_no_screen_to_ask() -> None:
     assert run(0, [0.03] * 40) == "failed"  # still
     assert run(0, [0.3] * 40) == "failed"  # turned from the start (a turned photo)
     assert HeadTurnChallenge(1, 0.0, side=0).direction == "either"
+
+
+def face(points: list[tuple[float, float]], roll_deg: float = 0.0) -> Face:
+    """Landmarks (right eye, left eye, nose, mouth corners) rolled about the eyes' midpoint."""
+    a = math.radians(roll_deg)
+    cx, cy = (points[0][0] + points[1][0]) / 2, (points[0][1] + points[1][1]) / 2
+    turned = tuple(
+        (
+            cx + (x - cx) * math.cos(a) - (y - cy) * math.sin(a),
+            cy + (x - cx) * math.sin(a) + (y - cy) * math.cos(a),
+        )
+        for x, y in points
+    )
+    return Face((0.0, 0.0, 100.0, 100.0), turned, 0.9, None)
+
+
+def test_a_face_rolled_in_its_plane_shows_no_turn() -> None:
+    """A photo tilted 30° moves its nose 0.35 eye distances sideways in the image: that is no
+    turn. A real turn (the nose off the eyes' midpoint along their line) reads the same rolled."""
+    frontal = [(40.0, 50.0), (80.0, 50.0), (60.0, 78.0), (45.0, 95.0), (75.0, 95.0)]
+    turned = [(40.0, 50.0), (80.0, 50.0), (70.0, 78.0), (47.0, 95.0), (77.0, 95.0)]
+    for roll in (-35.0, -25.0, 0.0, 25.0, 35.0):
+        assert abs(yaw(face(frontal, roll))) < 1e-9
+        assert math.isclose(yaw(face(turned, roll)), 0.25)
+
+
+def test_the_turn_is_counted_from_the_persons_own_frontal_yaw() -> None:
+    assert run(+1, [0.08, 0.25] + [0.25] * 30) == "failed"  # 0.17 from where they looked
+    assert run(+1, [-0.08, 0.15]) == "passed"  # 0.23 from where they looked

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from classroom.faces.engine import Face
+from classroom.faces.liveness import yaw
 
 MIN_FACE_PX = 80  # SFace works on 112×112 crops: smaller faces are upscaled noise
 # Laplacian variance of the aligned crop smoothed at σ = 1 px, per (mean grey / 100)². The shipped
@@ -122,10 +123,8 @@ def check_frame(image: np.ndarray, faces: list[Face]) -> Refusal | None:
             "blurred",
             f"the picture is blurred ({sharpness:.1f}, at least {MIN_SHARPNESS:.0f}): hold still",
         )
-    (rx, ry), (lx, ly), (nx, _ny) = face.landmarks[:3]
+    (rx, ry), (lx, ly) = face.landmarks[:2]
     roll = math.degrees(math.atan2(ly - ry, lx - rx))
-    eyes = math.hypot(lx - rx, ly - ry)
-    yaw = abs(nx - (rx + lx) / 2) / eyes if eyes else 1.0
-    if abs(roll) > MAX_ROLL_DEG or yaw > MAX_YAW:
+    if abs(roll) > MAX_ROLL_DEG or abs(yaw(face)) > MAX_YAW:
         return Refusal("not_frontal", "the head is turned or tilted: face the camera straight")
     return None
