@@ -19,6 +19,7 @@ from bench import (
     faces,
     faults,
     live,
+    liveness,
     login_flood,
     playback,
     roster,
@@ -40,6 +41,7 @@ BENCHES = {
     "faults": faults.run,
     "roster": roster.run,
     "agent_import": agent_import.run,
+    "liveness": liveness.run,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import statistics
@@ -27,6 +28,8 @@ class Result:
 
     @property
     def ratio(self) -> float:
+        if self.baseline_value == 0:  # counts (attacks passed) can be none on both sides
+            return 1.0 if self.candidate_value == 0 else math.inf
         return self.candidate_value / self.baseline_value
 
 

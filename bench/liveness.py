@@ -1,0 +1,103 @@
+"""Liveness: how many presentation attacks pass the head-turn challenge, and how many genuine
+turns do, for the portal's measure (the nose along the eyes' line, counted from the person's own
+frontal yaw) against the measure it replaced (the nose's offset in the image's x, absolute).
+
+Attacks: the frontal photo of the enrolled person rolled 20–40° either way, rolled 25–35° after
+being turned 30°, turned 35–60° about its vertical axis either way, and bent 20–45° — each shown
+after the frontal photo, to a challenge asking for either side or for any (the door camera), at
+the door camera's 640×480 and the kiosk's 480×360. Genuine: the shipped photo of the same person
+turned (and its mirror image, nearer), after the frontal one, to the side asked and to any.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.common import Result
+from classroom.faces.engine import Face, FaceEngine
+from classroom.faces.liveness import FRONTAL, TURNED, HeadTurnChallenge, yaw
+from tests.face_helpers import bent, photo, turned_plane
+
+
+def image_x_yaw(face: Face) -> float:
+    (rx, ry), (lx, ly), (nx, _ny) = face.landmarks[:3]
+    eyes = math.hypot(lx - rx, ly - ry)
+    return (nx - (rx + lx) / 2) / eyes if eyes else 0.0
+
+
+def passes_now(engine: FaceEngine, frames: list[np.ndarray], side: int) -> bool:
+    challenge = HeadTurnChallenge(1, 0.0, side=side)
+    faces = [engine.detect(f) for f in frames]
+    return any(
+        challenge.feed(yaw(found[0]), 0.2 * i) == "passed" for i, found in enumerate(faces) if found
+    )
+
+
+def passed_before(engine: FaceEngine, frames: list[np.ndarray], side: int) -> bool:
+    frontal = False
+    for frame in frames:
+        found = engine.detect(frame)
+        if not found:
+            continue
+        y = image_x_yaw(found[0])
+        if abs(y) < FRONTAL:
+            frontal = True
+        elif frontal and (y * side if side else abs(y)) >= TURNED:
+            return True
+    return False
+
+
+def attacks(front: np.ndarray) -> dict[str, list[np.ndarray]]:
+    rolls = [r * s for r in (20, 22.5, 25, 27.5, 30, 32.5, 35, 37.5, 40) for s in (1, -1)]
+    turns = [d * s for d in (35, 40, 45, 50, 55, 60) for s in (1, -1)]
+    return {
+        "rolled 20-40°": [turned_plane(front, 0, r) for r in rolls],
+        "turned 30°, rolled 25-35°": [turned_plane(front, 30, r) for r in (25, 35, -25, -35)],
+        "turned 35-60°": [turned_plane(front, d) for d in turns],
+        "bent 20-45°": [bent(front, d) for d in (20, 30, 40, 45)],
+    }
+
+
+def run(_tmp: Path) -> list[Result]:
+    engine = FaceEngine()
+    front, turned = photo("obama"), photo("obama2")
+    mirrored = cv2.warpAffine(
+        cv2.flip(turned, 1), cv2.getRotationMatrix2D((320, 240), 0, 1.7), (640, 480)
+    )
+    sizes: list[Callable[[np.ndarray], np.ndarray]] = [
+        lambda f: f,
+        lambda f: cv2.resize(f, (480, 360), interpolation=cv2.INTER_AREA),
+    ]
+    shown = attacks(front)
+    passed = {name: [0, 0, 0] for name in [*shown, "genuine"]}  # now, before, attempts
+    for size in sizes:
+        for name, frames_of in shown.items():
+            for attack in frames_of:
+                frames = [size(front), size(front), size(attack), size(attack)]
+                for side in (1, -1, 0):
+                    passed[name][0] += passes_now(engine, frames, side)
+                    passed[name][1] += passed_before(engine, frames, side)
+                    passed[name][2] += 1
+        for pose, side in ((turned, -1), (mirrored, 1)):
+            frames = [size(front), size(front), size(pose), size(pose)]
+            for asked in (side, 0):
+                passed["genuine"][0] += passes_now(engine, frames, asked)
+                passed["genuine"][1] += passed_before(engine, frames, asked)
+                passed["genuine"][2] += 1
+    return [
+        Result(
+            f"liveness: {name}",
+            "eyes' line, own frontal",
+            "image x, absolute",
+            f"passed of {attempts}",
+            now,
+            before,
+            name == "genuine",
+        )
+        for name, (now, before, attempts) in passed.items()
+    ]
