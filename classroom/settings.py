@@ -217,6 +217,11 @@ class LiveSettings(_Section):
     answer_timeout_s: float = Field(default=15, gt=0, le=120)
     # A viewer whose WebRTC does not connect within this long plays HLS instead.
     webrtc_timeout_s: float = Field(default=8, gt=0, le=60)
+    # WebRTC viewers one classroom's agent relays to at most; the rest play HLS from the store.
+    # The relay shares the agent's process with capture and upload: on a 2-core PC each viewer
+    # costs 0.009–0.016 of a core and the process saturates near 80 (docs/benchmarks.md), so
+    # 40 leaves the recording its share. 0: every viewer plays HLS.
+    webrtc_max_viewers: int = Field(default=40, ge=0, le=1000)
 
 
 class Settings(BaseSettings):

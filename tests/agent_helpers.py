@@ -32,6 +32,7 @@ async def running_agent(
     agent: dict[str, Any] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     embedded_store: bool = False,
+    live: dict[str, Any] | None = None,
 ) -> AsyncIterator[Agent]:
     """``embedded_store``: no store configured; the agent finds the one a portal on this machine
     runs, by ``data_dir/s3/connection.json`` (``s3`` is then not used)."""
@@ -41,6 +42,7 @@ async def running_agent(
         bucket,
         media={**FAST_MEDIA, **(media or {})},
         agent={**FAST_AGENT, **(agent or {})},
+        live=live or {},
     )
     if embedded_store:
         settings.storage.endpoint = settings.storage.access_key = settings.storage.secret_key = ""

@@ -22,6 +22,7 @@ from classroom.protocol.layout import live_hls_prefix
 from classroom.runtime import Services
 from storage.object_store import ObjectNotFound
 from storage.seaweed import S3Connection
+from streaming.gaps import recording_gaps
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import Portal, make_portal, other_squads_course
 from tests.live_helpers import Viewer, ffmpeg_processes
@@ -183,6 +184,59 @@ async def test_whep_through_the_portal_to_the_agents_relay(
         await until(lambda: not _published(services, rec["id"]), 10, "the live copies removed")
         assert (await _whep(officer1, sid, Viewer())).status_code == 409
     for v in viewers:
+        await v.leave()
+
+
+async def test_a_crowd_beyond_the_bound_plays_hls_and_the_recording_keeps_time(
+    services: Services, s3: S3Connection, bucket: str, tmp_path: Path
+) -> None:
+    """The agent relays to its bound of WebRTC viewers; a crowd beyond it is refused at once
+    with viewers_full (the page plays the store's HLS), the viewers in keep their frames, and
+    the recording runs on in one capture run with no gap."""
+    portal = await make_portal(services)
+    sid = portal.world.session_id
+    inside = [Viewer() for _ in range(2)]
+    crowd = [Viewer() for _ in range(24)]
+    async with (
+        portal.as_user("trainer") as trainer,
+        portal.as_user("officer1") as officer1,
+        running_agent(
+            portal, s3, bucket, tmp_path / "agent", media=MEDIA, live={"webrtc_max_viewers": 2}
+        ) as agent,
+    ):
+        rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
+        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        await _until_live(officer1, sid)
+        for v in inside:
+            r = await _whep(officer1, sid, v)
+            assert r.status_code == 201, r.text
+            await v.accept(r.text)
+        await until(lambda: all(v.frames >= 30 for v in inside), 30, "the viewers' frames")
+
+        refused = await asyncio.gather(*(_whep(officer1, sid, v) for v in crowd))
+        assert {r.status_code for r in refused} == {503}
+        assert {r.json()["detail"]["code"] for r in refused} == {"viewers_full"}
+        assert agent.live.viewers == 2
+        hls = await officer1.get(f"/api/v1/sessions/{sid}/live/hls/live.m3u8")
+        for _ in range(50):  # the crowd's way in: the store's HLS
+            if hls.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+            hls = await officer1.get(f"/api/v1/sessions/{sid}/live/hls/live.m3u8")
+        assert hls.status_code == 200 and hls.text.startswith("#EXTM3U")
+        seen = [v.frames for v in inside]
+        await until(
+            lambda: all(v.frames >= n + 60 for v, n in zip(inside, seen, strict=True)),
+            30,
+            "frames for the viewers inside, after the crowd",
+        )
+
+        await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
+        await until(lambda: rec["id"] not in agent.recorders, 20, "the recording stopped")
+        workdir = agent._workdir(rec["id"])
+        assert len(list((workdir / "cache").glob("run-*"))) == 1  # never stalled, never restarted
+        assert recording_gaps(workdir) == []
+    for v in inside + crowd:
         await v.leave()
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import structlog
 
+from classroom.protocol.live import LiveAnswer
+
 log = structlog.get_logger(__name__)
 
 
@@ -95,8 +97,9 @@ class PortalClient:
         ).json()
         return data
 
-    async def live_answer(self, request_id: str, body: dict[str, Any]) -> None:
+    async def live_answer(self, request_id: str, answer: LiveAnswer) -> None:
         """One attempt: a viewer waits seconds at most, an answer later is of no use."""
+        body = answer.model_dump(exclude_none=True)
         await self.once("POST", f"/agent/live/{request_id}", json=body)
 
     async def gallery(self, version: str) -> dict[str, Any] | None:

@@ -70,6 +70,7 @@ async def build_agent(
         metrics_port=settings.agent.metrics_port,
         composite=settings.media.composite,
         live=settings.live.enabled,
+        live_max_viewers=settings.live.webrtc_max_viewers,
         gallery_sync_s=settings.agent.gallery_sync_s,
     )
     camera = camera_from_setting(

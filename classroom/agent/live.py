@@ -23,6 +23,7 @@ from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient, PortalRejected
 from classroom.agent.store_calls import in_store_thread
 from classroom.protocol.layout import live_hls_prefix
+from classroom.protocol.live import VIEWERS_FULL, LiveAnswer
 from storage.object_store import ObjectStore
 from storage.ports import free_udp_port
 from streaming.live import LiveError, LiveRelay, LiveSource
@@ -108,8 +109,14 @@ class LiveDesk:
         store: ObjectStore,
         poll_wait_s: float,
         ptz: Callable[[int], Awaitable[None]] | None = None,
+        max_viewers: int = 40,
     ) -> None:
         self.portal = portal
+        # The relay runs on the loop that also supervises capture and uploads: beyond this many
+        # WebRTC viewers an offer is refused at once (the page then plays the store's HLS), so
+        # a crowd never starves the recording.
+        self.max_viewers = max_viewers
+        self._joining = 0  # offers being answered: counted against the bound too
         self.ptz = ptz  # recall a preset now; None: the classroom has no PTZ camera
         self.store = store
         self.poll_wait_s = poll_wait_s
@@ -182,27 +189,35 @@ class LiveDesk:
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
 
-    async def _ptz(self, preset: int) -> dict[str, Any]:
+    async def _ptz(self, preset: int) -> LiveAnswer:
         if self.ptz is None:
-            return {"error": "this classroom has no PTZ camera"}
+            return LiveAnswer(error="this classroom has no PTZ camera")
         try:
             async with asyncio.timeout(15):
                 await self.ptz(preset)
         except Exception as exc:  # the camera did not answer, or refused
-            return {"error": f"the camera did not move: {type(exc).__name__}: {exc}"[:400]}
-        return {"resource": f"preset-{preset}"}
+            return LiveAnswer(error=f"the camera did not move: {type(exc).__name__}: {exc}"[:400])
+        return LiveAnswer(resource=f"preset-{preset}")
 
     async def _answer(self, req: dict[str, Any]) -> None:
-        body: dict[str, Any]
+        body: LiveAnswer
         feed = self._feeds.get(int(req.get("recording_id") or 0))
         try:
             if req["kind"] == "ptz":
                 body = await self._ptz(int(req["preset"]))
             elif req["kind"] == "close":
                 closed = feed is not None and await feed.relay.close(str(req["resource"]))
-                body = {"resource": req["resource"]} if closed else {"error": "no such viewer"}
+                resource = str(req["resource"])
+                body = (
+                    LiveAnswer(resource=resource) if closed else LiveAnswer(error="no such viewer")
+                )
             elif feed is None:
-                body = {"error": "this recording is not running here"}
+                body = LiveAnswer(error="this recording is not running here")
+            elif self.viewers + self._joining >= self.max_viewers:
+                body = LiveAnswer(
+                    error=f"{self.max_viewers} viewers are watching here: play HLS",
+                    code=VIEWERS_FULL,
+                )
             else:
                 ice = [
                     RTCIceServer(
@@ -212,13 +227,17 @@ class LiveDesk:
                     )
                     for s in req.get("ice_servers") or []
                 ]
-                async with asyncio.timeout(OFFER_TIMEOUT_S):
-                    sdp, resource = await feed.relay.offer(str(req["sdp"]), ice)
-                body = {"sdp": sdp, "resource": resource}
+                self._joining += 1
+                try:
+                    async with asyncio.timeout(OFFER_TIMEOUT_S):
+                        sdp, resource = await feed.relay.offer(str(req["sdp"]), ice)
+                finally:
+                    self._joining -= 1
+                body = LiveAnswer(sdp=sdp, resource=resource)
         except (LiveError, TimeoutError, KeyError, TypeError, ValueError) as exc:
-            body = {"error": str(exc) or "the live stream did not answer in time"}
+            body = LiveAnswer(error=(str(exc) or "the live stream did not answer in time")[:500])
         try:
             await self.portal.live_answer(str(req["id"]), body)
         except PortalRejected:  # the viewer gave up waiting: drop the peer made for it
-            if feed is not None and body.get("sdp"):
-                await feed.relay.close(body["resource"])
+            if feed is not None and body.sdp and body.resource:
+                await feed.relay.close(body.resource)

@@ -124,6 +124,7 @@ class AgentConfig:
     metrics_port: int = 0  # Prometheus /metrics on 127.0.0.1; 0: off
     composite: bool = False  # camera and screen side by side, made after the session
     live: bool = True  # send the camera live (WebRTC relay, HLS) while recording
+    live_max_viewers: int = 40  # WebRTC viewers relayed here; the rest play HLS
     gallery_sync_s: float = 300.0  # the door camera's face gallery, fetched again this often
 
 
@@ -188,7 +189,11 @@ class Agent:
         self._background: set[asyncio.Task[None]] = set()
         self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
         self.live = LiveDesk(
-            portal, store, config.poll_wait_s, ptz.recall if ptz is not None else None
+            portal,
+            store,
+            config.poll_wait_s,
+            ptz.recall if ptz is not None else None,
+            max_viewers=config.live_max_viewers,
         )
         self.door = (
             DoorDesk(

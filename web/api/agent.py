@@ -34,6 +34,7 @@ from classroom.faces.enrollment import (
     is_enrolled,
     person_for_card,
 )
+from classroom.protocol.live import LiveAnswer
 from classroom.recordings import (
     TrackReport,
     UploadReport,
@@ -138,12 +139,6 @@ async def commands(
                 await event.wait()
 
 
-class LiveAnswerIn(BaseModel):
-    sdp: str | None = Field(default=None, max_length=64 * 1024)
-    resource: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    error: str | None = Field(default=None, max_length=500)
-
-
 @router.get("/live")
 async def live_requests(
     request: Request,
@@ -161,7 +156,7 @@ async def live_requests(
 
 @router.post("/live/{request_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def live_answer(
-    request: Request, request_id: str, body: LiveAnswerIn, db: DB, device: CurrentAgent
+    request: Request, request_id: str, body: LiveAnswer, db: DB, device: CurrentAgent
 ) -> None:
     classroom_id = device.classroom_id
     await db.commit()

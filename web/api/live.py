@@ -21,6 +21,7 @@ from classroom.courseware import course_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
 from classroom.live_broker import AgentSilent, LiveRequest, Viewer
 from classroom.protocol.layout import live_hls_prefix
+from classroom.protocol.live import VIEWERS_FULL
 from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
 from web.api.sessions import classroom_of, get_session_or_404
@@ -157,6 +158,12 @@ async def whep_offer(request: Request, session_id: Id, db: DB, person: CurrentPe
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
         ) from None
+    if answer.get("code") == VIEWERS_FULL:  # the page plays the store's HLS instead
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            {"code": VIEWERS_FULL, "message": str(answer.get("error"))},
+            headers={"Retry-After": "60"},
+        )
     if answer.get("error") or not answer.get("sdp") or not answer.get("resource"):
         raise HTTPException(
             status.HTTP_409_CONFLICT,

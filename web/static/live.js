@@ -86,7 +86,13 @@
       body: pc.localDescription.sdp,
       credentials: "same-origin",
     });
-    if (r.status !== 201) throw new Error(`WHEP answered ${r.status}`);
+    if (r.status !== 201) {
+      const why = new Error(`WHEP answered ${r.status}`);
+      // The classroom relays to as many viewers as it can spare: the rest watch HLS, told so.
+      const detail = (await r.json().catch(() => ({}))).detail;
+      why.full = Boolean(detail && detail.code === "viewers_full");
+      throw why;
+    }
     resource = r.headers.get("Location");
     await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
     await within(info.webrtc_timeout_s * 1000, connected(pc), "WebRTC");
@@ -114,7 +120,7 @@
     window.livePeer = null;
   }
 
-  function playHLS(info) {
+  function playHLS(info, key = "hls") {
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveSyncDurationCount: 2, manifestLoadingMaxRetry: 30 });
       window.liveHls = hls;
@@ -123,7 +129,7 @@
         // The playlist may not be published yet, or a segment went missing: start again,
         // unless the session is no longer live.
         hls.destroy();
-        if (await stillLive()) setTimeout(() => playHLS(info), 2000);
+        if (await stillLive()) setTimeout(() => playHLS(info, key), 2000);
         else say("ended");
       });
       hls.loadSource(info.hls);
@@ -134,7 +140,7 @@
       say("unsupported");
       return;
     }
-    say("hls");
+    say(key);
     video.play().catch(() => {});
   }
 
@@ -146,14 +152,14 @@
     }
   }
 
-  async function fallBack(info, why) {
+  async function fallBack(info, why, key = "hls") {
     leave();
     if (!(await stillLive())) {
       say("ended");
       return;
     }
     console.warn("WebRTC did not work, playing HLS:", why);
-    playHLS(info);
+    playHLS(info, key);
   }
 
   async function start() {
@@ -168,7 +174,7 @@
     try {
       await playWebRTC(info);
     } catch (err) {
-      fallBack(info, err.message);
+      fallBack(info, err.message, err.full ? "hls_full" : "hls");
     }
   }
 
