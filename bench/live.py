@@ -15,6 +15,9 @@ this machine over loopback:
    which is each viewer's own machine's work): how many hold ≥ 25 fps with the relay against
    aiortc encoding for each viewer, and the sender's CPU per viewer (this process's CPU over the
    idle relay's, divided by the viewers). Goals: ≥ 40 viewers, ≤ 0.01 core per viewer.
+   Also what one more viewer costs the sender (the slope of its cores over the steps that held)
+   and the step where its process saturates (its cores grow by less than half that): the
+   agent's bound on WebRTC viewers (live.webrtc_max_viewers) must sit well below it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import functools
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -31,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -39,6 +44,7 @@ from aiortc.contrib.media import MediaPlayer, MediaRelay
 from playwright.async_api import async_playwright
 
 from bench.common import Result
+from classroom.settings import LiveSettings
 from hardware.synthetic import SyntheticCamera, SyntheticMic
 from storage.ports import free_port, free_udp_port
 from streaming.ffmpeg_bin import resolve_ffmpeg
@@ -283,15 +289,23 @@ async def _idle_cores(seconds: float = 3.0) -> float:
     return (time.process_time() - cpu) / (time.monotonic() - wall)
 
 
+@dataclass
+class Scaling:
+    held: int  # the most viewers that all held ≥ 25 fps
+    marginal: float  # the sender's cores per added viewer, below saturation (least squares)
+    saturated_at: int | None  # the first step whose viewers no longer got more of the sender
+
+
 async def _scale(
     steps: list[int],
     answer: Callable[[str], Awaitable[str]],
     after_step: Callable[[], Awaitable[None]],
     label: str,
-) -> tuple[int, float]:
-    """The most viewers that all held ≥ 25 fps, and the sender's CPU per viewer there."""
+) -> Scaling:
+    """Each step's viewers and the sender's cores: how many hold 25 fps, what one more viewer
+    costs, and where the sender's process stops growing (saturated: every viewer gets less)."""
     idle = await _idle_cores()
-    held, per_viewer = 0, float("nan")
+    held, points = 0, [(0, idle)]
     for count in steps:
         fps, cores = await _viewers(answer, count, SECONDS)
         await after_step()
@@ -302,10 +316,23 @@ async def _scale(
             file=sys.stderr,
             flush=True,
         )
+        points.append((count, cores))
         if ok < count:
             break
-        held, per_viewer = count, (cores - idle) / count
-    return held, per_viewer
+        held = count
+    growing = [p for p in points if p[0] <= held] or points[:2]
+    n = [float(c) for c, _ in growing]
+    cores = [c for _, c in growing]
+    marginal = statistics.linear_regression(n, cores).slope if len(growing) > 1 else float("nan")
+    saturated_at = next(
+        (
+            b[0]
+            for a, b in itertools.pairwise(points)
+            if b[1] - a[1] < 0.5 * marginal * (b[0] - a[0])
+        ),
+        None,
+    )
+    return Scaling(held, marginal, saturated_at)
 
 
 class _EncodeEach:
@@ -373,13 +400,11 @@ async def _measure(workdir: Path) -> list[Result]:
                 await relay.close(viewer)
             resources.clear()
 
-        relay_held, relay_cpu = await _scale(RELAY_STEPS, relay_answer, relay_reset, "relay")
+        relay_scaled = await _scale(RELAY_STEPS, relay_answer, relay_reset, "relay")
         await relay.stop()
         each = _EncodeEach(port)
         try:
-            encode_held, encode_cpu = await _scale(
-                ENCODE_STEPS, each.answer, each.close_peers, "encode each"
-            )
+            encode_scaled = await _scale(ENCODE_STEPS, each.answer, each.close_peers, "encode each")
         finally:
             await each.close_peers()
             each.stop()
@@ -411,18 +436,27 @@ async def _measure(workdir: Path) -> list[Result]:
             "viewers at ≥25 fps, relay",
             "aiortc encoding each viewer",
             "viewers",
-            relay_held,
-            max(encode_held, 1),
+            relay_scaled.held,
+            max(encode_scaled.held, 1),
             True,
         ),
         Result(
             "live",
-            "sender CPU per viewer, relay",
+            "sender CPU per added viewer, relay",
             "aiortc encoding each viewer",
             "cores",
-            relay_cpu,
-            encode_cpu,
+            relay_scaled.marginal,
+            encode_scaled.marginal,
             False,
+        ),
+        Result(
+            "live",
+            "relay saturated at (viewers; 0: not within the steps)",
+            "the agent's bound (live.webrtc_max_viewers)",
+            "viewers",
+            relay_scaled.saturated_at or 0,
+            LiveSettings().webrtc_max_viewers,
+            True,
         ),
     ]
 

@@ -159,7 +159,11 @@ async def test_the_camera_is_not_opened_twice(
         other = rec["id"] + 1000
         sent: list[tuple[str, dict[str, object]]] = []
         report = agent.report
-        agent.report = lambda method, path, body: sent.append((path, body))  # type: ignore[method-assign]
+
+        async def keep(method: str, path: str, body: dict[str, object]) -> None:
+            sent.append((path, body))
+
+        agent.report = keep  # type: ignore[method-assign]
         try:
             await agent.handle(
                 Command(99, "start_recording", other, sid + 1000, f"recordings/x-{other}/")
@@ -288,11 +292,11 @@ async def test_an_acknowledgement_the_outbox_cannot_keep_goes_straight_to_the_po
     full = {"left": 2}
     put = Outbox.put
 
-    def disk_full(self: Outbox, method: str, path: str, body: dict[str, Any]) -> None:
+    async def disk_full(self: Outbox, method: str, path: str, body: dict[str, Any]) -> None:
         if path.endswith("/ack") and full["left"]:
             full["left"] -= 1
             raise sqlite3.OperationalError("database or disk is full")
-        put(self, method, path, body)
+        await put(self, method, path, body)
 
     monkeypatch.setattr(Outbox, "put", disk_full)
     portal = await make_portal(services)

@@ -20,7 +20,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,7 +118,7 @@ class DoorDesk:
     def __init__(
         self,
         portal: PortalClient,
-        report: Callable[[str, str, dict[str, Any]], None],
+        report: Callable[[str, str, dict[str, Any]], Awaitable[None]],
         health: Health,
         ffmpeg: str,
         camera: CameraSource,
@@ -170,7 +170,7 @@ class DoorDesk:
                         self.health.clear("door_camera")
                         person = await asyncio.to_thread(watch.look, frame)
                         if person is not None:
-                            self._checked_in(person)
+                            await self._checked_in(person)
                 raise RuntimeError("the door camera's stream ended")
             except asyncio.CancelledError:
                 raise
@@ -179,10 +179,10 @@ class DoorDesk:
                 log.warning("door.camera_failed", error=str(exc)[:200])
             await asyncio.sleep(5)
 
-    def _checked_in(self, person_id: int) -> None:
+    async def _checked_in(self, person_id: int) -> None:
         self.checked_in += 1
         log.info("door.seen", person=person_id)  # the id, not the name: logs are not the register
-        self.report(
+        await self.report(
             "POST",
             "/agent/checkin",
             {

@@ -4,6 +4,10 @@ Reports (a recording started or stopped on schedule, a command's acknowledgement
 finished) go into a local SQLite file first, then one worker delivers them in order. The portal
 being down, or the agent restarting, only delays them; since every report is idempotent on the
 portal's side, delivering one twice (killed between sending and deleting) changes nothing.
+
+Writes wait for the disk (synchronous=FULL: a report put is a report kept), and the agent's event
+loop also carries the live relay's packets: they run on one thread of their own, in the order
+they were asked for, while the loop goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +54,14 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")  # a report accepted is a report kept
         self._db.executescript(_SCHEMA)
         self._wake = asyncio.Event()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
 
-    def put(self, method: str, path: str, body: dict[str, Any]) -> None:
-        self._db.execute(
+    async def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._db.execute, sql, args)
+
+    async def put(self, method: str, path: str, body: dict[str, Any]) -> None:
+        """Kept on disk when this returns."""
+        await self._write(
             "INSERT INTO outbox (method, path, body, created_at) VALUES (?, ?, ?, ?)",
             (method, path, json.dumps(body), time.time()),
         )
@@ -63,8 +73,8 @@ class Outbox:
         ).fetchall()
         return [Report(i, m, p, json.loads(b), c) for i, m, p, b, c in rows]
 
-    def done(self, report_id: int) -> None:
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (report_id,))
+    async def done(self, report_id: int) -> None:
+        await self._write("DELETE FROM outbox WHERE id = ?", (report_id,))
 
     def depth(self) -> tuple[int, float | None]:
         """How many reports wait, and since when (epoch seconds) the oldest."""
@@ -79,4 +89,5 @@ class Outbox:
         self._wake.clear()
 
     def close(self) -> None:
+        self._writer.shutdown(wait=True)  # what was asked to be written is written
         self._db.close()

@@ -236,9 +236,9 @@ class Agent:
     def _marked(self, ids: set[int], name: str) -> set[int]:
         return {rid for rid in ids if self._marker(rid, name).exists()}
 
-    def report(self, method: str, path: str, body: dict[str, Any]) -> None:
+    async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
         """Tell the portal, through the outbox: in order, and whenever it answers."""
-        self.outbox.put(method, path, body)
+        await self.outbox.put(method, path, body)
 
     async def run(self) -> None:
         """Until cancelled: follow the schedule (from the cache if need be) and deliver reports
@@ -367,7 +367,7 @@ class Agent:
                 self.health.clear("card_reader")
                 async for card in reader.cards():
                     log.info("agent.card", card=card[-4:])  # the last digits, not the number
-                    self.report(
+                    await self.report(
                         "POST",
                         "/agent/checkin",
                         {"event_uid": str(uuid.uuid4()), "card_no": card, "at": iso_utc(_now())},
@@ -415,7 +415,7 @@ class Agent:
                 if self.health.portal.reachable is False:
                     log.info("agent.portal_back", waited=len(self.outbox.pending()))
                 self.health.portal.answered()
-            self.outbox.done(rep.id)
+            await self.outbox.done(rep.id)
         return True
 
     async def _refresh_schedule(self) -> None:
@@ -432,7 +432,7 @@ class Agent:
             # or while the portal was out of reach): nothing in the schedule would ever end it,
             # and it would keep the camera from the sessions after it. What it recorded is kept.
             log.warning("agent.schedule_dropped", recording=rid)
-            self.report("POST", f"/agent/recordings/{rid}/stopped", {"at": iso_utc(_now())})
+            await self.report("POST", f"/agent/recordings/{rid}/stopped", {"at": iso_utc(_now())})
             await self._stop(rid)
 
     async def _follow_schedule(self) -> None:
@@ -459,7 +459,9 @@ class Agent:
         for e in decision.stop:  # first: a session in its post-roll hands over the camera
             log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
             self._prefixes.setdefault(e.recording_id, e.object_prefix)
-            self.report("POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)})
+            await self.report(
+                "POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)}
+            )
             await self._stop(e.recording_id)
         for e in decision.start:
             log.info("agent.schedule_start", recording=e.recording_id, session=e.session_id)
@@ -469,7 +471,9 @@ class Agent:
                 log.exception("agent.schedule_start_failed", recording=e.recording_id)
                 continue
             self._mark(e.recording_id, BY_SCHEDULE, True)
-            self.report("POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)})
+            await self.report(
+                "POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)}
+            )
 
     def status(self) -> dict[str, Any]:
         """What the heartbeat carries, and `classroom agent status` shows."""
@@ -617,7 +621,7 @@ class Agent:
         again at the next poll."""
         path = f"/agent/commands/{command_id}/ack"
         try:
-            self.report("POST", path, ack)
+            await self.report("POST", path, ack)
         except (OSError, sqlite3.Error) as exc:
             log.warning("agent.ack_direct", command=command_id, error=str(exc)[:200])
             await self.portal.once("POST", path, json=ack)
@@ -804,13 +808,13 @@ class Agent:
                 needed = sum(seg.stat().st_size for seg in segments) + 16 * 1024**2
                 raise NoSpace(needed) from exc
             log.exception("agent.finish_failed", recording=recording_id)
-            self.report(
+            await self.report(
                 "POST",
                 f"/agent/recordings/{recording_id}/failure",
                 {"error": f"{type(exc).__name__}: {exc}"[:4000]},
             )
             return
-        self.report(
+        await self.report(
             "POST",
             f"/agent/recordings/{recording_id}/upload",
             {
