@@ -14,6 +14,7 @@ in a new run directory; the runs of one recording are joined in order at the end
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -196,8 +197,36 @@ async def place_segment(
     dest = workdir / "segments" / f"r{run:04d}-{seq:05d}.ts"
     dest.parent.mkdir(parents=True, exist_ok=True)
     path.replace(dest)
+    _note_duration(dest, media.duration_s)
     log.info("recorder.segment", path=dest.name, duration_s=round(media.duration_s, 2))
     return Segment(dest, run, seq, media)
+
+
+DURATIONS = "durations.csv"  # beside the accepted segments: "name,seconds" a line
+
+
+def _note_duration(segment: Path, seconds: float) -> None:
+    """What the check measured, kept for the playlist made at the end (which then need not read
+    every segment again). Best effort: a segment without a note is read then."""
+    try:
+        with (segment.parent / DURATIONS).open("a", encoding="utf-8") as notes:
+            notes.write(f"{segment.name},{seconds:.6f}\n")
+    except OSError as exc:  # a full disk: the segment is kept, its note is not
+        log.warning("recorder.duration_not_noted", path=segment.name, error=str(exc)[:200])
+
+
+def noted_durations(segments_dir: Path) -> dict[str, float]:
+    """The accepted segments' durations as noted (a line cut short by a crash is skipped)."""
+    try:
+        text = (segments_dir / DURATIONS).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    noted = {}
+    for line in text.split("\n")[:-1]:  # the last piece has no newline: cut short, or empty
+        name, _, seconds = line.partition(",")
+        with contextlib.suppress(ValueError):
+            noted[name] = float(seconds)
+    return noted
 
 
 async def accept_left_over(workdir: Path, need_audio: bool) -> list[Segment]:

@@ -12,6 +12,7 @@ import pytest
 
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
+from streaming.recorder import noted_durations
 from tests.agent_helpers import running_agent, until
 from tests.api_helpers import make_portal
 
@@ -62,6 +63,9 @@ async def test_camera_and_screen_tracks_and_the_composite(
             assert names and len(lengths) == len(names)
             if track == "camera":
                 assert abs(sum(lengths) - got["duration_s"]) < 0.5
+                # written from the durations noted as each segment was accepted
+                noted = noted_durations(agent._workdir(rec["id"]) / "segments")
+                assert lengths == pytest.approx([noted[n] for n in names], abs=1e-3)
             seg = await trainer.get(f"{hls}/{names[-1]}")
             assert seg.status_code == 200 and seg.content[:1] == b"\x47"
         bad = f"/api/v1/recordings/{rec['id']}/hls"

@@ -16,7 +16,14 @@ from streaming.child import LINE_KEPT, FfmpegProcess
 from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.finalize import FinalizeError, join_segments
 from streaming.media_check import InvalidMedia, check_media
-from streaming.recorder import EncodeSettings, Segment, SegmentRecorder, build_command
+from streaming.recorder import (
+    DURATIONS,
+    EncodeSettings,
+    Segment,
+    SegmentRecorder,
+    build_command,
+    noted_durations,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -46,6 +53,12 @@ async def test_records_segments_and_joins_them(tmp_path: Path) -> None:
     assert all(s.media.has_audio for s in segments[:-1])  # the tail may close before audio
     total = sum(s.media.duration_s for s in segments)
     assert total >= 3.0  # the last, open segment was flushed on stop, not lost
+    # Each check's measure is noted for the playlist made at the end, which need not read them.
+    noted = noted_durations(tmp_path / "segments")
+    assert noted == pytest.approx({s.path.name: s.media.duration_s for s in segments}, abs=1e-5)
+    with (tmp_path / "segments" / DURATIONS).open("a") as notes:
+        notes.write("r9999-00000.ts,2.")  # a line cut short by a crash
+    assert noted_durations(tmp_path / "segments") == noted
 
     out = tmp_path / "recording.mp4"
     info = await join_segments(resolve_ffmpeg(), [s.path for s in segments], out)

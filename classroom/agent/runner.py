@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import json
 import shutil
 import sqlite3
 import threading
@@ -39,6 +37,7 @@ from classroom.agent.client import (
     PortalUnavailable,
 )
 from classroom.agent.door import DoorDesk
+from classroom.agent.finishing import Finisher
 from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write_status
 from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
@@ -50,22 +49,17 @@ from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
 from storage.multipart import ResumableUploader, UploadCancelled
-from storage.object_store import ObjectInfo, ObjectStore
+from storage.object_store import ObjectStore
 from storage.seaweed import S3Connection
-from streaming.child import NO_SPACE
-from streaming.finalize import FinalizeError, compose_side_by_side, join_segments
-from streaming.gaps import RunEnd, recording_gaps
+from streaming.gaps import RunEnd
 from streaming.levels import audio_level
-from streaming.media_check import InvalidMedia, MediaInfo, check_media
 from streaming.preview import preview_jpeg
 from streaming.recorder import (
     EncodeSettings,
     RecorderFault,
     Segment,
     SegmentRecorder,
-    accept_left_over,
 )
-from streaming.vod import VodSegment, hls_playlist, scene_changes, thumbnail
 
 log = structlog.get_logger(__name__)
 
@@ -80,28 +74,6 @@ LOOP_RETRY_MAX_S = 30.0
 LOOP_HEALTHY_S = 60.0
 # A marker in a recording's directory: the schedule started it (not a trainer's command).
 BY_SCHEDULE = "by-schedule"
-# How often a recording whose finishing ran out of disk looks for room again.
-FINISH_SPACE_POLL_S = 2.0
-
-
-class NoSpace(Exception):
-    """Finishing a recording ran out of disk: it waits for ``needed`` bytes, then goes on."""
-
-    def __init__(self, needed: int) -> None:
-        super().__init__(f"no space left to finish: {needed} bytes needed")
-        self.needed = needed
-
-
-def out_of_space(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is the disk being full: ENOSPC, or ffmpeg saying so."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
-            return True
-        if NO_SPACE in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 @dataclass
@@ -138,10 +110,6 @@ class DiskLow(RuntimeError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _track(key: str, info: ObjectInfo) -> dict[str, Any]:
-    return {"object_key": key, "size_bytes": info.size, "sha256": info.sha256}
 
 
 class Agent:
@@ -194,6 +162,15 @@ class Agent:
             config.poll_wait_s,
             ptz.recall if ptz is not None else None,
             max_viewers=config.live_max_viewers,
+        )
+        self.finisher = Finisher(
+            config.ffmpeg,
+            uploader,
+            self.health,
+            self.report,
+            self.free_bytes,
+            need_audio=mic is not None,
+            composite=config.composite,
         )
         self.door = (
             DoorDesk(
@@ -738,7 +715,7 @@ class Agent:
 
         async def put() -> None:
             try:
-                await self._upload(key, segment, "video/mp2t")
+                await self.finisher.upload(key, segment, "video/mp2t")
             except UploadCancelled:
                 pass
             except Exception as exc:  # the journal cannot take it (the disk full): finishing will
@@ -765,180 +742,13 @@ class Agent:
 
         async def finish() -> None:
             try:
-                while True:
-                    try:
-                        await self._finish(recording_id)
-                        return
-                    except NoSpace as exc:
-                        await self._wait_for_space(recording_id, exc.needed)
+                workdir, prefix = self._workdir(recording_id), self._prefixes[recording_id]
+                if await self.finisher.finish(recording_id, workdir, prefix):
+                    self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
             finally:
                 self._finishing_ids.discard(recording_id)
 
         self._spawn(finish(), self._finishing)
-
-    async def _finish(self, recording_id: int) -> None:
-        """Join, upload (segments and MP4, each verified by SHA-256) and report."""
-        workdir = self._workdir(recording_id)
-        prefix = self._prefixes[recording_id]
-        # What the camera closed while no one was there to accept it (killed mid-recording, then
-        # stopped while down) belongs to the recording too.
-        await accept_left_over(workdir, need_audio=self.mic is not None)
-        segments = sorted((workdir / "segments").glob("*.ts"))
-        try:
-            if not segments:
-                raise RuntimeError("no valid segment was recorded")
-            final = workdir / "recording.mp4"
-            info = await self._joined(segments, final)
-            seg_keys = []
-            for seg in segments:
-                key = f"{prefix}segments/{seg.name}"
-                await self._upload(key, seg, "video/mp2t")
-                seg_keys.append(key)
-            key = f"{prefix}recording.mp4"
-            stored = await self._upload(key, final, "video/mp4")
-            tracks = await self._screen_tracks(recording_id, final)
-            tracks |= await self._hls(recording_id, segments, "", "hls")
-            gaps = await asyncio.to_thread(recording_gaps, workdir)
-            self._mark(recording_id, UPLOADED, True)  # all verified: retention may delete
-        except UploadCancelled:
-            log.warning("agent.upload_deferred", recording=recording_id)
-            return
-        except Exception as exc:
-            if out_of_space(exc):  # nothing is wrong with the recording: wait, then finish
-                needed = sum(seg.stat().st_size for seg in segments) + 16 * 1024**2
-                raise NoSpace(needed) from exc
-            log.exception("agent.finish_failed", recording=recording_id)
-            await self.report(
-                "POST",
-                f"/agent/recordings/{recording_id}/failure",
-                {"error": f"{type(exc).__name__}: {exc}"[:4000]},
-            )
-            return
-        await self.report(
-            "POST",
-            f"/agent/recordings/{recording_id}/upload",
-            {
-                "object_key": key,
-                "segment_keys": seg_keys,
-                "duration_s": round(info.duration_s, 3),
-                "size_bytes": stored.size,
-                "sha256": stored.sha256,
-                "tracks": tracks,
-                "gaps": [gap.json() for gap in gaps],
-            },
-        )
-        log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
-
-    async def _wait_for_space(self, recording_id: int, needed: int) -> None:
-        """A recording's finishing (the join) needs room on the disk: alerted, and resumed by
-        itself once someone has freed it (or retention has)."""
-        log.warning("agent.finish_waits_for_space", recording=recording_id, needed=needed)
-        while (free := self.free_bytes()) < needed:
-            self.health.raise_alert(
-                "disk_low",
-                f"recording {recording_id} waits to be finished: {free / 1024**2:.0f} MiB free, "
-                f"{needed / 1024**2:.0f} MiB needed",
-            )
-            await asyncio.sleep(FINISH_SPACE_POLL_S)
-        self.health.clear("disk_low")
-        log.info("agent.finish_resumed", recording=recording_id)
-
-    async def _screen_tracks(self, recording_id: int, camera: Path) -> dict[str, Any]:
-        """Join and upload the screen track, and make the composite if asked; the composite is
-        a convenience: if it fails, the recording is still complete without it."""
-        workdir = self._workdir(recording_id)
-        prefix = self._prefixes[recording_id]
-        await accept_left_over(workdir / "screen", need_audio=False)
-        segments = sorted((workdir / "screen" / "segments").glob("*.ts"))
-        if not segments:
-            return {}
-        for seg in segments:
-            await self._upload(f"{prefix}screen/segments/{seg.name}", seg, "video/mp2t")
-        screen = workdir / "screen.mp4"
-        await self._joined(segments, screen)
-        made = {"screen": screen}
-        extras = await self._hls(recording_id, segments, "screen/", "screen_hls")
-        extras |= await self._chapters(recording_id, screen)
-        if self.config.composite:
-            composite = workdir / "composite.mp4"
-            try:
-                if not composite.exists():
-                    await compose_side_by_side(self.config.ffmpeg, camera, screen, composite)
-                made["composite"] = composite
-            except FinalizeError as exc:
-                log.warning("agent.composite_failed", recording=recording_id, error=str(exc)[:300])
-        tracks = {}
-        for name, path in made.items():
-            key = f"{prefix}{path.name}"
-            info = await self._upload(key, path, "video/mp4")
-            tracks[name] = _track(key, info)
-        return tracks | extras
-
-    async def _hls(
-        self, recording_id: int, segments: list[Path], sub: str, name: str
-    ) -> dict[str, Any]:
-        """An HLS playlist over the uploaded segments (a convenience for players: if it fails,
-        the recording is whole without it)."""
-
-        async def make() -> tuple[str, ObjectInfo]:
-            listed = []
-            for seg in segments:
-                media = await asyncio.to_thread(check_media, seg, need_audio=False)
-                listed.append(VodSegment(seg.name, media.duration_s))
-            path = self._workdir(recording_id) / f"{name}.m3u8"
-            path.write_text(hls_playlist(listed), encoding="utf-8")
-            key = f"{self._prefixes[recording_id]}{sub}index.m3u8"
-            return key, await self._upload(key, path, "application/vnd.apple.mpegurl")
-
-        return await self._extra(recording_id, name, make)
-
-    async def _chapters(self, recording_id: int, screen: Path) -> dict[str, Any]:
-        """Chapters where the slides change, each with a thumbnail (a convenience, as _hls)."""
-        prefix = self._prefixes[recording_id]
-        folder = self._workdir(recording_id) / "chapters"
-
-        async def make() -> tuple[str, ObjectInfo]:
-            folder.mkdir(exist_ok=True)
-            starts = await scene_changes(self.config.ffmpeg, screen)
-            for i, start in enumerate(starts):
-                thumb = folder / f"{i:03d}.jpg"
-                await thumbnail(self.config.ffmpeg, screen, start + 0.5, thumb)
-                await self._upload(f"{prefix}chapters/{thumb.name}", thumb, "image/jpeg")
-            listing = folder / "chapters.json"
-            listing.write_text(json.dumps([{"start_s": s} for s in starts]), encoding="utf-8")
-            key = f"{prefix}chapters.json"
-            return key, await self._upload(key, listing, "application/json")
-
-        return await self._extra(recording_id, "chapters", make)
-
-    @staticmethod
-    async def _extra(
-        recording_id: int, name: str, make: Callable[[], Awaitable[tuple[str, ObjectInfo]]]
-    ) -> dict[str, Any]:
-        """A convenience made after the recording (a playlist, chapters), uploaded like the rest;
-        if it cannot be made, the recording is whole without it."""
-        try:
-            key, info = await make()
-        except UploadCancelled:
-            raise
-        except Exception as exc:
-            log.warning(
-                "agent.extra_failed", recording=recording_id, extra=name, error=str(exc)[:300]
-            )
-            return {}
-        return {name: _track(key, info)}
-
-    async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
-        """The joined MP4: the one already made (before a restart) if it is whole, else anew."""
-        if final.exists():
-            with contextlib.suppress(InvalidMedia):
-                return await asyncio.to_thread(check_media, final, need_audio=False)
-        return await join_segments(self.config.ffmpeg, segments, final)
-
-    async def _upload(self, key: str, path: Path, content_type: str) -> ObjectInfo:
-        """Queue the file in the journal and upload it (resumably; until the store has it whole)."""
-        await asyncio.to_thread(self.uploader.enqueue, key, path, content_type)  # the journal
-        return await in_store_thread(self.uploader.upload, key)
 
     async def shutdown(self) -> None:
         """Stop every recording gracefully and finish its upload before returning. Recordings
