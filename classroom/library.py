@@ -15,7 +15,6 @@ from classroom.db.models import (
     Attendance,
     Person,
     Recording,
-    RecordingState,
     Role,
     Session,
     SessionStudyItem,
@@ -80,7 +79,7 @@ def recordings_query(person: Person, where: RecordingFilter, tz: tzinfo) -> Sele
         q = q.where(Session.planned_start < _midnight(where.until + timedelta(days=1), tz))
     if where.to_watch:
         q = q.where(
-            Recording.state == RecordingState.AVAILABLE,
+            Recording.playable,
             ~exists().where(
                 Attendance.session_id == Recording.session_id, Attendance.person_id == person.id
             ),

@@ -308,6 +308,64 @@ async def _pauses(db: AsyncSession, rec: Recording) -> list[tuple[datetime, date
     return pauses
 
 
+@dataclass(frozen=True)
+class PlayableReport:
+    """At Stop, before the MP4: the segments are in the store and the playlists over them."""
+
+    segment_keys: list[str]
+    duration_s: float
+    tracks: dict[str, TrackReport]  # "hls", and "screen_hls" where the slides were captured
+    gaps: list[Gap] = field(default_factory=list)
+
+
+async def _note_media(
+    db: AsyncSession, rec: Recording, duration_s: float, gaps: list[Gap], tolerance_s: float
+) -> None:
+    """How long the media is, and how much of the capture's wall time it misses (beyond
+    ``tolerance_s``), and where."""
+    rec.duration_s = duration_s
+    rec.expected_s = expected_media_s(rec.started_at, rec.stopped_at, await _pauses(db, rec))
+    rec.missing_s = missing_s(rec.expected_s, duration_s, tolerance_s)
+    rec.gaps = gaps_on_record(gaps, rec.stopped_at, rec.missing_s, tolerance_s)
+    if rec.missing_s:
+        log.warning(
+            "recording.media_missing", recording=rec.id, missing_s=rec.missing_s, gaps=rec.gaps
+        )
+
+
+def _keys_under_prefix(rec: Recording, keys: list[str]) -> None:
+    prefix = object_prefix(rec)
+    if not all(k.startswith(prefix) for k in keys):
+        raise RecordingConflict(f"object keys must start with {prefix}")
+
+
+async def report_playable(
+    db: AsyncSession,
+    rec: Recording,
+    report: PlayableReport,
+    store: ObjectStore,
+    tolerance_s: float = 6.0,
+) -> Recording:
+    """The recording can be watched (its HLS) while the MP4 is made: accepted only if the store
+    holds the playlists the report names. Said again (the agent restarted), it changes nothing
+    once the MP4 is in."""
+    if rec.state == RecordingState.AVAILABLE:
+        return rec
+    if rec.state != RecordingState.PROCESSING:
+        raise RecordingConflict(f"recording {rec.id} is {rec.state.value}, not processing")
+    if "hls" not in report.tracks:
+        raise RecordingConflict("a playable recording needs its HLS playlist")
+    _keys_under_prefix(rec, [*report.segment_keys, *(t.object_key for t in report.tracks.values())])
+    for track in report.tracks.values():
+        await _verify_in_store(store, track)
+    rec.segment_keys = list(report.segment_keys)
+    await _note_media(db, rec, report.duration_s, report.gaps, tolerance_s)
+    rec.tracks = {name: asdict(t) for name, t in report.tracks.items()}
+    rec.playable_at = rec.playable_at or utcnow()
+    await db.flush()
+    return rec
+
+
 async def report_upload(
     db: AsyncSession,
     rec: Recording,
@@ -321,27 +379,20 @@ async def report_upload(
         return rec
     if rec.state != RecordingState.PROCESSING:
         raise RecordingConflict(f"recording {rec.id} is {rec.state.value}, not processing")
-    prefix = object_prefix(rec)
-    keys = [
-        report.object_key,
-        *report.segment_keys,
-        *(t.object_key for t in report.tracks.values()),
-    ]
-    if not all(k.startswith(prefix) for k in keys):
-        raise RecordingConflict(f"object keys must start with {prefix}")
+    _keys_under_prefix(
+        rec,
+        [
+            report.object_key,
+            *report.segment_keys,
+            *(t.object_key for t in report.tracks.values()),
+        ],
+    )
     main = TrackReport(report.object_key, report.size_bytes, report.sha256)
     for track in (main, *report.tracks.values()):
         await _verify_in_store(store, track)
     rec.object_key = report.object_key
     rec.segment_keys = list(report.segment_keys)
-    rec.duration_s = report.duration_s
-    rec.expected_s = expected_media_s(rec.started_at, rec.stopped_at, await _pauses(db, rec))
-    rec.missing_s = missing_s(rec.expected_s, report.duration_s, tolerance_s)
-    rec.gaps = gaps_on_record(report.gaps, rec.stopped_at, rec.missing_s, tolerance_s)
-    if rec.missing_s:
-        log.warning(
-            "recording.media_missing", recording=rec.id, missing_s=rec.missing_s, gaps=rec.gaps
-        )
+    await _note_media(db, rec, report.duration_s, report.gaps, tolerance_s)
     rec.size_bytes = report.size_bytes
     rec.sha256 = report.sha256
     rec.tracks = {name: asdict(t) for name, t in report.tracks.items()}
@@ -365,10 +416,17 @@ async def _verify_in_store(store: ObjectStore, track: TrackReport) -> None:
 
 
 async def report_failure(db: AsyncSession, rec: Recording, error: str) -> Recording:
-    if rec.state != RecordingState.AVAILABLE:
+    """The agent could not finish the recording. One already playable stays watchable (its
+    segments and playlist are in the store): available without its MP4, the error kept."""
+    if rec.state == RecordingState.AVAILABLE:
+        return rec
+    rec.error = error[:2000]
+    if rec.playable:
+        rec.state = RecordingState.AVAILABLE
+        rec.available_at = utcnow()
+    else:
         rec.state = RecordingState.FAILED
-        rec.error = error[:2000]
-        await db.flush()
+    await db.flush()
     return rec
 
 

@@ -48,6 +48,8 @@ async def test_camera_and_screen_tracks_and_the_composite(
             assert time.monotonic() < deadline, got
             await asyncio.sleep(0.3)
         assert got["state"] == "available", got
+        # watchable first, at Stop; whole (the MP4s, chapters) after
+        assert got["playable_at"] and got["playable_at"] <= got["available_at"], got
         assert set(got["tracks"]) == {"screen", "composite", "hls", "screen_hls", "chapters"}
         # HLS over the uploaded segments, for each track: every segment named is served.
         for track in ("camera", "screen"):

@@ -66,7 +66,7 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 async def test_migrations_reach_head_and_are_idempotent(engine: AsyncEngine) -> None:
-    assert await current_revision(engine) == head_revision() == "0016"
+    assert await current_revision(engine) == head_revision() == "0017"
     await upgrade(engine)  # a second run changes nothing and does not fail
 
     def tables(conn: object) -> set[str]:

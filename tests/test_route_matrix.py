@@ -87,6 +87,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "POST /api/v1/agent/live/{request_id}": frozenset({AG, AG2}),
     "POST /api/v1/agent/commands/{command_id}/ack": frozenset({AG}),
     "POST /api/v1/agent/recordings/{recording_id}/upload": frozenset({AG}),
+    "POST /api/v1/agent/recordings/{recording_id}/playable": frozenset({AG}),
     "POST /api/v1/agent/recordings/{recording_id}/failure": frozenset({AG}),
     "POST /api/v1/agent/recordings/{recording_id}/{event}": frozenset({AG}),
     "GET /api/v1/agent/schedule": frozenset({AG, AG2}),
@@ -396,6 +397,12 @@ JSONS: dict[str, Any] = {
     "POST /api/v1/agent/commands/{command_id}/ack": {"ok": False, "error": "matrix"},
     "POST /api/v1/agent/recordings/{recording_id}/failure": {"error": "matrix"},
     "POST /api/v1/agent/recordings/{recording_id}/{event}": {"at": "2026-01-01T00:00:00+00:00"},
+    "POST /api/v1/agent/recordings/{recording_id}/playable": {
+        "duration_s": 1,
+        "tracks": {
+            "hls": {"object_key": "recordings/x/index.m3u8", "size_bytes": 1, "sha256": "0" * 64}
+        },
+    },
     "POST /api/v1/agent/recordings/{recording_id}/upload": {
         "object_key": "recordings/x/recording.mp4",
         "duration_s": 1,

@@ -244,6 +244,9 @@ class RecordingOut(BaseModel):
     started_at: datetime | None
     stopped_at: datetime | None
     available_at: datetime | None
+    # Its HLS can be watched: available, or at Stop while the MP4 is still being made.
+    playable: bool = False
+    playable_at: datetime | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -329,6 +332,15 @@ class UploadIn(Strict):
     tracks: dict[Literal["screen", "composite", "hls", "screen_hls", "chapters"], TrackIn] = Field(
         default_factory=dict
     )
+    gaps: list[GapIn] = Field(default_factory=list, max_length=10_000)
+
+
+class PlayableIn(Strict):
+    """At Stop: the segments are in the store and the HLS playlists over them; the MP4 follows."""
+
+    segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
+    duration_s: float = Field(ge=0)
+    tracks: dict[Literal["hls", "screen_hls"], TrackIn]
     gaps: list[GapIn] = Field(default_factory=list, max_length=10_000)
 
 

@@ -1,11 +1,15 @@
-"""After Stop: a recording's segments, joined MP4, screen track, playlists and chapters uploaded
-(each verified by SHA-256), then one report to the portal. The finishing step of the agent's
-loops, in a module of its own: it needs the uploader, the health board and the outbox, nothing
-else of the agent.
+"""After Stop, in two steps, each ending in a report to the portal:
 
-Each playlist is written from the durations noted when each segment was accepted
-(streaming/recorder.py), not by reading every segment again; a segment without a note (accepted
-by an agent from before the notes) is read once.
+1. Playable. The segments were uploaded as they closed; what is left of them goes up, and the
+   HLS playlists over them are written from the durations noted as each was accepted
+   (streaming/recorder.py) and uploaded. The portal lets people watch at once. Nothing here
+   grows with the recording's length but the playlist's text: no segment is read again, and one
+   the journal holds as verified is not sent or asked about again.
+2. Whole. The joined MP4s (camera, screen, composite) and the chapters are made and uploaded,
+   every segment is checked in the store, and one report says it all.
+
+The finishing step of the agent's loops, in a module of its own: it needs the uploader, the
+health board and the outbox, nothing else of the agent.
 """
 
 from __future__ import annotations
@@ -92,22 +96,47 @@ class Finisher:
         # What the camera closed while no one was there to accept it (killed mid-recording, then
         # stopped while down) belongs to the recording too.
         await accept_left_over(workdir, need_audio=self.need_audio)
+        await accept_left_over(workdir / "screen", need_audio=False)
         segments = sorted((workdir / "segments").glob("*.ts"))
+        screen = sorted((workdir / "screen" / "segments").glob("*.ts"))
         try:
             if not segments:
                 raise RuntimeError("no valid segment was recorded")
+            seg_keys = await self._in_store(f"{prefix}segments/", segments)
+            screen_keys = await self._in_store(f"{prefix}screen/segments/", screen)
+            gaps = [gap.json() for gap in await asyncio.to_thread(recording_gaps, workdir)]
+            listed, listed_screen = await self._listed(segments), await self._listed(screen)
+            seconds = sum(s.duration_s for s in listed)
+            playlists = await self._extra(
+                recording_id, "hls", lambda: self._playlist(workdir, listed, prefix, "hls")
+            )
+            if listed_screen:
+                playlists |= await self._extra(
+                    recording_id,
+                    "screen_hls",
+                    lambda: self._playlist(
+                        workdir, listed_screen, f"{prefix}screen/", "screen_hls"
+                    ),
+                )
+            if "hls" in playlists:
+                await self.report(
+                    "POST",
+                    f"/agent/recordings/{recording_id}/playable",
+                    {
+                        "segment_keys": seg_keys,
+                        "duration_s": round(seconds, 3),
+                        "tracks": playlists,
+                        "gaps": gaps,
+                    },
+                )
+                log.info("agent.recording_playable", recording=recording_id, seconds=seconds)
             final = workdir / "recording.mp4"
             info = await self._joined(segments, final)
-            seg_keys = []
-            for seg in segments:
-                key = f"{prefix}segments/{seg.name}"
-                await self.upload(key, seg, "video/mp2t")
-                seg_keys.append(key)
+            for seg, key in zip(segments + screen, seg_keys + screen_keys, strict=True):
+                await self.upload(key, seg, "video/mp2t")  # each checked in the store
             key = f"{prefix}recording.mp4"
             stored = await self.upload(key, final, "video/mp4")
-            tracks = await self._screen_tracks(recording_id, workdir, prefix, final)
-            tracks |= await self._hls(recording_id, workdir, segments, prefix, "hls")
-            gaps = await asyncio.to_thread(recording_gaps, workdir)
+            tracks = await self._screen_tracks(recording_id, workdir, prefix, final, screen)
         except UploadCancelled:
             log.warning("agent.upload_deferred", recording=recording_id)
             return False
@@ -131,12 +160,51 @@ class Finisher:
                 "duration_s": round(info.duration_s, 3),
                 "size_bytes": stored.size,
                 "sha256": stored.sha256,
-                "tracks": tracks,
-                "gaps": [gap.json() for gap in gaps],
+                "tracks": tracks | playlists,
+                "gaps": gaps,
             },
         )
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
         return True
+
+    async def _in_store(self, prefix: str, segments: list[Path]) -> list[str]:
+        """Each segment's key, once the store has it: those the journal holds as uploaded and
+        verified (most of them, sent as they closed) are not sent or asked about again."""
+        keys = [f"{prefix}{seg.name}" for seg in segments]
+
+        def queued() -> list[str]:
+            return [
+                key
+                for key, seg in zip(keys, segments, strict=True)
+                if self.uploader.enqueue(key, seg, "video/mp2t").state != "done"
+            ]
+
+        for key in await asyncio.to_thread(queued):
+            await in_store_thread(self.uploader.upload, key)
+        return keys
+
+    async def _listed(self, segments: list[Path]) -> list[VodSegment]:
+        """The segments with their durations, as noted at their acceptance (a segment without a
+        note is read once)."""
+        if not segments:
+            return []
+        noted = await asyncio.to_thread(noted_durations, segments[0].parent)
+        listed = []
+        for seg in segments:
+            seconds = noted.get(seg.name)
+            if seconds is None:
+                seconds = (await asyncio.to_thread(check_media, seg, need_audio=False)).duration_s
+            listed.append(VodSegment(seg.name, seconds))
+        return listed
+
+    async def _playlist(
+        self, workdir: Path, listed: list[VodSegment], prefix: str, name: str
+    ) -> tuple[str, ObjectInfo]:
+        """An HLS playlist over the uploaded segments."""
+        path = workdir / f"{name}.m3u8"
+        path.write_text(hls_playlist(listed), encoding="utf-8")
+        key = f"{prefix}index.m3u8"
+        return key, await self.upload(key, path, "application/vnd.apple.mpegurl")
 
     async def _wait_for_space(self, recording_id: int, needed: int) -> None:
         """A recording's finishing (the join) needs room on the disk: alerted, and resumed by
@@ -153,21 +221,16 @@ class Finisher:
         log.info("agent.finish_resumed", recording=recording_id)
 
     async def _screen_tracks(
-        self, recording_id: int, workdir: Path, prefix: str, camera: Path
+        self, recording_id: int, workdir: Path, prefix: str, camera: Path, segments: list[Path]
     ) -> dict[str, Any]:
-        """Join and upload the screen track, and make the composite if asked; the composite is
-        a convenience: if it fails, the recording is still complete without it."""
-        await accept_left_over(workdir / "screen", need_audio=False)
-        segments = sorted((workdir / "screen" / "segments").glob("*.ts"))
+        """Join and upload the screen track and its chapters, and make the composite if asked;
+        the composite is a convenience: if it fails, the recording is still complete without it."""
         if not segments:
             return {}
-        for seg in segments:
-            await self.upload(f"{prefix}screen/segments/{seg.name}", seg, "video/mp2t")
         screen = workdir / "screen.mp4"
         await self._joined(segments, screen)
         made = {"screen": screen}
-        extras = await self._hls(recording_id, workdir, segments, f"{prefix}screen/", "screen_hls")
-        extras |= await self._chapters(recording_id, workdir, prefix, screen)
+        extras = await self._chapters(recording_id, workdir, prefix, screen)
         if self.composite:
             composite = workdir / "composite.mp4"
             try:
@@ -181,28 +244,6 @@ class Finisher:
             key = f"{prefix}{path.name}"
             tracks[name] = track_json(key, await self.upload(key, path, "video/mp4"))
         return tracks | extras
-
-    async def _hls(
-        self, recording_id: int, workdir: Path, segments: list[Path], prefix: str, name: str
-    ) -> dict[str, Any]:
-        """An HLS playlist over the uploaded segments (a convenience for players: if it fails,
-        the recording is whole without it)."""
-
-        async def make() -> tuple[str, ObjectInfo]:
-            noted = await asyncio.to_thread(noted_durations, segments[0].parent)
-            listed = []
-            for seg in segments:
-                seconds = noted.get(seg.name)
-                if seconds is None:
-                    media = await asyncio.to_thread(check_media, seg, need_audio=False)
-                    seconds = media.duration_s
-                listed.append(VodSegment(seg.name, seconds))
-            path = workdir / f"{name}.m3u8"
-            path.write_text(hls_playlist(listed), encoding="utf-8")
-            key = f"{prefix}index.m3u8"
-            return key, await self.upload(key, path, "application/vnd.apple.mpegurl")
-
-        return await self._extra(recording_id, name, make)
 
     async def _chapters(
         self, recording_id: int, workdir: Path, prefix: str, screen: Path

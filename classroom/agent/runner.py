@@ -411,6 +411,7 @@ class Agent:
             log.warning("agent.schedule_dropped", recording=rid)
             await self.report("POST", f"/agent/recordings/{rid}/stopped", {"at": iso_utc(_now())})
             await self._stop(rid)
+            self._begin_finish(rid)
 
     async def _follow_schedule(self) -> None:
         loop = asyncio.get_running_loop()
@@ -440,6 +441,7 @@ class Agent:
                 "POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)}
             )
             await self._stop(e.recording_id)
+            self._begin_finish(e.recording_id)
         for e in decision.start:
             log.info("agent.schedule_start", recording=e.recording_id, session=e.session_id)
             try:
@@ -591,6 +593,9 @@ class Agent:
         else:
             ack = {"ok": True, "error": None}
         await self._acknowledge(cmd.id, ack)
+        if cmd.kind == "stop_recording" and ack["ok"]:
+            # Only now: the portal hears of the stop before it hears the recording is playable.
+            self._begin_finish(rid)
 
     async def _acknowledge(self, command_id: int, ack: dict[str, Any]) -> None:
         """Through the outbox; straight to the portal if the outbox cannot take it (the disk
@@ -733,7 +738,6 @@ class Agent:
         await self._stop_capture(recording_id, RunEnd.STOPPED)
         if not self.recorders:
             self.health.recording_stopped()
-        self._begin_finish(recording_id)
 
     def _begin_finish(self, recording_id: int) -> None:
         if recording_id in self._finishing_ids:

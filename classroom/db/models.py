@@ -19,8 +19,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import false, true
 
 from classroom.db.types import UTCDateTime, utcnow
@@ -403,12 +407,30 @@ class Recording(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its HLS over the uploaded segments could be watched: at Stop, before the MP4 is
+    # joined and uploaded (the agent's playable report).
+    playable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Further tracks besides the camera's MP4: {"screen": {"object_key", "size_bytes",
     # "sha256"}, "composite": {...}}, each verified in the store like the main one.
     tracks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     session: Mapped[Session] = relationship(lazy="joined")
+
+    @hybrid_property
+    def playable(self) -> bool:
+        """Its HLS can be watched: available, or being finished after its playlist was made."""
+        return self.state == RecordingState.AVAILABLE or (
+            self.state == RecordingState.PROCESSING and self.playable_at is not None
+        )
+
+    @playable.inplace.expression
+    @classmethod
+    def _playable(cls) -> ColumnElement[bool]:
+        return or_(
+            cls.state == RecordingState.AVAILABLE,
+            and_(cls.state == RecordingState.PROCESSING, cls.playable_at.is_not(None)),
+        )
 
 
 class AgentCommand(Base):

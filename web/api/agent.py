@@ -36,6 +36,7 @@ from classroom.faces.enrollment import (
 )
 from classroom.protocol.live import LiveAnswer
 from classroom.recordings import (
+    PlayableReport,
     TrackReport,
     UploadReport,
     agent_started,
@@ -45,6 +46,7 @@ from classroom.recordings import (
     pending_commands,
     recordings_in_state,
     report_failure,
+    report_playable,
     report_upload,
 )
 from classroom.schedule import agent_schedule
@@ -60,6 +62,7 @@ from web.schemas import (
     FailureIn,
     HeartbeatIn,
     Id,
+    PlayableIn,
     RecordingOut,
     ScheduleEntryOut,
     Strict,
@@ -185,6 +188,12 @@ async def ack(command_id: Id, body: AckIn, db: DB, device: CurrentAgent) -> None
     await db.commit()
 
 
+def _tolerance_s(request: Request) -> float:
+    """Media missing below this is not worth a word: a segment's length and a little (the last
+    one is cut short at the stop)."""
+    return services(request).settings.media.segment_seconds + 2.0
+
+
 @router.post("/recordings/{recording_id}/upload", response_model=RecordingOut)
 async def uploaded(
     recording_id: Id, body: UploadIn, request: Request, db: DB, device: CurrentAgent
@@ -195,9 +204,25 @@ async def uploaded(
     data.pop("gaps")
     report = UploadReport(**data, tracks=tracks, gaps=[g.gap() for g in body.gaps])
     svc = services(request)
-    # A segment's length and a little: the last one is cut short at the stop.
-    slack = svc.settings.media.segment_seconds + 2.0
-    await report_upload(db, rec, report, svc.store, slack)
+    await report_upload(db, rec, report, svc.store, _tolerance_s(request))
+    await db.commit()
+    return rec
+
+
+@router.post("/recordings/{recording_id}/playable", response_model=RecordingOut)
+async def playable(
+    recording_id: Id, body: PlayableIn, request: Request, db: DB, device: CurrentAgent
+) -> Recording:
+    """Stopped, its segments and playlists in the store: watchable now, the MP4 to follow."""
+    rec = await _own_recording(db, device, recording_id)
+    tracks: dict[str, TrackReport] = {
+        name: TrackReport(**t.model_dump()) for name, t in body.tracks.items()
+    }
+    report = PlayableReport(
+        list(body.segment_keys), body.duration_s, tracks, [g.gap() for g in body.gaps]
+    )
+    svc = services(request)
+    await report_playable(db, rec, report, svc.store, _tolerance_s(request))
     await db.commit()
     return rec
 

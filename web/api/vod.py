@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from classroom.db.models import Recording, RecordingState
+from classroom.db.models import Recording
 from classroom.recordings import object_prefix
 from classroom.watching import served
 from storage.object_store import ObjectNotFound
@@ -42,8 +42,9 @@ class ChapterOut(BaseModel):
 
 
 async def _available(db: DB, recording_id: Id, person: CurrentPerson) -> Recording:
+    """A recording the person may watch, whose HLS can be played (the MP4 may still be made)."""
     rec = await visible_recording(db, recording_id, person)
-    if rec.state != RecordingState.AVAILABLE:
+    if not rec.playable:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
     return rec
 
@@ -140,8 +141,9 @@ _PICTURE_WIDTH = 256
 async def recording_thumbnail(
     recording_id: Id, request: Request, db: DB, person: CurrentPerson
 ) -> Response:
-    """A picture of the recording for the library: a frame of the camera's MP4 a few seconds
-    in, made once (ffmpeg reads only the byte ranges it needs) and kept in the store."""
+    """A picture of the recording for the library: a frame of the camera a few seconds in (from
+    its MP4, or from a segment while the MP4 is made), made once (ffmpeg reads only the byte
+    ranges it needs) and kept in the store."""
     rec = await _available(db, recording_id, person)
     store = services(request).store
     key = f"{object_prefix(rec)}thumbnail.jpg"
@@ -150,10 +152,13 @@ async def recording_thumbnail(
         return Response(await asyncio.to_thread(store.get_small, key), 200, headers, "image/jpeg")
     except ObjectNotFound:
         pass
-    if rec.id in _NO_PICTURE or not rec.object_key:
+    if rec.id in _NO_PICTURE or not (rec.object_key or rec.segment_keys):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no picture of this recording")
-    at = min(5.0, (rec.duration_s or 0.0) / 2)
-    source = store.presigned_get(rec.object_key, timedelta(minutes=5))
+    if rec.object_key:
+        source_key, at = rec.object_key, min(5.0, (rec.duration_s or 0.0) / 2)
+    else:  # playable before its MP4: the second segment (4–8 s in, by default), at its start
+        source_key, at = rec.segment_keys[min(1, len(rec.segment_keys) - 1)], 0.5
+    source = store.presigned_get(source_key, timedelta(minutes=5))
     async with _PICTURING:
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "thumbnail.jpg"

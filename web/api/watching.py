@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from classroom.compliance import NoPlan
-from classroom.db.models import RecordingState
 from classroom.plan.schema import Plan, Watch
 from classroom.watching import (
     ReportRejected,
@@ -93,7 +92,7 @@ def _out(state: WatchState) -> WatchStateOut:
 async def start_view(recording_id: Id, request: Request, db: DB, person: CurrentPerson) -> ViewOut:
     """A player opened the recording; its reports go to the view this returns."""
     rec = await visible_recording(db, recording_id, person)
-    if rec.state != RecordingState.AVAILABLE:
+    if not rec.playable:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
     rules = rules_now(request)
     view = await open_view(db, rec, person)

@@ -19,7 +19,6 @@ from classroom.db.models import (
     CohortMember,
     Person,
     Recording,
-    RecordingState,
     Session,
     SessionKind,
     Unit,
@@ -45,7 +44,7 @@ async def _makeup_recordings(request: Request, db: DB, cohort: Cohort) -> list[d
             Session.kind == SessionKind.TRAINING_DAY,
             Session.planned_start >= lo,
             Session.planned_start <= hi,
-            Recording.state == RecordingState.AVAILABLE,
+            Recording.playable,
         )
         .order_by(Session.planned_start)
     )
