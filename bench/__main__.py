@@ -24,6 +24,7 @@ from bench import (
     playback,
     roster,
     segment_check,
+    stop_playable,
     upload,
 )
 from bench.common import Result, print_table
@@ -42,6 +43,7 @@ BENCHES = {
     "roster": roster.run,
     "agent_import": agent_import.run,
     "liveness": liveness.run,
+    "stop_playable": stop_playable.run,
 }
 
 
