@@ -122,7 +122,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _plan_unavailable(request: Request, exc: Exception) -> Response:
     """A year whose plan file is broken with no good version loaded before: 503, saying why
-    (the file's FILE:LINE: field: problem lines), instead of a bare 500."""
+    (the file's FILE:LINE: field: problem lines): the office can fix the file from that."""
     assert isinstance(exc, PlanUnavailable)
     detail = {
         "code": "plan_unavailable",
