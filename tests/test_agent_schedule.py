@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from classroom.agent import runner
-from classroom.agent.client import Command, PortalUnavailable
+from classroom.agent.client import PortalUnavailable
 from classroom.agent.outbox import Outbox
 from classroom.agent.runner import Agent
 from classroom.agent.schedule import ScheduleCache
 from classroom.db.models import AgentCommand, CommandState
+from classroom.protocol.messages import Ack, Command, CommandKind
 from classroom.runtime import Services
 from storage.seaweed import S3Connection
 from streaming.gaps import RunEnd
@@ -157,23 +159,29 @@ async def test_the_camera_is_not_opened_twice(
     sid = portal.world.session_id
     async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
         other = rec["id"] + 1000
-        sent: list[tuple[str, dict[str, object]]] = []
+        sent: list[tuple[str, BaseModel]] = []
         report = agent.report
 
-        async def keep(method: str, path: str, body: dict[str, object]) -> None:
-            sent.append((path, body))
+        async def keep(path: str, message: BaseModel) -> None:
+            sent.append((path, message))
 
         agent.report = keep  # type: ignore[method-assign]
         try:
             await agent.handle(
-                Command(99, "start_recording", other, sid + 1000, f"recordings/x-{other}/")
+                Command(
+                    id=99,
+                    kind=CommandKind.START_RECORDING,
+                    recording_id=other,
+                    session_id=sid + 1000,
+                    object_prefix=f"recordings/x-{other}/",
+                )
             )
         finally:
             agent.report = report  # type: ignore[method-assign]
         assert list(agent.recorders) == [rec["id"]] and ffmpeg_processes() == 1
-        ((path, body),) = sent
-        assert path == "/agent/commands/99/ack" and body["ok"] is False
-        assert "CameraBusy" in str(body["error"]) and str(rec["id"]) in str(body["error"])
+        ((path, ack),) = sent
+        assert path == "/agent/commands/99/ack" and isinstance(ack, Ack) and ack.ok is False
+        assert "CameraBusy" in str(ack.error) and str(rec["id"]) in str(ack.error)
 
 
 async def test_a_resume_refused_at_start_leaves_the_agent_taking_commands(

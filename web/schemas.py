@@ -10,33 +10,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 from pydantic_core import PydanticCustomError
 
 from classroom.db.models import (
-    CommandKind,
     Person,
     RecordingState,
     Role,
     SessionKind,
 )
-from streaming.gaps import Gap, GapReason
+from classroom.protocol.messages import Count as Count
+from classroom.protocol.messages import Id as Id
+from classroom.protocol.messages import Strict as Strict
+from streaming.gaps import GapReason
 
-# The databases' integer (PostgreSQL's BIGINT, SQLite's INTEGER) ends here. A larger number in a
-# request can be neither stored nor looked up: bounded at the edge it is a 422 that names the
-# field, not a driver's overflow surfacing as a 500. Every integer a request carries is one of
-# these or has tighter bounds of its own (tests/test_api_input.py checks every route).
-DB_INT_MAX = 2**63 - 1
-Id = Annotated[int, Ge(1), Le(DB_INT_MAX)]
-Count = Annotated[int, Ge(0), Le(DB_INT_MAX)]
 PlanYear = Annotated[int, Ge(2000), Le(2100)]
 # Lists come a page at a time, newest first: a bureau holds thousands of sessions a year.
 Limit = Annotated[int, Ge(1), Le(500)]
 PageNo = Annotated[int, Ge(1), Le(100_000)]
 PAGE_SIZE = 50  # rows on a page of the portal
-
-SHA256 = r"^[0-9a-f]{64}$"
-OBJECT_KEY = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,511}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LoginIn(Strict):
@@ -208,12 +196,6 @@ class ClassroomStatusOut(BaseModel):
     preview_at: datetime | None
 
 
-class AgentEventIn(Strict):
-    """What the agent did on its own clock (on schedule); sent late if the portal was down."""
-
-    at: AwareDatetime
-
-
 class GapOut(BaseModel):
     """A stretch of the session missing from the recording: where in it (``at_s``, None when
     unknown), from when, how long, and why (``unexplained``: nothing the agent reported)."""
@@ -265,84 +247,3 @@ class DeviceOut(BaseModel):
     kind: str
     classroom_id: Id
     revoked_at: datetime | None
-
-
-class AgentHelloIn(Strict):
-    classroom_id: Id
-
-
-class ActiveRecordingOut(BaseModel):
-    recording_id: Id
-    session_id: Id
-    object_prefix: str
-
-
-class AgentHelloOut(DeviceOut):
-    # Recordings the portal believes are running here: a restarted agent resumes them.
-    active_recordings: list[ActiveRecordingOut]
-    # Stopped here but not yet uploaded: a restarted agent finishes them.
-    finishing_recordings: list[ActiveRecordingOut]
-
-
-class AgentCommandOut(BaseModel):
-    id: int
-    kind: CommandKind
-    recording_id: Id
-    session_id: Id
-    object_prefix: str
-    ptz_preset: int | None = None  # the session's camera preset, recalled at start
-
-
-class AckIn(Strict):
-    ok: bool
-    error: str | None = Field(default=None, max_length=4000)
-
-
-class TrackIn(Strict):
-    object_key: str = Field(pattern=OBJECT_KEY)
-    size_bytes: Count
-    sha256: str = Field(pattern=SHA256)
-
-
-class GapIn(Strict):
-    """Where the capture stopped and why, as the agent saw it (streaming.gaps)."""
-
-    at_s: float = Field(ge=0)
-    start: AwareDatetime
-    seconds: float | None = Field(default=None, ge=0)  # None: until the recording's stop
-    reason: Literal[
-        GapReason.AGENT_DOWN,
-        GapReason.CAPTURE_FAILED,
-        GapReason.DISK_FULL,
-        GapReason.SEGMENT_REJECTED,
-    ]
-
-    def gap(self) -> Gap:
-        return Gap(self.at_s, self.start, self.seconds, GapReason(self.reason))
-
-
-class UploadIn(Strict):
-    object_key: str = Field(pattern=OBJECT_KEY)
-    segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
-    duration_s: float = Field(ge=0)
-    size_bytes: Count
-    sha256: str = Field(pattern=SHA256)
-    # Besides the camera's MP4: the screen's and the side-by-side MP4s, the HLS playlists over
-    # the segments, and the chapters where the slides change (chapters.json).
-    tracks: dict[Literal["screen", "composite", "hls", "screen_hls", "chapters"], TrackIn] = Field(
-        default_factory=dict
-    )
-    gaps: list[GapIn] = Field(default_factory=list, max_length=10_000)
-
-
-class PlayableIn(Strict):
-    """At Stop: the segments are in the store and the HLS playlists over them; the MP4 follows."""
-
-    segment_keys: list[str] = Field(default_factory=list, max_length=100_000)
-    duration_s: float = Field(ge=0)
-    tracks: dict[Literal["hls", "screen_hls"], TrackIn]
-    gaps: list[GapIn] = Field(default_factory=list, max_length=10_000)
-
-
-class FailureIn(Strict):
-    error: str = Field(min_length=1, max_length=4000)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
 
 from classroom.protocol.live import LiveAnswer
+from classroom.protocol.messages import Command, Hello, HelloAnswer
 
 log = structlog.get_logger(__name__)
 
@@ -24,16 +24,6 @@ class PortalRejected(RuntimeError):
 
 class PortalUnavailable(RuntimeError):
     """No answer (network, 5xx): try again later."""
-
-
-@dataclass(frozen=True)
-class Command:
-    id: int
-    kind: str
-    recording_id: int
-    session_id: int
-    object_prefix: str
-    ptz_preset: int | None = None
 
 
 class PortalClient:
@@ -81,14 +71,14 @@ class PortalClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff_max_s)
 
-    async def hello(self, classroom_id: int) -> dict[str, Any]:
-        resp = await self._call("POST", "/agent/hello", json={"classroom_id": classroom_id})
-        data: dict[str, Any] = resp.json()
-        return data
+    async def hello(self, classroom_id: int) -> HelloAnswer:
+        hello = Hello(classroom_id=classroom_id).model_dump(mode="json")
+        resp = await self._call("POST", "/agent/hello", json=hello)
+        return HelloAnswer.model_validate(resp.json())
 
     async def commands(self, wait_s: float) -> list[Command]:
         resp = await self._call("GET", "/agent/commands", params={"wait": wait_s})
-        return [Command(**c) for c in resp.json()]
+        return [Command.model_validate(c) for c in resp.json()]
 
     async def live_requests(self, wait_s: float) -> list[dict[str, Any]]:
         """Viewers' WHEP requests for this classroom (long poll)."""

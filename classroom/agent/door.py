@@ -28,13 +28,15 @@ from typing import Any
 
 import numpy as np
 import structlog
+from pydantic import BaseModel
 
 from classroom.agent.client import PortalClient, PortalRefused, PortalRejected, PortalUnavailable
-from classroom.agent.health import Health, iso_utc
+from classroom.agent.health import Health
 from classroom.faces.engine import FaceEngine
 from classroom.faces.gallery import Gallery
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
 from classroom.faces.quality import probe_refusal
+from classroom.protocol.messages import CHECKIN_PATH, Checkin
 from hardware.sources import CameraSource
 from streaming.frames import camera_frames
 
@@ -118,7 +120,7 @@ class DoorDesk:
     def __init__(
         self,
         portal: PortalClient,
-        report: Callable[[str, str, dict[str, Any]], Awaitable[None]],
+        report: Callable[[str, BaseModel], Awaitable[None]],
         health: Health,
         ffmpeg: str,
         camera: CameraSource,
@@ -182,13 +184,7 @@ class DoorDesk:
     async def _checked_in(self, person_id: int) -> None:
         self.checked_in += 1
         log.info("door.seen", person=person_id)  # the id, not the name: logs are not the register
-        await self.report(
-            "POST",
-            "/agent/checkin",
-            {
-                "event_uid": str(uuid.uuid4()),
-                "method": "face",
-                "person_id": person_id,
-                "at": iso_utc(datetime.now(UTC)),
-            },
+        seen = Checkin(
+            event_uid=uuid.uuid4(), method="face", person_id=person_id, at=datetime.now(UTC)
         )
+        await self.report(CHECKIN_PATH, seen)

@@ -24,9 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
 from classroom.agent.health import Health
 from classroom.agent.store_calls import in_store_thread
+from classroom.protocol.messages import (
+    Failure,
+    GapReport,
+    Playable,
+    Track,
+    Uploaded,
+    recording_path,
+)
 from storage.multipart import ResumableUploader, UploadCancelled
 from storage.object_store import ObjectInfo
 from streaming.child import NO_SPACE
@@ -41,7 +50,7 @@ log = structlog.get_logger(__name__)
 # How often a recording whose finishing ran out of disk looks for room again.
 SPACE_POLL_S = 2.0
 
-Report = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+Report = Callable[[str, BaseModel], Awaitable[None]]  # a path and the message, to the outbox
 
 
 class NoSpace(Exception):
@@ -64,8 +73,8 @@ def out_of_space(exc: BaseException) -> bool:
     return False
 
 
-def track_json(key: str, info: ObjectInfo) -> dict[str, Any]:
-    return {"object_key": key, "size_bytes": info.size, "sha256": info.sha256}
+def track_of(key: str, info: ObjectInfo) -> Track:
+    return Track(object_key=key, size_bytes=info.size, sha256=info.sha256)
 
 
 @dataclass
@@ -104,7 +113,7 @@ class Finisher:
                 raise RuntimeError("no valid segment was recorded")
             seg_keys = await self._in_store(f"{prefix}segments/", segments)
             screen_keys = await self._in_store(f"{prefix}screen/segments/", screen)
-            gaps = [gap.json() for gap in await asyncio.to_thread(recording_gaps, workdir)]
+            gaps = [GapReport.of(g) for g in await asyncio.to_thread(recording_gaps, workdir)]
             listed, listed_screen = await self._listed(segments), await self._listed(screen)
             seconds = sum(s.duration_s for s in listed)
             playlists = await self._extra(
@@ -119,16 +128,13 @@ class Finisher:
                     ),
                 )
             if "hls" in playlists:
-                await self.report(
-                    "POST",
-                    f"/agent/recordings/{recording_id}/playable",
-                    {
-                        "segment_keys": seg_keys,
-                        "duration_s": round(seconds, 3),
-                        "tracks": playlists,
-                        "gaps": gaps,
-                    },
+                playable = Playable(
+                    segment_keys=seg_keys,
+                    duration_s=round(seconds, 3),
+                    tracks=playlists,
+                    gaps=gaps,
                 )
+                await self.report(recording_path(recording_id, "playable"), playable)
                 log.info("agent.recording_playable", recording=recording_id, seconds=seconds)
             final = workdir / "recording.mp4"
             info = await self._joined(segments, final)
@@ -145,25 +151,19 @@ class Finisher:
                 needed = sum(seg.stat().st_size for seg in segments) + 16 * 1024**2
                 raise NoSpace(needed) from exc
             log.exception("agent.finish_failed", recording=recording_id)
-            await self.report(
-                "POST",
-                f"/agent/recordings/{recording_id}/failure",
-                {"error": f"{type(exc).__name__}: {exc}"[:4000]},
-            )
+            failure = Failure(error=f"{type(exc).__name__}: {exc}"[:4000])
+            await self.report(recording_path(recording_id, "failure"), failure)
             return False
-        await self.report(
-            "POST",
-            f"/agent/recordings/{recording_id}/upload",
-            {
-                "object_key": key,
-                "segment_keys": seg_keys,
-                "duration_s": round(info.duration_s, 3),
-                "size_bytes": stored.size,
-                "sha256": stored.sha256,
-                "tracks": tracks | playlists,
-                "gaps": gaps,
-            },
+        uploaded = Uploaded(
+            object_key=key,
+            segment_keys=seg_keys,
+            duration_s=round(info.duration_s, 3),
+            size_bytes=stored.size,
+            sha256=stored.sha256,
+            tracks={**tracks, **playlists},
+            gaps=gaps,
         )
+        await self.report(recording_path(recording_id, "upload"), uploaded)
         log.info("agent.recording_uploaded", recording=recording_id, key=key, size=stored.size)
         return True
 
@@ -242,7 +242,7 @@ class Finisher:
         tracks = {}
         for name, path in made.items():
             key = f"{prefix}{path.name}"
-            tracks[name] = track_json(key, await self.upload(key, path, "video/mp4"))
+            tracks[name] = track_of(key, await self.upload(key, path, "video/mp4"))
         return tracks | extras
 
     async def _chapters(
@@ -280,7 +280,7 @@ class Finisher:
                 "agent.extra_failed", recording=recording_id, extra=name, error=str(exc)[:300]
             )
             return {}
-        return {name: track_json(key, info)}
+        return {name: track_of(key, info)}
 
     async def _joined(self, segments: list[Path], final: Path) -> MediaInfo:
         """The joined MP4: the one already made (before a restart) if it is whole, else anew."""

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import (
-    Command,
     PortalClient,
     PortalRefused,
     PortalRejected,
@@ -45,6 +45,16 @@ from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import Planned, ScheduleCache, decide
 from classroom.agent.store_calls import in_probe_thread, in_store_thread
+from classroom.protocol.messages import (
+    CHECKIN_PATH,
+    Ack,
+    AgentEvent,
+    Checkin,
+    Command,
+    CommandKind,
+    ack_path,
+    recording_path,
+)
 from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
@@ -213,9 +223,9 @@ class Agent:
     def _marked(self, ids: set[int], name: str) -> set[int]:
         return {rid for rid in ids if self._marker(rid, name).exists()}
 
-    async def report(self, method: str, path: str, body: dict[str, Any]) -> None:
+    async def report(self, path: str, message: BaseModel) -> None:
         """Tell the portal, through the outbox: in order, and whenever it answers."""
-        await self.outbox.put(method, path, body)
+        await self.outbox.put("POST", path, message.model_dump(mode="json"))
 
     async def run(self) -> None:
         """Until cancelled: follow the schedule (from the cache if need be) and deliver reports
@@ -241,24 +251,24 @@ class Agent:
                 self.config.metrics_port, lambda: agent_metrics(self.status())
             )
         info = await self.portal.hello(self.config.classroom_id)
-        log.info("agent.registered", device=info.get("name"), classroom=self.config.classroom_id)
-        for active in info.get("active_recordings", []):
+        log.info("agent.registered", device=info.name, classroom=self.config.classroom_id)
+        for active in info.active_recordings:
             # pyCA's rule: restarted mid-recording, record the rest and keep the earlier part.
             # The recorder continues in a new run directory; the runs are joined at the end.
-            rid = active["recording_id"]
+            rid = active.recording_id
             if self._marker(rid, "stopped").exists() or self._marker(rid, "paused").exists():
                 continue  # stopped or paused here; the portal hears it from the outbox
             log.warning("agent.resuming", recording=rid)
             try:
-                await self._start(rid, active["object_prefix"])
+                await self._start(rid, active.object_prefix)
             except Exception:  # disk low, camera busy: said so; commands must still be taken
                 log.exception("agent.resume_failed", recording=rid)
         self._spawn(self._abort_orphans(), self._background)
-        for finishing in info.get("finishing_recordings", []):
+        for finishing in info.finishing_recordings:
             # Stopped, but not yet uploaded when the agent went down: finish from the journal.
-            rid = finishing["recording_id"]
+            rid = finishing.recording_id
             log.warning("agent.finishing_after_restart", recording=rid)
-            self._prefixes[rid] = finishing["object_prefix"]
+            self._prefixes[rid] = finishing.object_prefix
             self._begin_finish(rid)
         await self._supervised("commands", self._take_commands)
 
@@ -344,11 +354,8 @@ class Agent:
                 self.health.clear("card_reader")
                 async for card in reader.cards():
                     log.info("agent.card", card=card[-4:])  # the last digits, not the number
-                    await self.report(
-                        "POST",
-                        "/agent/checkin",
-                        {"event_uid": str(uuid.uuid4()), "card_no": card, "at": iso_utc(_now())},
-                    )
+                    tap = Checkin(event_uid=uuid.uuid4(), card_no=card, at=_now())
+                    await self.report(CHECKIN_PATH, tap)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # unplugged: say so, and try again
@@ -409,7 +416,7 @@ class Agent:
             # or while the portal was out of reach): nothing in the schedule would ever end it,
             # and it would keep the camera from the sessions after it. What it recorded is kept.
             log.warning("agent.schedule_dropped", recording=rid)
-            await self.report("POST", f"/agent/recordings/{rid}/stopped", {"at": iso_utc(_now())})
+            await self.report(recording_path(rid, "stopped"), AgentEvent(at=_now()))
             await self._stop(rid)
             self._begin_finish(rid)
 
@@ -437,9 +444,7 @@ class Agent:
         for e in decision.stop:  # first: a session in its post-roll hands over the camera
             log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
             self._prefixes.setdefault(e.recording_id, e.object_prefix)
-            await self.report(
-                "POST", f"/agent/recordings/{e.recording_id}/stopped", {"at": iso_utc(now)}
-            )
+            await self.report(recording_path(e.recording_id, "stopped"), AgentEvent(at=now))
             await self._stop(e.recording_id)
             self._begin_finish(e.recording_id)
         for e in decision.start:
@@ -450,9 +455,7 @@ class Agent:
                 log.exception("agent.schedule_start_failed", recording=e.recording_id)
                 continue
             self._mark(e.recording_id, BY_SCHEDULE, True)
-            await self.report(
-                "POST", f"/agent/recordings/{e.recording_id}/started", {"at": iso_utc(now)}
-            )
+            await self.report(recording_path(e.recording_id, "started"), AgentEvent(at=now))
 
     def status(self) -> dict[str, Any]:
         """What the heartbeat carries, and `classroom agent status` shows."""
@@ -575,38 +578,38 @@ class Agent:
         rid = cmd.recording_id
         self._prefixes.setdefault(rid, cmd.object_prefix)
         try:
-            if cmd.kind == "start_recording":
+            if cmd.kind == CommandKind.START_RECORDING:
                 preset = cmd.ptz_preset if cmd.ptz_preset is not None else self._preset_of(rid)
                 await self._start(rid, cmd.object_prefix, preset)
-            elif cmd.kind == "stop_recording":
+            elif cmd.kind == CommandKind.STOP_RECORDING:
                 await self._stop(rid)
-            elif cmd.kind == "pause_recording":
+            elif cmd.kind == CommandKind.PAUSE_RECORDING:
                 await self._pause(rid)
-            elif cmd.kind == "resume_recording":
+            elif cmd.kind == CommandKind.RESUME_RECORDING:
                 self._mark(rid, "paused", False)
                 await self._start(rid, cmd.object_prefix)
             else:
                 raise ValueError(f"unknown command {cmd.kind!r}")
         except Exception as exc:
             log.exception("agent.command_failed", id=cmd.id)
-            ack = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            ack = Ack(ok=False, error=f"{type(exc).__name__}: {exc}"[:4000])
         else:
-            ack = {"ok": True, "error": None}
+            ack = Ack(ok=True)
         await self._acknowledge(cmd.id, ack)
-        if cmd.kind == "stop_recording" and ack["ok"]:
+        if cmd.kind == CommandKind.STOP_RECORDING and ack.ok:
             # Only now: the portal hears of the stop before it hears the recording is playable.
             self._begin_finish(rid)
 
-    async def _acknowledge(self, command_id: int, ack: dict[str, Any]) -> None:
+    async def _acknowledge(self, command_id: int, ack: Ack) -> None:
         """Through the outbox; straight to the portal if the outbox cannot take it (the disk
         full): a Stop must be acknowledged at once. Neither: raised, so the command is taken
         again at the next poll."""
-        path = f"/agent/commands/{command_id}/ack"
+        path = ack_path(command_id)
         try:
-            await self.report("POST", path, ack)
+            await self.report(path, ack)
         except (OSError, sqlite3.Error) as exc:
             log.warning("agent.ack_direct", command=command_id, error=str(exc)[:200])
-            await self.portal.once("POST", path, json=ack)
+            await self.portal.once("POST", path, json=ack.model_dump(mode="json"))
 
     def _preset_of(self, recording_id: int) -> int | None:
         return next((e.ptz_preset for e in self.schedule if e.recording_id == recording_id), None)

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import false, true
 
 from classroom.db.types import UTCDateTime, utcnow
+from classroom.protocol.messages import CommandKind as CommandKind
 
 
 class Base(DeclarativeBase):
@@ -90,13 +91,6 @@ class RecordingState(enum.StrEnum):
     @property
     def active(self) -> bool:
         return self in (RecordingState.PENDING, RecordingState.RECORDING)
-
-
-class CommandKind(enum.StrEnum):
-    START_RECORDING = "start_recording"
-    STOP_RECORDING = "stop_recording"
-    PAUSE_RECORDING = "pause_recording"
-    RESUME_RECORDING = "resume_recording"
 
 
 class CommandState(enum.StrEnum):

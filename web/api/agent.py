@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import uuid
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel
 
 from classroom.audit import audit
 from classroom.checkin import CheckinRefused, check_in, tap_time_ok, unknown_card
@@ -35,6 +34,18 @@ from classroom.faces.enrollment import (
     person_for_card,
 )
 from classroom.protocol.live import LiveAnswer
+from classroom.protocol.messages import (
+    Ack,
+    AgentEvent,
+    Checkin,
+    Command,
+    Failure,
+    Hello,
+    HelloAnswer,
+    Playable,
+    RecordingRef,
+    Uploaded,
+)
 from classroom.recordings import (
     PlayableReport,
     TrackReport,
@@ -52,21 +63,11 @@ from classroom.recordings import (
 from classroom.schedule import agent_schedule
 from web.deps import DB, CurrentAgent, services
 from web.schemas import (
-    AckIn,
-    ActiveRecordingOut,
-    AgentCommandOut,
-    AgentEventIn,
-    AgentHelloIn,
-    AgentHelloOut,
     DeviceOut,
-    FailureIn,
     HeartbeatIn,
     Id,
-    PlayableIn,
     RecordingOut,
     ScheduleEntryOut,
-    Strict,
-    UploadIn,
 )
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -74,24 +75,22 @@ router = APIRouter(prefix="/agent", tags=["agent"])
 RECHECK_S = 1.0
 
 
-@router.post("/hello", response_model=AgentHelloOut)
-async def hello(body: AgentHelloIn, db: DB, device: CurrentAgent) -> AgentHelloOut:
+@router.post("/hello", response_model=HelloAnswer)
+async def hello(body: Hello, db: DB, device: CurrentAgent) -> HelloAnswer:
     if body.classroom_id != device.classroom_id:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"this token belongs to classroom {device.classroom_id}, not {body.classroom_id}",
         )
 
-    def listed(recs: list[Recording]) -> list[ActiveRecordingOut]:
+    def listed(recs: list[Recording]) -> list[RecordingRef]:
         return [
-            ActiveRecordingOut(
-                recording_id=r.id, session_id=r.session_id, object_prefix=object_prefix(r)
-            )
+            RecordingRef(recording_id=r.id, session_id=r.session_id, object_prefix=object_prefix(r))
             for r in recs
         ]
 
     room = device.classroom_id
-    out = AgentHelloOut(
+    out = HelloAnswer(
         **DeviceOut.model_validate(device).model_dump(),
         active_recordings=listed(await recordings_in_state(db, room, RecordingState.RECORDING)),
         finishing_recordings=listed(await recordings_in_state(db, room, RecordingState.PROCESSING)),
@@ -100,13 +99,13 @@ async def hello(body: AgentHelloIn, db: DB, device: CurrentAgent) -> AgentHelloO
     return out
 
 
-async def _commands_out(db: DB, classroom_id: Id) -> list[AgentCommandOut]:
+async def _commands_out(db: DB, classroom_id: Id) -> list[Command]:
     out = []
     for cmd in await pending_commands(db, classroom_id):
         rec = await db.get(Recording, cmd.recording_id)
         assert rec is not None
         out.append(
-            AgentCommandOut(
+            Command(
                 id=cmd.id,
                 kind=cmd.kind,
                 recording_id=rec.id,
@@ -118,13 +117,13 @@ async def _commands_out(db: DB, classroom_id: Id) -> list[AgentCommandOut]:
     return out
 
 
-@router.get("/commands", response_model=list[AgentCommandOut])
+@router.get("/commands", response_model=list[Command])
 async def commands(
     request: Request,
     db: DB,
     device: CurrentAgent,
     wait: float = Query(default=0, ge=0, le=60, description="seconds to hold the request open"),
-) -> list[AgentCommandOut]:
+) -> list[Command]:
     classroom_id = device.classroom_id  # read before rollback() expires the device
     await db.commit()  # last_seen_at
     signal = services(request).commands
@@ -182,7 +181,7 @@ async def _own_recording(db: DB, device: Device, recording_id: Id) -> Recording:
 
 
 @router.post("/commands/{command_id}/ack", status_code=status.HTTP_204_NO_CONTENT)
-async def ack(command_id: Id, body: AckIn, db: DB, device: CurrentAgent) -> None:
+async def ack(command_id: Id, body: Ack, db: DB, device: CurrentAgent) -> None:
     cmd = await _own_command(db, device, command_id)
     await complete_command(db, cmd, body.ok, body.error)
     await db.commit()
@@ -196,7 +195,7 @@ def _tolerance_s(request: Request) -> float:
 
 @router.post("/recordings/{recording_id}/upload", response_model=RecordingOut)
 async def uploaded(
-    recording_id: Id, body: UploadIn, request: Request, db: DB, device: CurrentAgent
+    recording_id: Id, body: Uploaded, request: Request, db: DB, device: CurrentAgent
 ) -> Recording:
     rec = await _own_recording(db, device, recording_id)
     data = body.model_dump()
@@ -211,7 +210,7 @@ async def uploaded(
 
 @router.post("/recordings/{recording_id}/playable", response_model=RecordingOut)
 async def playable(
-    recording_id: Id, body: PlayableIn, request: Request, db: DB, device: CurrentAgent
+    recording_id: Id, body: Playable, request: Request, db: DB, device: CurrentAgent
 ) -> Recording:
     """Stopped, its segments and playlists in the store: watchable now, the MP4 to follow."""
     rec = await _own_recording(db, device, recording_id)
@@ -228,7 +227,7 @@ async def playable(
 
 
 @router.post("/recordings/{recording_id}/failure", response_model=RecordingOut)
-async def failed(recording_id: Id, body: FailureIn, db: DB, device: CurrentAgent) -> Recording:
+async def failed(recording_id: Id, body: Failure, db: DB, device: CurrentAgent) -> Recording:
     rec = await _own_recording(db, device, recording_id)
     await report_failure(db, rec, body.error)
     await db.commit()
@@ -248,7 +247,7 @@ async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntryOut]:
 async def recording_event(
     recording_id: Id,
     event: Literal["started", "stopped"],
-    body: AgentEventIn,
+    body: AgentEvent,
     db: DB,
     device: CurrentAgent,
 ) -> Recording:
@@ -288,26 +287,6 @@ async def preview(request: Request, device: CurrentAgent, db: DB) -> None:
     if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\0").endswith(b"\xff\xd9")):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a preview must be a JPEG")
     services(request).previews[classroom_id] = (data, utcnow())
-
-
-class AgentCheckinIn(Strict):
-    """A card tapped at the agent's reader, or a face its door camera recognised (and saw turn),
-    possibly long ago (queued while offline)."""
-
-    event_uid: uuid.UUID
-    method: Literal["card", "face"] = "card"
-    card_no: str | None = Field(default=None, min_length=1, max_length=64)
-    person_id: Id | None = None
-    score: float | None = Field(default=None, ge=-1, le=1)
-    at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> AgentCheckinIn:
-        if self.method == "card" and (self.card_no is None or self.person_id is not None):
-            raise ValueError("a card check-in carries card_no, and no person_id")
-        if self.method == "face" and (self.person_id is None or self.card_no is not None):
-            raise ValueError("a face check-in carries person_id, and no card_no")
-        return self
 
 
 class GalleryPersonOut(BaseModel):
@@ -364,7 +343,7 @@ class AgentCheckinOut(BaseModel):
 
 @router.post("/checkin", response_model=AgentCheckinOut)
 async def agent_checkin(
-    body: AgentCheckinIn, request: Request, db: DB, device: CurrentAgent
+    body: Checkin, request: Request, db: DB, device: CurrentAgent
 ) -> AgentCheckinOut:
     """Stored once per event id, at the time of the tap. Every outcome answers 200 — the
     agent's outbox has delivered the event either way; refusals are for the logs."""

@@ -19,9 +19,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from classroom.db.models import Courseware, Person
+from classroom.protocol.messages import DB_INT_MAX
 from web.api.courseware import CoursewareOut, accept_courseware, upload_target
 from web.deps import DB, CurrentPerson, services
-from web.schemas import DB_INT_MAX, Id, Strict
+from web.schemas import Id, Strict
 
 router = APIRouter(tags=["courseware"])
 
