@@ -9,7 +9,8 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from classroom.agent.schedule import Planned, ScheduleCache, decide
+from classroom.agent.schedule import ScheduleCache, decide
+from classroom.protocol.messages import RecordingState, ScheduleEntry
 from classroom.runtime import Services
 from tests.api_helpers import Portal, cancel_seeded_session, make_portal
 
@@ -17,8 +18,25 @@ T0 = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 PRE, POST = timedelta(minutes=1), timedelta(minutes=2)
 
 
-def planned(rid: int = 1, state: str = "pending", paused: bool = False) -> Planned:
-    return Planned(rid, f"s{rid}", T0, T0 + timedelta(hours=1), rid, f"p{rid}/", state, paused, 3)
+def planned(
+    rid: int = 1,
+    state: str = "pending",
+    paused: bool = False,
+    start: timedelta = timedelta(0),
+    end: timedelta = timedelta(hours=1),
+    ptz_preset: int | None = 3,
+) -> ScheduleEntry:
+    return ScheduleEntry(
+        session_id=rid,
+        title=f"s{rid}",
+        start=T0 + start,
+        end=T0 + end,
+        recording_id=rid,
+        object_prefix=f"p{rid}/",
+        state=RecordingState(state),
+        paused=paused,
+        ptz_preset=ptz_preset,
+    )
 
 
 def at(minutes: float, **kw: set[int]) -> tuple[list[int], list[int]]:
@@ -68,23 +86,11 @@ def test_one_camera_records_one_session_at_a_time() -> None:
     hand: never two encoders on the camera. The session in its window keeps the camera; one in
     its post-roll hands it to the next session's pre-roll."""
     a = planned(1)  # 06:00-07:00
-    b = Planned(
-        2,
-        "s2",
-        T0 + timedelta(minutes=30),
-        T0 + timedelta(hours=2),
-        2,
-        "p2/",
-        "pending",
-        False,
-        None,
-    )
-    c = Planned(
-        3, "s3", T0 + timedelta(hours=1), T0 + timedelta(hours=2), 3, "p3/", "pending", False, None
-    )
+    b = planned(2, start=timedelta(minutes=30), end=timedelta(hours=2), ptz_preset=None)
+    c = planned(3, start=timedelta(hours=1), end=timedelta(hours=2), ptz_preset=None)
 
     def plan(
-        entries: list[Planned], minutes: float, running: set[int]
+        entries: list[ScheduleEntry], minutes: float, running: set[int]
     ) -> tuple[list[int], list[int]]:
         d = decide(entries, T0 + timedelta(minutes=minutes), running, set(), set(), PRE, POST)
         return [e.recording_id for e in d.start], [e.recording_id for e in d.stop]

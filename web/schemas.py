@@ -109,20 +109,6 @@ class ExtendIn(Strict):
     minutes: int = Field(ge=1, le=240)
 
 
-class ScheduleEntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    session_id: Id
-    title: str
-    start: datetime
-    end: datetime
-    recording_id: Id
-    object_prefix: str
-    state: RecordingState
-    paused: bool
-    ptz_preset: int | None
-
-
 class AlertIn(BaseModel):
     code: str = Field(max_length=40)
     message: str = Field(max_length=500)

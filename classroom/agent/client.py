@@ -9,7 +9,7 @@ import httpx
 import structlog
 
 from classroom.protocol.live import LiveAnswer
-from classroom.protocol.messages import Command, Hello, HelloAnswer
+from classroom.protocol.messages import Command, Hello, HelloAnswer, ScheduleEntry
 
 log = structlog.get_logger(__name__)
 
@@ -101,10 +101,10 @@ class PortalClient:
         data: dict[str, Any] = resp.json()
         return data
 
-    async def schedule(self) -> list[dict[str, Any]]:
+    async def schedule(self) -> list[ScheduleEntry]:
         """One attempt: when the portal does not answer, the agent goes on from its cache."""
-        data: list[dict[str, Any]] = (await self.once("GET", "/agent/schedule")).json()
-        return data
+        rows = (await self.once("GET", "/agent/schedule")).json()
+        return [ScheduleEntry.model_validate(r) for r in rows]
 
 
 def _detail(resp: httpx.Response) -> str:

@@ -43,7 +43,7 @@ from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
-from classroom.agent.schedule import Planned, ScheduleCache, decide
+from classroom.agent.schedule import ScheduleCache, decide
 from classroom.agent.store_calls import in_probe_thread, in_store_thread
 from classroom.protocol.messages import (
     CHECKIN_PATH,
@@ -404,11 +404,11 @@ class Agent:
 
     async def _refresh_schedule(self) -> None:
         try:
-            rows = await self.portal.schedule()
+            entries = await self.portal.schedule()
         except (PortalUnavailable, PortalRejected, PortalRefused) as exc:
             log.info("agent.schedule_from_cache", error=str(exc)[:200], entries=len(self.schedule))
             return
-        self.schedule = [Planned.of(r) for r in rows]
+        self.schedule = entries
         await asyncio.to_thread(self.schedule_cache.save, self.schedule, _now())
         listed = {e.recording_id for e in self.schedule}
         for rid in sorted(self._marked(set(self.recorders), BY_SCHEDULE) - listed):

@@ -10,46 +10,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+from classroom.protocol.messages import RecordingState, ScheduleEntry
 
 # Recordings in these portal states may still be (re)started by the schedule; the others are
 # finished (processing, available) or given up (failed).
-STARTABLE = ("pending", "recording")
-
-
-@dataclass(frozen=True)
-class Planned:
-    session_id: int
-    title: str
-    start: datetime
-    end: datetime
-    recording_id: int
-    object_prefix: str
-    state: str
-    paused: bool
-    ptz_preset: int | None
-
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> Planned:
-        return cls(
-            session_id=int(row["session_id"]),
-            title=str(row["title"]),
-            start=datetime.fromisoformat(row["start"]),
-            end=datetime.fromisoformat(row["end"]),
-            recording_id=int(row["recording_id"]),
-            object_prefix=str(row["object_prefix"]),
-            state=str(row["state"]),
-            paused=bool(row["paused"]),
-            ptz_preset=row.get("ptz_preset"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
-        return d
+STARTABLE = (RecordingState.PENDING, RecordingState.RECORDING)
 
 
 class ScheduleCache:
@@ -58,32 +27,37 @@ class ScheduleCache:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def save(self, entries: Iterable[Planned], fetched_at: datetime) -> None:
+    def save(self, entries: Iterable[ScheduleEntry], fetched_at: datetime) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        data = {"fetched_at": fetched_at.isoformat(), "entries": [e.to_json() for e in entries]}
+        data = {
+            "fetched_at": fetched_at.isoformat(),
+            "entries": [e.model_dump(mode="json") for e in entries],
+        }
         with tmp.open("w") as f:
             json.dump(data, f, ensure_ascii=False, indent=1)
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(self.path)
 
-    def load(self) -> tuple[list[Planned], datetime | None]:
+    def load(self) -> tuple[list[ScheduleEntry], datetime | None]:
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return [], None
-        return [Planned.of(r) for r in data["entries"]], datetime.fromisoformat(data["fetched_at"])
+        return [ScheduleEntry.model_validate(r) for r in data["entries"]], datetime.fromisoformat(
+            data["fetched_at"]
+        )
 
 
 @dataclass(frozen=True)
 class Decision:
-    start: tuple[Planned, ...]
-    stop: tuple[Planned, ...]
+    start: tuple[ScheduleEntry, ...]
+    stop: tuple[ScheduleEntry, ...]
 
 
 def decide(
-    entries: Iterable[Planned],
+    entries: Iterable[ScheduleEntry],
     now: datetime,
     running: set[int],
     finished: set[int],

@@ -29,6 +29,7 @@ from sqlalchemy.sql.expression import false, true
 
 from classroom.db.types import UTCDateTime, utcnow
 from classroom.protocol.messages import CommandKind as CommandKind
+from classroom.protocol.messages import RecordingState as RecordingState
 
 
 class Base(DeclarativeBase):
@@ -79,18 +80,6 @@ class SessionKind(enum.StrEnum):
     DRILL_TRAINING = "drill_training"  # 队列训练
     DRILL_ASSESSMENT = "drill_assessment"  # 队列考核
     OTHER = "other"
-
-
-class RecordingState(enum.StrEnum):
-    PENDING = "pending"  # asked for; the agent has not confirmed
-    RECORDING = "recording"
-    PROCESSING = "processing"  # stopped; joining and uploading
-    AVAILABLE = "available"  # verified in object storage
-    FAILED = "failed"
-
-    @property
-    def active(self) -> bool:
-        return self in (RecordingState.PENDING, RecordingState.RECORDING)
 
 
 class CommandState(enum.StrEnum):

@@ -37,6 +37,35 @@ class CommandKind(enum.StrEnum):
     RESUME_RECORDING = "resume_recording"
 
 
+class RecordingState(enum.StrEnum):
+    PENDING = "pending"  # asked for; the agent has not confirmed
+    RECORDING = "recording"
+    PROCESSING = "processing"  # stopped; joining and uploading
+    AVAILABLE = "available"  # verified in object storage
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (RecordingState.PENDING, RecordingState.RECORDING)
+
+
+class ScheduleEntry(BaseModel):
+    """A session this classroom records on schedule, with its recording: what the agent caches
+    and decides on while the portal is out of reach."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    session_id: Id
+    title: str
+    start: datetime
+    end: datetime
+    recording_id: Id
+    object_prefix: str
+    state: RecordingState
+    paused: bool
+    ptz_preset: int | None = None
+
+
 class Hello(Strict):
     classroom_id: Id
 

@@ -44,6 +44,7 @@ from classroom.protocol.messages import (
     HelloAnswer,
     Playable,
     RecordingRef,
+    ScheduleEntry,
     Uploaded,
 )
 from classroom.recordings import (
@@ -67,7 +68,6 @@ from web.schemas import (
     HeartbeatIn,
     Id,
     RecordingOut,
-    ScheduleEntryOut,
 )
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -234,13 +234,13 @@ async def failed(recording_id: Id, body: Failure, db: DB, device: CurrentAgent) 
     return rec
 
 
-@router.get("/schedule", response_model=list[ScheduleEntryOut])
-async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntryOut]:
+@router.get("/schedule", response_model=list[ScheduleEntry])
+async def schedule(db: DB, device: CurrentAgent) -> list[ScheduleEntry]:
     """This classroom's sessions recorded on schedule, from 12 hours ago to a week ahead. The
     agent caches the answer and records from the cache when the portal is unreachable."""
     entries = await agent_schedule(db, device.classroom_id, utcnow())
     await db.commit()  # the recordings made for new entries
-    return [ScheduleEntryOut.model_validate(e) for e in entries]
+    return [ScheduleEntry.model_validate(e) for e in entries]
 
 
 @router.post("/recordings/{recording_id}/{event}", response_model=RecordingOut)
