@@ -20,7 +20,8 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+
+from pydantic import BaseModel
 
 from bench.common import Result
 from classroom.agent.finishing import Finisher
@@ -79,7 +80,7 @@ def _recording(source: Path, workdir: Path, seconds: int) -> None:
 def _clocked(reports: list[tuple[str, float]]) -> Callable[..., Awaitable[None]]:
     """The outbox's place: each report's last word (playable, upload) and when it was put."""
 
-    async def report(method: str, path: str, body: dict[str, Any]) -> None:
+    async def report(path: str, message: BaseModel) -> None:
         reports.append((path.rsplit("/", 1)[-1], time.perf_counter()))
 
     return report
@@ -90,7 +91,6 @@ async def _finish(
     uploader: ResumableUploader,
     workdir: Path,
     prefix: str,
-    reports: list[tuple[str, float]],
 ) -> float:
     for seg in sorted((workdir / "segments").glob("*.ts")):  # uploaded while recording
         uploader.enqueue(f"{prefix}segments/{seg.name}", seg, "video/mp2t")

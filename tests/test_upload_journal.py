@@ -33,6 +33,22 @@ def test_done_jobs_under_a_deleted_directory_are_forgotten(tmp_path: Path) -> No
     assert journal.forget_done_under(one) == 0
 
 
+def test_the_done_keys_under_a_prefix_in_one_read(tmp_path: Path) -> None:
+    """At Stop the agent asks which of a recording's segments are already up, all at once."""
+    journal = UploadJournal(tmp_path / "uploads.db")
+    seg = tmp_path / "0.ts"
+    _job(journal, "rec-1/segments/r0001-00000.ts", seg, done=True)
+    _job(journal, "rec-1/segments/r0001-00001.ts", seg, done=True)
+    _job(journal, "rec-1/segments/r0001-00002.ts", seg, done=False)  # the last, still going
+    _job(journal, "rec-1/segments2/x.ts", seg, done=True)  # a name sharing the prefix's start
+    _job(journal, "rec-12/segments/r0001-00000.ts", seg, done=True)
+    assert journal.done_under("rec-1/segments/") == {
+        "rec-1/segments/r0001-00000.ts",
+        "rec-1/segments/r0001-00001.ts",
+    }
+    assert journal.done_under("rec-2/segments/") == set()
+
+
 def test_waiting_jobs_are_found_by_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A classroom adds some ten thousand segment jobs a day; the heartbeat's questions (depth,
     progress) must not read them all every few seconds: each runs on the waiting jobs' index."""

@@ -171,16 +171,10 @@ class Finisher:
         """Each segment's key, once the store has it: those the journal holds as uploaded and
         verified (most of them, sent as they closed) are not sent or asked about again."""
         keys = [f"{prefix}{seg.name}" for seg in segments]
-
-        def queued() -> list[str]:
-            return [
-                key
-                for key, seg in zip(keys, segments, strict=True)
-                if self.uploader.enqueue(key, seg, "video/mp2t").state != "done"
-            ]
-
-        for key in await asyncio.to_thread(queued):
-            await in_store_thread(self.uploader.upload, key)
+        done = await asyncio.to_thread(self.uploader.journal.done_under, prefix)
+        for key, seg in zip(keys, segments, strict=True):
+            if key not in done:
+                await self.upload(key, seg, "video/mp2t")
         return keys
 
     async def _listed(self, segments: list[Path]) -> list[VodSegment]:
