@@ -6,7 +6,6 @@ import asyncio
 import enum
 import getpass
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
@@ -18,6 +17,8 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classroom import cli_base
+from classroom.agent.cli import app as agent_app
 from classroom.attendance_import import import_attendance
 from classroom.compliance import (
     NoPlan,
@@ -48,14 +49,13 @@ from classroom.db.models import (
 )
 from classroom.devices import create_device, revoke_device
 from classroom.ledger.compute import YearLedger
-from classroom.logs import configure_logging
 from classroom.online_import import import_online
 from classroom.organisation import OrgError, UnitFields, add_classroom, save_unit, unit_json
 from classroom.people import PersonError, create_person
 from classroom.plan.loader import PlanError, load_plan
 from classroom.plan.show import describe_plan, table
 from classroom.runtime import open_database
-from classroom.settings import Settings, SettingsError, load_settings
+from classroom.settings import Settings
 
 app = typer.Typer(
     help="Smart Classroom: lecture capture and training credits.",
@@ -78,9 +78,6 @@ app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
 devices_app = typer.Typer(help="Capture hardware on this machine.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
-agent_app = typer.Typer(
-    help="Run the classroom agent (--classroom, --portal, a token), or show its status."
-)
 app.add_typer(agent_app, name="agent")
 
 _T = TypeVar("_T")
@@ -93,9 +90,6 @@ class ReportFormat(enum.StrEnum):
     JSON = "json"
 
 
-_state: dict[str, Path | None] = {"config": None}
-
-
 @app.callback()
 def main(
     config: Annotated[
@@ -103,31 +97,15 @@ def main(
         typer.Option("--config", "-c", help="TOML settings file (also CLASSROOM_CONFIG)."),
     ] = None,
 ) -> None:
-    _state["config"] = config
+    cli_base.CONFIG["path"] = config
 
 
 def _settings() -> Settings:
-    # Everything the portal and the agent write is theirs alone: the database, the store's
-    # credentials, the agent's caches (face gallery, outbox, recordings). Files 0600, folders
-    # 0700, also for what the embedded store and ffmpeg write, as they inherit the mask.
-    os.umask(0o077)
-    try:
-        settings = load_settings(_state["config"])
-    except SettingsError as exc:
-        typer.echo(f"classroom: {exc}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_format)
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.data_dir.chmod(0o700)  # a data directory made by an earlier version was 0755
-    return settings
+    return cli_base.settings()
 
 
 def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    try:
-        return asyncio.run(coro)
-    except SettingsError as exc:
-        typer.echo(f"classroom: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return cli_base.run(coro)
 
 
 def _added(what: str, key: str, label: str, make: Coroutine[Any, Any, int], as_json: bool) -> None:
@@ -145,8 +123,7 @@ def _added(what: str, key: str, label: str, make: Coroutine[Any, Any, int], as_j
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"classroom: {message}", err=True)
-    return typer.Exit(code)
+    return cli_base.fail(message, code)
 
 
 async def _manager(db: AsyncSession, username: str) -> Person:
@@ -177,129 +154,6 @@ def serve() -> None:
             raise typer.Exit(1)
 
     _run(_serve())
-
-
-@agent_app.callback(invoke_without_command=True)
-def agent(
-    ctx: typer.Context,
-    classroom: Annotated[
-        int | None, typer.Option("--classroom", help="This classroom's id.")
-    ] = None,
-    portal: Annotated[
-        str | None, typer.Option("--portal", help="Portal URL, e.g. http://portal:8000")
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            envvar="CLASSROOM_AGENT_TOKEN",
-            help="The agent's device token "
-            "(prefer the CLASSROOM_AGENT_TOKEN variable: arguments show in ps).",
-        ),
-    ] = None,
-) -> None:
-    """Run a classroom's on-site agent: follow the schedule, take commands from the portal,
-    record, upload. `classroom agent status` shows how a running agent is doing."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if classroom is None or portal is None or not token:
-        raise _fail("running the agent needs --classroom, --portal and a token", code=2)
-    from classroom.agent.client import PortalRefused
-    from classroom.agent.launch import build_agent, run_until_stopped
-    from classroom.lifecycle import stop_event_on_signals
-
-    settings = _settings()
-
-    async def _agent() -> None:
-        stop = stop_event_on_signals()
-        built = await build_agent(settings, classroom, portal, token)
-        await run_until_stopped(built, stop)
-
-    try:
-        _run(_agent())
-    except PortalRefused as exc:
-        raise _fail(f"the portal refused this agent: {exc}") from None
-
-
-@agent_app.command("status")
-def agent_status(
-    classroom: Annotated[int, typer.Option("--classroom", help="This classroom's id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="The status as JSON.")] = False,
-) -> None:
-    """The agent's last status on this machine (written with every heartbeat): state, queues,
-    upload progress, disk, audio level, alerts. Exit status: 0 fine, 1 alerts or a fault,
-    3 not running (no status for three heartbeats)."""
-    from datetime import UTC, datetime
-
-    from classroom.agent.health import read_status
-
-    settings = _settings()
-    path = settings.data_dir / "agent" / f"classroom-{classroom}" / "status.json"
-    status = read_status(path)
-    if status is None:
-        raise _fail(f"no agent has run for classroom {classroom} here ({path})", code=3)
-    age = (datetime.now(UTC) - datetime.fromisoformat(status["at"])).total_seconds()
-    stale = age > 3 * settings.agent.heartbeat_s
-    if as_json:
-        typer.echo(json.dumps({**status, "age_s": round(age, 1), "running": not stale}))
-    else:
-        mib = 1024**2
-        rows = [
-            ("state", status["state"] + ("" if not stale else f" (not running? {age:.0f} s old)")),
-            ("recording", ", ".join(map(str, status["recordings"])) or "-"),
-            *((peer, _reachability(status, peer)) for peer in ("portal", "store")),
-            (
-                "disk free",
-                f"{status['disk_free_bytes'] / mib:,.0f} MiB "
-                f"(floor {status['disk_min_free_bytes'] / mib:,.0f} MiB)",
-            ),
-            (
-                "uploads",
-                f"{status['uploads_pending']} waiting"
-                + (
-                    f", oldest {status['oldest_upload_age_s']:.0f} s"
-                    if status["oldest_upload_age_s"]
-                    else ""
-                ),
-            ),
-            *(
-                (
-                    f"  {u['key'].rsplit('/', 1)[-1]}",
-                    f"{u['bytes_sent'] / mib:,.1f}/{u['bytes'] / mib:,.1f} MiB, "
-                    f"part {u['parts_done']}/{u['parts_total']}",
-                )
-                for u in status.get("uploads", [])
-            ),
-            ("reports", f"{status['reports_pending']} waiting"),
-            (
-                "audio",
-                "-"
-                if status["audio_rms_dbfs"] is None
-                else f"{status['audio_rms_dbfs']} dBFS rms, {status['audio_peak_dbfs']} peak",
-            ),
-            ("last segment", status["last_segment_at"] or "-"),
-            *((f"ALERT {a['code']}", a["message"]) for a in status["alerts"]),
-        ]
-        width = max(len(k) for k, _ in rows)
-        for key, value in rows:
-            typer.echo(f"{key:<{width}}  {value}")
-    if stale:
-        raise typer.Exit(3)
-    if status["alerts"] or status["state"] == "fault":
-        raise typer.Exit(1)
-
-
-def _reachability(status: dict[str, Any], peer: str) -> str:
-    """ "unreachable since 08:12:03 UTC (95 s)", as the agent last found ``peer``."""
-    reachable, since = status.get(f"{peer}_reachable"), status.get(f"{peer}_since")
-    word = {True: "reachable", False: "unreachable", None: "-"}[reachable]
-    if reachable is None or not since:
-        return word
-    from datetime import UTC, datetime
-
-    when = datetime.fromisoformat(since)
-    held = (datetime.now(UTC) - when).total_seconds()
-    return f"{word} since {when:%Y-%m-%d %H:%M:%S} UTC ({held:.0f} s)"
 
 
 @app.command()
