@@ -12,7 +12,7 @@ it to them on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -334,10 +334,26 @@ class PgStatements:
         await self.conn.execute(c.sql, *c.args(params))
 
 
+class TapRefused(Enum):
+    """Why a device's tap checks nobody in, before anyone is looked at."""
+
+    NOT_A_KIOSK = "not_a_kiosk"  # a token of another kind of device
+    FACE_REQUIRED = "face_required"  # the classroom checks card and face together
+
+
+def refusal(found: Found) -> TapRefused | None:
+    if found.kind != DeviceKind.KIOSK:
+        return TapRefused.NOT_A_KIOSK
+    if found.two_factor:
+        return TapRefused.FACE_REQUIRED
+    return None
+
+
 @dataclass(frozen=True)
 class Tapped:
     kiosk: Found | None  # None: no such token, or revoked
-    outcome: TapOutcome | None  # None with no kiosk
+    outcome: TapOutcome | None  # None with no kiosk, or refused
+    refused: TapRefused | None = None
 
 
 @dataclass(frozen=True)
@@ -366,17 +382,18 @@ class CardTap:
         }
 
 
-async def tap(db: Statements, card: CardTap, may_check_in: Callable[[Found], None]) -> Tapped:
-    """Read what the tap depends on; ``may_check_in`` raises where this device may not (another
-    kind, a two-factor classroom); then write the check-in it earns, and the device's last-seen
-    time when it is due."""
+async def tap(db: Statements, card: CardTap) -> Tapped:
+    """Read what the tap depends on; refused where this device may not check in (another kind, a
+    two-factor classroom); else write the check-in it earns; and the device's last-seen time
+    when it is due."""
     now = card.now
     found = await db.read(card.params())
     if found is None or found.revoked_at is not None:
         return Tapped(None, None)
     if last_seen_due(found.last_seen_at, now):
         await db.write(SEEN, {"device_id": found.device_id, "now": now})
-    may_check_in(found)
+    if (refused := refusal(found)) is not None:
+        return Tapped(found, None, refused)
     outcome = decide(found, now)
     if outcome.result == CheckinOutcome.CHECKED_IN:
         await db.write(INSERT, _check_in_row(outcome, card))
@@ -399,7 +416,6 @@ class _Waiting:
 
     card: CardTap
     params: dict[str, Any]  # card.params(), once
-    may_check_in: Callable[[Found], None]
     done: asyncio.Future[Tapped]
 
     def settle(self, result: Tapped | BaseException) -> None:
@@ -428,10 +444,10 @@ class TapBatcher:
         self.taps = 0  # answered, since start-up
         self.batches = 0
 
-    async def tap(self, card: CardTap, may_check_in: Callable[[Found], None]) -> Tapped:
+    async def tap(self, card: CardTap) -> Tapped:
         """As :func:`tap`."""
         done = asyncio.get_running_loop().create_future()
-        waiting = _Waiting(card, card.params(), may_check_in, done)
+        waiting = _Waiting(card, card.params(), done)
         self._queue.append(waiting)
         if self._worker is None:
             self._worker = asyncio.create_task(self._drain(), name="card taps")
@@ -473,7 +489,7 @@ class TapBatcher:
     async def _alone(self, w: _Waiting) -> Tapped | BaseException:
         try:
             async with self.pool.acquire() as conn:
-                return await tap(PgStatements(conn), w.card, w.may_check_in)
+                return await tap(PgStatements(conn), w.card)
         except Exception as exc:  # this tap's own failure, for its request
             return exc
 
@@ -497,10 +513,8 @@ class TapBatcher:
             now = w.card.now
             if last_seen_due(f.last_seen_at, now):
                 seen[f.device_id] = now
-            try:
-                w.may_check_in(f)
-            except Exception as exc:  # this tap's refusal, for its request
-                results.append(exc)
+            if (refused := refusal(f)) is not None:
+                results.append(Tapped(f, None, refused))
                 continue
             outcome = decide(f, now)
             event = w.card.event_uid

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
-from classroom.card_tap import CardTap, Found, Tapped
+from classroom.card_tap import CardTap, Tapped
 from classroom.compliance import PlanBook
 from classroom.db.models import (
     Attendance,
@@ -285,6 +285,7 @@ async def test_card_tap_rules(portal: Portal) -> None:
     async with portal.services.sessionmaker() as db:
         for room in (11, 12, 13):
             db.add(Classroom(id=room, name=f"room {room}", location=""))
+        db.add(Classroom(id=14, name="room 14", location="", two_factor=True))
         await db.flush()
         trainer = await db.scalar(select(Person.id).where(Person.username == "trainer"))
         assert trainer is not None
@@ -306,6 +307,7 @@ async def test_card_tap_rules(portal: Portal) -> None:
                 session(11, timedelta(minutes=29)),
                 session(12, timedelta(minutes=31)),
                 session(13, -timedelta(minutes=20), actual_end=now - timedelta(minutes=1)),
+                session(14, timedelta(minutes=5)),
             ]
         )
         officer2 = await db.scalar(select(Person).where(Person.username == "officer2"))
@@ -319,9 +321,20 @@ async def test_card_tap_rules(portal: Portal) -> None:
             r = await manager.post(f"/api/v1/people/{pid}/cards", json={"card_no": card})
             assert r.status_code == 201, r.text
     taps = {}
-    for room in (11, 12, 13):
+    for room in (11, 12, 13, 14):
         _, token = await _kiosk(portal, room)
         taps[room] = portal.client(headers={"Authorization": f"Bearer {token}"})
+    async with portal.services.sessionmaker() as db:
+        _, agent_token = await create_device(db, 11, DeviceKind.AGENT, "room 11's agent")
+        await db.commit()
+    agent = portal.client(headers={"Authorization": f"Bearer {agent_token}"})
+    async with taps[14] as k14, agent:
+        # Refused before anyone is looked at, and nothing written: a classroom that checks card
+        # and face together; a token of another kind of device.
+        r = await k14.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+        assert r.status_code == 409 and r.json()["detail"]["code"] == "face_required"
+        r = await agent.post("/api/v1/kiosk/card", json={"card_no": "0004471234"})
+        assert r.status_code == 403
     async with taps[11] as k11, taps[12] as k12, taps[13] as k13:
         first = await k11.post("/api/v1/kiosk/card", json={"card_no": " 0004471234 "})
         assert first.status_code == 200 and first.json()["result"] == "checked_in"
@@ -363,6 +376,14 @@ async def test_card_tap_rules(portal: Portal) -> None:
         ("kiosk", False),
     ]
     assert stays[1].event_uid == tap and seen is not None
+    async with portal.services.sessionmaker() as db:
+        in_14 = await db.scalar(
+            select(func.count())
+            .select_from(Attendance)
+            .join(DbSession, DbSession.id == Attendance.session_id)
+            .where(DbSession.classroom_id == 14)
+        )
+    assert in_14 == 0
 
 
 async def test_card_tap_survives_dropped_database_connections(
@@ -491,11 +512,8 @@ async def test_a_batch_the_database_refuses_is_run_tap_by_tap(
         assert batcher is not None
         now = datetime.now(UTC)
 
-        def allow(found: Found) -> None:
-            pass
-
         def tap(card: str, event: str) -> Coroutine[Any, Any, Tapped]:
-            return batcher.tap(CardTap(token_hash(token), card, event, now, timedelta(0)), allow)
+            return batcher.tap(CardTap(token_hash(token), card, event, now, timedelta(0)))
 
         done = await asyncio.gather(
             tap(cards[0], "a" * 65),

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import func, select
 
-from classroom.card_tap import CardTap, CoreStatements, Found, tap
+from classroom.card_tap import CardTap, CoreStatements, TapRefused, tap
 from classroom.checkin import (
     NO_SESSION,
     CheckinOutcome,
@@ -145,17 +145,6 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
             {"code": "tap_too_old", "message": "the tap's time is out of range"},
         )
 
-    def may_check_in(kiosk: Found) -> None:
-        check_device_kind(kiosk.kind, DeviceKind.KIOSK)
-        if kiosk.two_factor:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                {
-                    "code": "face_required",
-                    "message": "this classroom checks card and face together",
-                },
-            )
-
     card = CardTap(
         token_hash(token),
         body.card_no,
@@ -164,12 +153,17 @@ async def card_checkin(body: CardIn, request: Request, token: DeviceToken) -> Ch
         svc.settings.kiosk.open_before,
     )
     if svc.taps is not None:
-        done = await svc.taps.tap(card, may_check_in)
+        done = await svc.taps.tap(card)
     else:
         async with svc.engine.connect() as core:
             core = await core.execution_options(isolation_level="AUTOCOMMIT")
-            done = await tap(CoreStatements(core), card, may_check_in)
+            done = await tap(CoreStatements(core), card)
     check_device_kind(done.kiosk.kind if done.kiosk else None, DeviceKind.KIOSK)
+    if done.refused == TapRefused.FACE_REQUIRED:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {"code": "face_required", "message": "this classroom checks card and face together"},
+        )
     outcome = done.outcome
     assert done.kiosk is not None and outcome is not None
     if outcome.result == CheckinOutcome.UNKNOWN_CARD:
