@@ -12,39 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from classroom.protocol.live import LiveRequest
 
 
 class AgentSilent(RuntimeError):
     """The classroom's agent did not take or answer the request in time."""
-
-
-@dataclass
-class LiveRequest:
-    """What the agent is asked: answer an offer, close a viewer, or move the camera to a preset
-    (the console's PTZ buttons: an action of the moment, so it travels here, not as a command
-    that would wait for an agent that is offline)."""
-
-    kind: Literal["offer", "close", "ptz"]
-    recording_id: int | None = None
-    sdp: str | None = None
-    resource: str | None = None
-    ice_servers: list[dict[str, Any]] = field(default_factory=list)
-    preset: int | None = None
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "recording_id": self.recording_id,
-            "sdp": self.sdp,
-            "resource": self.resource,
-            "ice_servers": self.ice_servers,
-            "preset": self.preset,
-        }
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
@@ -16,6 +16,7 @@ from classroom.db.models import (
     SessionKind,
 )
 from classroom.protocol.messages import Count as Count
+from classroom.protocol.messages import Heartbeat as Heartbeat
 from classroom.protocol.messages import Id as Id
 from classroom.protocol.messages import Strict as Strict
 from streaming.gaps import GapReason
@@ -109,69 +110,12 @@ class ExtendIn(Strict):
     minutes: int = Field(ge=1, le=240)
 
 
-class AlertIn(BaseModel):
-    code: str = Field(max_length=40)
-    message: str = Field(max_length=500)
-    since: str = Field(max_length=40)
-
-
-class FaultIn(BaseModel):
-    at: str = Field(max_length=40)
-    message: str = Field(max_length=500)
-    log_tail: list[str] = Field(default_factory=list, max_length=50)
-
-
-class UploadProgressIn(BaseModel):
-    key: str = Field(max_length=1024)
-    bytes: Count
-    bytes_sent: Count
-    parts_done: Count
-    parts_total: Id  # at least one
-
-
-class DoorCameraIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    gallery_people: Count
-    gallery_version: str | None = Field(default=None, max_length=64)
-    checked_in: Count
-
-
-class HeartbeatIn(BaseModel):
-    """An agent's status every few seconds; unknown fields from newer agents are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    at: AwareDatetime
-    state: Literal["idle", "recording", "uploading", "offline-queueing", "fault"]
-    recordings: list[Id] = Field(default_factory=list, max_length=100)
-    devices: dict[str, str | bool | None] = Field(default_factory=dict, max_length=20)
-    door_camera: DoorCameraIn | None = None
-    disk_free_bytes: Count
-    disk_min_free_bytes: Count
-    uploads_pending: Count
-    uploads: list[UploadProgressIn] = Field(default_factory=list, max_length=20)
-    oldest_upload_age_s: float | None = None
-    reports_pending: Count
-    oldest_report_age_s: float | None = None
-    audio_rms_dbfs: float | None = None
-    audio_peak_dbfs: float | None = None
-    last_segment_at: AwareDatetime | None = None
-    portal_reachable: bool | None = None
-    store_reachable: bool | None = None
-    store_since: str | None = Field(default=None, max_length=40)
-    alerts: list[AlertIn] = Field(default_factory=list, max_length=50)
-    faults: list[FaultIn] = Field(default_factory=list, max_length=20)
-    # The WHEP resources the agent still serves (None from agents without live).
-    live_viewers: list[str] | None = Field(default=None, max_length=10_000)
-
-
 class AgentStatusOut(BaseModel):
     device_id: Id
     name: str
     last_seen_at: datetime | None
     online: bool
-    status: HeartbeatIn | None
+    status: Heartbeat | None
 
 
 class ClassroomStatusOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import structlog
 
-from classroom.protocol.live import LiveAnswer
+from classroom.protocol.live import LiveAnswer, LiveRequest
 from classroom.protocol.messages import Command, Hello, HelloAnswer, ScheduleEntry
 
 log = structlog.get_logger(__name__)
@@ -80,12 +80,10 @@ class PortalClient:
         resp = await self._call("GET", "/agent/commands", params={"wait": wait_s})
         return [Command.model_validate(c) for c in resp.json()]
 
-    async def live_requests(self, wait_s: float) -> list[dict[str, Any]]:
+    async def live_requests(self, wait_s: float) -> list[LiveRequest]:
         """Viewers' WHEP requests for this classroom (long poll)."""
-        data: list[dict[str, Any]] = (
-            await self._call("GET", "/agent/live", params={"wait": wait_s})
-        ).json()
-        return data
+        resp = await self._call("GET", "/agent/live", params={"wait": wait_s})
+        return [LiveRequest.model_validate(r) for r in resp.json()]
 
     async def live_answer(self, request_id: str, answer: LiveAnswer) -> None:
         """One attempt: a viewer waits seconds at most, an answer later is of no use."""

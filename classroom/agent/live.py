@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 from aiortc import RTCIceServer
@@ -23,7 +22,7 @@ from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient, PortalRejected
 from classroom.agent.store_calls import in_store_thread
 from classroom.protocol.layout import live_hls_prefix
-from classroom.protocol.live import VIEWERS_FULL, LiveAnswer
+from classroom.protocol.live import VIEWERS_FULL, LiveAnswer, LiveRequest
 from storage.object_store import ObjectStore
 from storage.ports import free_udp_port
 from streaming.live import LiveError, LiveRelay, LiveSource
@@ -199,15 +198,17 @@ class LiveDesk:
             return LiveAnswer(error=f"the camera did not move: {type(exc).__name__}: {exc}"[:400])
         return LiveAnswer(resource=f"preset-{preset}")
 
-    async def _answer(self, req: dict[str, Any]) -> None:
+    async def _answer(self, req: LiveRequest) -> None:
         body: LiveAnswer
-        feed = self._feeds.get(int(req.get("recording_id") or 0))
+        feed = self._feeds.get(req.recording_id or 0)
         try:
-            if req["kind"] == "ptz":
-                body = await self._ptz(int(req["preset"]))
-            elif req["kind"] == "close":
-                closed = feed is not None and await feed.relay.close(str(req["resource"]))
-                resource = str(req["resource"])
+            if req.kind == "ptz":
+                if req.preset is None:
+                    raise ValueError("a PTZ request names its preset")
+                body = await self._ptz(req.preset)
+            elif req.kind == "close":
+                resource = req.resource or ""
+                closed = feed is not None and await feed.relay.close(resource)
                 body = (
                     LiveAnswer(resource=resource) if closed else LiveAnswer(error="no such viewer")
                 )
@@ -225,19 +226,19 @@ class LiveDesk:
                         username=s.get("username"),
                         credential=s.get("credential"),
                     )
-                    for s in req.get("ice_servers") or []
+                    for s in req.ice_servers
                 ]
                 self._joining += 1
                 try:
                     async with asyncio.timeout(OFFER_TIMEOUT_S):
-                        sdp, resource = await feed.relay.offer(str(req["sdp"]), ice)
+                        sdp, resource = await feed.relay.offer(req.sdp or "", ice)
                 finally:
                     self._joining -= 1
                 body = LiveAnswer(sdp=sdp, resource=resource)
         except (LiveError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             body = LiveAnswer(error=(str(exc) or "the live stream did not answer in time")[:500])
         try:
-            await self.portal.live_answer(str(req["id"]), body)
+            await self.portal.live_answer(req.id, body)
         except PortalRejected:  # the viewer gave up waiting: drop the peer made for it
             if feed is not None and body.sdp and body.resource:
                 await feed.relay.close(body.resource)

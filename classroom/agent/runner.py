@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import (
@@ -52,6 +52,7 @@ from classroom.protocol.messages import (
     Checkin,
     Command,
     CommandKind,
+    Heartbeat,
     ack_path,
     recording_path,
 )
@@ -525,7 +526,10 @@ class Agent:
             status = self.status()
             await asyncio.to_thread(write_status, path, status)
             try:
-                await self.portal.once("POST", "/agent/heartbeat", json=status)
+                beat = Heartbeat.model_validate(status).model_dump(mode="json")
+                await self.portal.once("POST", "/agent/heartbeat", json=beat)
+            except ValidationError as exc:  # the portal would refuse it too: the file has it
+                log.error("agent.heartbeat_invalid", error=str(exc)[:300])
             except PortalUnavailable:
                 self.health.portal.failed()
             except (PortalRejected, PortalRefused):

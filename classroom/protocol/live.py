@@ -4,13 +4,28 @@ on it, a code."""
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 # The agent relays to all the WebRTC viewers it takes: the portal answers 503 with this code,
 # and the page plays the store's HLS instead.
 VIEWERS_FULL = "viewers_full"
+
+
+class LiveRequest(BaseModel):
+    """What the agent is asked: answer an offer, close a viewer, or move the camera to a preset
+    (the console's PTZ buttons: an action of the moment, so it travels here, not as a command
+    that would wait for an agent that is offline)."""
+
+    kind: Literal["offer", "close", "ptz"]
+    recording_id: int | None = None
+    sdp: str | None = None
+    resource: str | None = None
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    preset: int | None = None
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class LiveAnswer(BaseModel):

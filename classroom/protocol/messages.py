@@ -66,6 +66,63 @@ class ScheduleEntry(BaseModel):
     ptz_preset: int | None = None
 
 
+class Alert(BaseModel):
+    code: str = Field(max_length=40)
+    message: str = Field(max_length=500)
+    since: str = Field(max_length=40)
+
+
+class Fault(BaseModel):
+    at: str = Field(max_length=40)
+    message: str = Field(max_length=500)
+    log_tail: list[str] = Field(default_factory=list, max_length=50)
+
+
+class UploadProgress(BaseModel):
+    key: str = Field(max_length=1024)
+    bytes: Count
+    bytes_sent: Count
+    parts_done: Count
+    parts_total: Id  # at least one
+
+
+class DoorCamera(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    gallery_people: Count
+    gallery_version: str | None = Field(default=None, max_length=64)
+    checked_in: Count
+
+
+class Heartbeat(BaseModel):
+    """An agent's status every few seconds; unknown fields from newer agents are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: AwareDatetime
+    state: Literal["idle", "recording", "uploading", "offline-queueing", "fault"]
+    recordings: list[Id] = Field(default_factory=list, max_length=100)
+    devices: dict[str, str | bool | None] = Field(default_factory=dict, max_length=20)
+    door_camera: DoorCamera | None = None
+    disk_free_bytes: Count
+    disk_min_free_bytes: Count
+    uploads_pending: Count
+    uploads: list[UploadProgress] = Field(default_factory=list, max_length=20)
+    oldest_upload_age_s: float | None = None
+    reports_pending: Count
+    oldest_report_age_s: float | None = None
+    audio_rms_dbfs: float | None = None
+    audio_peak_dbfs: float | None = None
+    last_segment_at: AwareDatetime | None = None
+    portal_reachable: bool | None = None
+    store_reachable: bool | None = None
+    store_since: str | None = Field(default=None, max_length=40)
+    alerts: list[Alert] = Field(default_factory=list, max_length=50)
+    faults: list[Fault] = Field(default_factory=list, max_length=20)
+    # The WHEP resources the agent still serves (None from agents without live).
+    live_viewers: list[str] | None = Field(default=None, max_length=10_000)
+
+
 class Hello(Strict):
     classroom_id: Id
 

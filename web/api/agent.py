@@ -65,7 +65,7 @@ from classroom.schedule import agent_schedule
 from web.deps import DB, CurrentAgent, services
 from web.schemas import (
     DeviceOut,
-    HeartbeatIn,
+    Heartbeat,
     Id,
     RecordingOut,
 )
@@ -153,7 +153,7 @@ async def live_requests(
     classroom_id = device.classroom_id
     await db.commit()  # last_seen_at; no transaction held while waiting
     taken = await services(request).live.take(classroom_id, wait)
-    return [r.to_json() for r in taken]
+    return [r.model_dump() for r in taken]
 
 
 @router.post("/live/{request_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -263,7 +263,7 @@ MAX_PREVIEW_BYTES = 512 * 1024
 
 
 @router.post("/heartbeat", status_code=status.HTTP_204_NO_CONTENT)
-async def heartbeat(request: Request, body: HeartbeatIn, db: DB, device: CurrentAgent) -> None:
+async def heartbeat(request: Request, body: Heartbeat, db: DB, device: CurrentAgent) -> None:
     device.status = body.model_dump(mode="json")
     device.last_seen_at = utcnow()  # the heartbeat is what "online" means: always recorded
     classroom_id = device.classroom_id

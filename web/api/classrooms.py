@@ -16,7 +16,7 @@ from classroom.db.types import utcnow
 from classroom.organisation import OrgError, add_classroom
 from classroom.schedule import sessions_between, to_ical
 from web.deps import DB, Admin, ManagerOrAdmin, Staff, services
-from web.schemas import AgentStatusOut, ClassroomStatusOut, HeartbeatIn, Id, Strict
+from web.schemas import AgentStatusOut, ClassroomStatusOut, Heartbeat, Id, Strict
 
 router = APIRouter(prefix="/classrooms", tags=["classrooms"])
 
@@ -76,7 +76,7 @@ async def classroom_status(request: Request, db: DB) -> list[ClassroomStatusOut]
                     name=d.name,
                     last_seen_at=d.last_seen_at,
                     online=agent_online(d.last_seen_at, now, after),
-                    status=HeartbeatIn.model_validate(d.status) if d.status else None,
+                    status=Heartbeat.model_validate(d.status) if d.status else None,
                 )
                 for d in agents
                 if d.classroom_id == room.id

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from classroom.db.models import Device, DeviceKind, Person, Recording, Session
 from classroom.db.types import utcnow
-from classroom.live_broker import AgentSilent, LiveRequest
+from classroom.live_broker import AgentSilent
+from classroom.protocol.live import LiveRequest
 from web.api.classrooms import agent_online
 from web.api.sessions import check_may_control, classroom_of, get_session_or_404
 from web.deps import DB, CurrentPerson, services
@@ -98,7 +99,7 @@ async def recall_preset(
     await db.commit()
     try:
         answer = await services(request).live.ask(
-            classroom_id, LiveRequest("ptz", preset=preset), PTZ_TIMEOUT_S
+            classroom_id, LiveRequest(kind="ptz", preset=preset), PTZ_TIMEOUT_S
         )
     except AgentSilent as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from classroom.courseware import course_open_to
 from classroom.db.models import Person, Recording, RecordingState, Role, Session
-from classroom.live_broker import AgentSilent, LiveRequest, Viewer
+from classroom.live_broker import AgentSilent, Viewer
 from classroom.protocol.layout import live_hls_prefix
-from classroom.protocol.live import VIEWERS_FULL
+from classroom.protocol.live import VIEWERS_FULL, LiveRequest
 from classroom.settings import LiveSettings
 from storage.object_store import ObjectNotFound
 from web.api.sessions import classroom_of, get_session_or_404
@@ -151,7 +151,7 @@ async def whep_offer(request: Request, session_id: Id, db: DB, person: CurrentPe
     try:
         answer = await svc.live.ask(
             classroom_id,
-            LiveRequest("offer", recording_id, sdp=sdp, ice_servers=ice),
+            LiveRequest(kind="offer", recording_id=recording_id, sdp=sdp, ice_servers=ice),
             svc.settings.live.answer_timeout_s,
         )
     except AgentSilent as exc:
@@ -218,7 +218,7 @@ async def whep_delete(
     with contextlib.suppress(AgentSilent):  # the agent drops a peer whose connection fails
         await broker.ask(
             viewer.classroom_id,
-            LiveRequest("close", viewer.recording_id, resource=resource),
+            LiveRequest(kind="close", recording_id=viewer.recording_id, resource=resource),
             CLOSE_TIMEOUT_S,
         )
 
