@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -179,6 +180,15 @@ def left_over(workdir: Path) -> list[tuple[int, int, Path]]:
     return found
 
 
+# An accepted segment's name: its run (one ffmpeg process) and its place in the run. The store
+# keeps the name, the playlists list it, and the portal serves only names of this shape.
+SEGMENT_NAME = re.compile(r"r\d{4}-\d{5}\.ts")  # match whole names (fullmatch)
+
+
+def segment_name(run: int, seq: int) -> str:
+    return f"r{run:04d}-{seq:05d}.ts"
+
+
 async def place_segment(
     workdir: Path, path: Path, run: int, seq: int, need_audio: bool
 ) -> Segment | Path | None:
@@ -194,7 +204,7 @@ async def place_segment(
         dest.parent.mkdir(parents=True, exist_ok=True)
         path.replace(dest)
         return dest
-    dest = workdir / "segments" / f"r{run:04d}-{seq:05d}.ts"
+    dest = workdir / "segments" / segment_name(run, seq)
     dest.parent.mkdir(parents=True, exist_ok=True)
     path.replace(dest)
     _note_duration(dest, media.duration_s)

@@ -28,6 +28,13 @@ from pydantic import BaseModel
 
 from classroom.agent.health import Health
 from classroom.agent.store_calls import in_store_thread
+from classroom.protocol.layout import (
+    CHAPTERS,
+    chapter_picture_key,
+    playlist_key,
+    segments_prefix,
+)
+from classroom.protocol.layout import Track as LayoutTrack
 from classroom.protocol.messages import (
     Failure,
     GapReport,
@@ -111,21 +118,19 @@ class Finisher:
         try:
             if not segments:
                 raise RuntimeError("no valid segment was recorded")
-            seg_keys = await self._in_store(f"{prefix}segments/", segments)
-            screen_keys = await self._in_store(f"{prefix}screen/segments/", screen)
+            seg_keys = await self._in_store(segments_prefix(prefix), segments)
+            screen_keys = await self._in_store(segments_prefix(prefix, "screen"), screen)
             gaps = [GapReport.of(g) for g in await asyncio.to_thread(recording_gaps, workdir)]
             listed, listed_screen = await self._listed(segments), await self._listed(screen)
             seconds = sum(s.duration_s for s in listed)
             playlists = await self._extra(
-                recording_id, "hls", lambda: self._playlist(workdir, listed, prefix, "hls")
+                recording_id, "hls", lambda: self._playlist(workdir, listed, prefix, "camera")
             )
             if listed_screen:
                 playlists |= await self._extra(
                     recording_id,
                     "screen_hls",
-                    lambda: self._playlist(
-                        workdir, listed_screen, f"{prefix}screen/", "screen_hls"
-                    ),
+                    lambda: self._playlist(workdir, listed_screen, prefix, "screen"),
                 )
             if "hls" in playlists:
                 playable = Playable(
@@ -192,12 +197,12 @@ class Finisher:
         return listed
 
     async def _playlist(
-        self, workdir: Path, listed: list[VodSegment], prefix: str, name: str
+        self, workdir: Path, listed: list[VodSegment], prefix: str, track: LayoutTrack
     ) -> tuple[str, ObjectInfo]:
         """An HLS playlist over the uploaded segments."""
-        path = workdir / f"{name}.m3u8"
+        path = workdir / ("hls.m3u8" if track == "camera" else "screen_hls.m3u8")
         path.write_text(hls_playlist(listed), encoding="utf-8")
-        key = f"{prefix}index.m3u8"
+        key = playlist_key(prefix, track)
         return key, await self.upload(key, path, "application/vnd.apple.mpegurl")
 
     async def _wait_for_space(self, recording_id: int, needed: int) -> None:
@@ -251,10 +256,10 @@ class Finisher:
             for i, start in enumerate(starts):
                 thumb = folder / f"{i:03d}.jpg"
                 await thumbnail(self.ffmpeg, screen, start + 0.5, thumb)
-                await self.upload(f"{prefix}chapters/{thumb.name}", thumb, "image/jpeg")
+                await self.upload(chapter_picture_key(prefix, i), thumb, "image/jpeg")
             listing = folder / "chapters.json"
             listing.write_text(json.dumps([{"start_s": s} for s in starts]), encoding="utf-8")
-            key = f"{prefix}chapters.json"
+            key = f"{prefix}{CHAPTERS}"
             return key, await self.upload(key, listing, "application/json")
 
         return await self._extra(recording_id, "chapters", make)

@@ -45,6 +45,7 @@ from classroom.agent.outbox import Outbox
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import ScheduleCache, decide
 from classroom.agent.store_calls import in_probe_thread, in_store_thread
+from classroom.protocol.layout import segments_prefix
 from classroom.protocol.messages import (
     CHECKIN_PATH,
     Ack,
@@ -657,7 +658,7 @@ class Agent:
             (self._workdir(recording_id) / made).unlink(missing_ok=True)
 
         async def upload_segment(seg: Segment) -> None:
-            self._upload_later(f"{prefix}segments/{seg.path.name}", seg.path)
+            self._upload_later(segments_prefix(prefix) + seg.path.name, seg.path)
             self._last_segment = seg.path
             try:
                 level = await asyncio.to_thread(audio_level, seg.path)
@@ -687,7 +688,7 @@ class Agent:
             # The screen is a track of its own: its own encode, its own segments and watchdog;
             # a dead screen capture never stops the camera's.
             async def upload_screen(seg: Segment) -> None:
-                self._upload_later(f"{prefix}screen/segments/{seg.path.name}", seg.path)
+                self._upload_later(segments_prefix(prefix, "screen") + seg.path.name, seg.path)
 
             screen = SegmentRecorder(
                 self.config.ffmpeg,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +17,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from classroom.db.models import Recording
+from classroom.protocol.layout import THUMBNAIL, chapter_picture_key, segments_prefix
 from classroom.recordings import object_prefix
 from classroom.watching import served
 from storage.object_store import ObjectNotFound
 from streaming.ffmpeg_bin import resolve_ffmpeg
+from streaming.recorder import SEGMENT_NAME
 from streaming.vod import segment_times, thumbnail
 from web.api.recordings import visible_recording
 from web.deps import DB, CurrentPerson, services
@@ -30,9 +31,7 @@ from web.schemas import Count, Id
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 log = structlog.get_logger()
 
-_SEGMENT = re.compile(r"r\d{4}-\d{5}\.ts")  # fullmatch: "$" would allow a trailing newline
 _PLAYLIST = {"camera": "hls", "screen": "screen_hls"}
-_SEGMENTS = {"camera": "segments/", "screen": "screen/segments/"}
 MAX_CHAPTERS = 500
 
 
@@ -88,8 +87,8 @@ async def recording_hls(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no {track} HLS")
     if name == "index.m3u8":
         key, kind = playlist["object_key"], "application/vnd.apple.mpegurl"
-    elif _SEGMENT.fullmatch(name):
-        key, kind = f"{object_prefix(rec)}{_SEGMENTS[track]}{name}", "video/mp2t"
+    elif SEGMENT_NAME.fullmatch(name):
+        key, kind = segments_prefix(object_prefix(rec), track) + name, "video/mp2t"
     else:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such HLS file")
     data = await _read(request, key)
@@ -125,7 +124,7 @@ async def chapter_thumbnail(
     rec = await _available(db, recording_id, person)
     if "chapters" not in rec.tracks or not 0 <= number < MAX_CHAPTERS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such chapter")
-    data = await _read(request, f"{object_prefix(rec)}chapters/{number:03d}.jpg")
+    data = await _read(request, chapter_picture_key(object_prefix(rec), number))
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )
@@ -146,7 +145,7 @@ async def recording_thumbnail(
     ranges it needs) and kept in the store."""
     rec = await _available(db, recording_id, person)
     store = services(request).store
-    key = f"{object_prefix(rec)}thumbnail.jpg"
+    key = object_prefix(rec) + THUMBNAIL
     headers = {"Cache-Control": "private, max-age=86400"}
     try:
         return Response(await asyncio.to_thread(store.get_small, key), 200, headers, "image/jpeg")
