@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from classroom.agent import runner
+from classroom.agent import supervisor
 from classroom.agent.client import PortalUnavailable
 from classroom.agent.outbox import Outbox
 from classroom.agent.runner import Agent
@@ -259,7 +259,7 @@ async def test_a_loop_that_fails_is_restarted(
     """The disk is full when the agent caches its schedule: the schedule loop fails, says so in
     an alert, and is started again — the session is recorded once the disk has room, and the
     alert clears. (A loop that failed once used to end for the life of the agent.)"""
-    monkeypatch.setattr(runner, "LOOP_HEALTHY_S", 1.0)
+    monkeypatch.setattr(supervisor, "HEALTHY_S", 1.0)
     full = {"left": 2}
     save = ScheduleCache.save
 

@@ -42,9 +42,11 @@ from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write
 from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
+from classroom.agent.reports import ReportDelivery
 from classroom.agent.retention import UPLOADED, sweep
 from classroom.agent.schedule import ScheduleCache, decide
 from classroom.agent.store_calls import in_probe_thread, in_store_thread
+from classroom.agent.supervisor import Supervisor
 from classroom.protocol.layout import segments_prefix
 from classroom.protocol.messages import (
     CHECKIN_PATH,
@@ -80,10 +82,6 @@ SHUTDOWN_GRACE_S = 20.0
 # Then, with their back-off cut short, this long for them to let go.
 SHUTDOWN_STUCK_S = 5.0
 ORPHAN_AGE = timedelta(days=1)
-# The agent's own loops, restarted after a failure with this back-off.
-LOOP_RETRY_FIRST_S = 1.0
-LOOP_RETRY_MAX_S = 30.0
-LOOP_HEALTHY_S = 60.0
 # A marker in a recording's directory: the schedule started it (not a trainer's command).
 BY_SCHEDULE = "by-schedule"
 
@@ -152,6 +150,7 @@ class Agent:
         self.schedule, _ = self.schedule_cache.load()
         self._handled: set[int] = set()
         self.health = Health(config.silence_alert_s, unreachable_alert_s=config.unreachable_alert_s)
+        self.delivery = ReportDelivery(self.outbox, portal, self.health, config.report_retry_max_s)
         self._last_segment: Path | None = None
         self._metrics: asyncio.Server | None = None
         self._previewed: Path | None = None
@@ -167,7 +166,7 @@ class Agent:
         self._finishing: set[asyncio.Task[None]] = set()
         self._finishing_ids: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
-        self._loops: set[asyncio.Task[None]] = set()  # schedule and report delivery
+        self.supervisor = Supervisor(self.health)
         self.live = LiveDesk(
             portal,
             store,
@@ -235,7 +234,7 @@ class Agent:
         loops: dict[str, Callable[[], Awaitable[None]]] = {
             "bucket": self._ensure_bucket,
             "store_probe": self._probe_store,
-            "reports": self._deliver_reports,
+            "reports": self.delivery.run,
             "schedule": self._follow_schedule,
             "heartbeat": self._heartbeat,
             "retention": self._retention,
@@ -247,7 +246,7 @@ class Agent:
         if self.door is not None:
             loops["door"] = self.door.serve
         for name, loop in loops.items():
-            self._spawn(self._supervised(name, loop), self._loops)
+            self.supervisor.register(name, loop)
         if self.config.metrics_port:
             self._metrics = await serve_metrics(
                 self.config.metrics_port, lambda: agent_metrics(self.status())
@@ -272,7 +271,7 @@ class Agent:
             log.warning("agent.finishing_after_restart", recording=rid)
             self._prefixes[rid] = finishing.object_prefix
             self._begin_finish(rid)
-        await self._supervised("commands", self._take_commands)
+        await self.supervisor.supervise("commands", self._take_commands)
 
     async def _probe_store(self) -> None:
         """Every heartbeat: does the object store answer? For the status and its alert. One
@@ -315,38 +314,6 @@ class Agent:
                     self._handled.discard(cmd.id)
                     raise
 
-    async def _supervised(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run one of the agent's loops for the agent's whole life: one that fails is logged,
-        alerted and started again after a back-off (1 s, doubling to 30 s; back to 1 s after a
-        minute without a failure), so a passing fault — the disk full when the schedule, the
-        status or a report is written — cannot end it for good and leave the agent deaf to its
-        schedule or its commands, or silent, until someone restarts it. A token refused (revoked,
-        rotated) is such a fault too: the agent records on from its schedule and keeps what it
-        has for the portal, as its reports do, until an administrator sets it right."""
-        alert, delay = f"loop_{name}", LOOP_RETRY_FIRST_S
-        all_clear: asyncio.TimerHandle | None = None
-        while True:
-            began = time.monotonic()
-            try:
-                await loop()
-                if all_clear is not None:
-                    all_clear.cancel()
-                self.health.clear(alert)  # ended by itself, its work done: nothing to alert
-                return
-            except Exception as exc:
-                if all_clear is not None:
-                    all_clear.cancel()
-                if time.monotonic() - began > LOOP_HEALTHY_S:
-                    delay = LOOP_RETRY_FIRST_S
-                log.exception("agent.loop_failed", loop=name, retry_s=delay)
-                self.health.raise_alert(alert, f"{name} loop failed, restarted: {exc!r}"[:300])
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LOOP_RETRY_MAX_S)
-            # The alert stays until the loop has run a while again without failing.
-            all_clear = asyncio.get_running_loop().call_later(
-                LOOP_HEALTHY_S, self.health.clear, alert
-            )
-
     async def _read_cards(self, reader: SerialCardReader) -> None:
         """Each tap becomes a check-in event with its own id, through the outbox: while the
         portal is unreachable they queue on disk, and the portal stores each exactly once."""
@@ -366,43 +333,6 @@ class Agent:
             finally:
                 reader.close()
             await asyncio.sleep(5)
-
-    async def _deliver_reports(self) -> None:
-        delay = 0.5
-        while True:
-            if not await self._deliver_pending():
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.report_retry_max_s)
-            else:
-                delay = 0.5
-                await self.outbox.wait(5.0)
-
-    async def _deliver_pending(self) -> bool:
-        """Send what waits, in order; False when the portal did not answer."""
-        for rep in self.outbox.pending():
-            try:
-                await self.portal.once(rep.method, rep.path, json=rep.body)
-            except PortalUnavailable as exc:
-                if self.health.portal.reachable is not False:
-                    log.warning("agent.portal_unreachable", error=str(exc)[:200])
-                self.health.portal.failed()
-                return False
-            except PortalRefused as exc:
-                # This device's token was refused (revoked, or rotated without this agent being
-                # told): keep everything until an administrator sets it right.
-                log.error("agent.reports_refused", error=str(exc)[:300])
-                self.health.portal.failed()
-                return False
-            except PortalRejected as exc:
-                # It no longer fits the portal's state: keep it in the log, since sending it
-                # again cannot succeed.
-                log.error("agent.report_rejected", path=rep.path, error=str(exc)[:300])
-            else:
-                if self.health.portal.reachable is False:
-                    log.info("agent.portal_back", waited=len(self.outbox.pending()))
-                self.health.portal.answered()
-            await self.outbox.done(rep.id)
-        return True
 
     async def _refresh_schedule(self) -> None:
         try:
@@ -767,7 +697,7 @@ class Agent:
         are not marked stopped: a restarted agent records the rest of their sessions."""
         if self._metrics is not None:
             self._metrics.close()
-        await cancel_and_wait(*self._loops)
+        await self.supervisor.stop()
         await self.live.close_all()
         for recording_id in list(self.recorders) + list(self.screen_recorders):
             log.info("agent.stopping_recording", recording=recording_id)
@@ -788,5 +718,5 @@ class Agent:
                     await cancel_and_wait(*stuck)
         with contextlib.suppress(TimeoutError):  # what is not sent now is sent at the next start
             async with asyncio.timeout(5):
-                await self._deliver_pending()
+                await self.delivery.deliver_pending()
         self.outbox.close()
