@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import (
@@ -38,7 +38,8 @@ from classroom.agent.client import (
 )
 from classroom.agent.door import DoorDesk
 from classroom.agent.finishing import Finisher
-from classroom.agent.health import Health, alerts_json, iso_utc, state_of, write_status
+from classroom.agent.health import Health, alerts_json, iso_utc, state_of
+from classroom.agent.heartbeat import Beat
 from classroom.agent.live import LiveDesk
 from classroom.agent.metrics import agent_metrics, serve_metrics
 from classroom.agent.outbox import Outbox
@@ -55,7 +56,6 @@ from classroom.protocol.messages import (
     Checkin,
     Command,
     CommandKind,
-    Heartbeat,
     ack_path,
     recording_path,
 )
@@ -67,7 +67,6 @@ from storage.object_store import ObjectStore
 from storage.seaweed import S3Connection
 from streaming.gaps import RunEnd
 from streaming.levels import audio_level
-from streaming.preview import preview_jpeg
 from streaming.recorder import (
     EncodeSettings,
     RecorderFault,
@@ -153,7 +152,6 @@ class Agent:
         self.delivery = ReportDelivery(self.outbox, portal, self.health, config.report_retry_max_s)
         self._last_segment: Path | None = None
         self._metrics: asyncio.Server | None = None
-        self._previewed: Path | None = None
         self.portal = portal
         self.store = store
         self.uploader = uploader
@@ -236,7 +234,15 @@ class Agent:
             "store_probe": self._probe_store,
             "reports": self.delivery.run,
             "schedule": self._follow_schedule,
-            "heartbeat": self._heartbeat,
+            "heartbeat": Beat(
+                self.status,
+                lambda: self._last_segment,
+                self.portal,
+                self.health,
+                self.config.workdir / "status.json",
+                self.config.heartbeat_s,
+                self.config.preview_s,
+            ).run,
             "retention": self._retention,
         }
         if self.config.live:
@@ -445,42 +451,6 @@ class Agent:
             "segments_total": self.health.segments_total,
             "faults_total": self.health.faults_total,
         }
-
-    async def _heartbeat(self) -> None:
-        """Every few seconds: status to disk and to the portal (one try; the next one follows),
-        and while recording, a preview of the newest segment."""
-        path = self.config.workdir / "status.json"
-        next_preview = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            self.health.check_links()
-            status = self.status()
-            await asyncio.to_thread(write_status, path, status)
-            try:
-                beat = Heartbeat.model_validate(status).model_dump(mode="json")
-                await self.portal.once("POST", "/agent/heartbeat", json=beat)
-            except ValidationError as exc:  # the portal would refuse it too: the file has it
-                log.error("agent.heartbeat_invalid", error=str(exc)[:300])
-            except PortalUnavailable:
-                self.health.portal.failed()
-            except (PortalRejected, PortalRefused):
-                pass  # it answered: reachable, whatever it thought of this heartbeat
-            else:
-                self.health.portal.answered()
-            seg = self._last_segment
-            if seg is not None and seg != self._previewed and loop.time() >= next_preview:
-                next_preview = loop.time() + self.config.preview_s
-                self._previewed = seg
-                with contextlib.suppress(Exception):  # the segment may have moved on meanwhile
-                    jpeg = await asyncio.to_thread(preview_jpeg, seg)
-                    if jpeg:
-                        await self.portal.once(
-                            "POST",
-                            "/agent/preview",
-                            content=jpeg,
-                            headers={"Content-Type": "image/jpeg"},
-                        )
-            await asyncio.sleep(self.config.heartbeat_s)
 
     async def _retention(self) -> None:
         while True:
