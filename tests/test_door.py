@@ -21,6 +21,7 @@ from classroom.agent.door import DoorGallery, DoorWatch
 from classroom.db.models import Attendance, AttendanceSource, Device, DeviceKind, Person
 from classroom.devices import create_device
 from classroom.faces.engine import FaceEngine
+from classroom.protocol.messages import Gallery
 from classroom.runtime import Services
 from hardware.cameras import FileCamera
 from hardware.sources import FfmpegInput
@@ -124,7 +125,7 @@ async def test_a_turning_head_checks_in_and_a_photo_does_not(
     async with portal.agent() as agent:
         data = (await agent.get("/api/v1/agent/gallery")).json()
     gallery = DoorGallery(tmp_path / "gallery.json")
-    gallery.replace(data)
+    gallery.replace(Gallery.model_validate(data))
     assert stat.S_IMODE((tmp_path / "gallery.json").stat().st_mode) == 0o600  # biometric data
     cached = DoorGallery(tmp_path / "gallery.json")  # as after a restart, portal or not
     assert cached.version == data["version"] and len(cached.gallery) == 3

@@ -9,7 +9,7 @@ import httpx
 import structlog
 
 from classroom.protocol.live import LiveAnswer, LiveRequest
-from classroom.protocol.messages import Command, Hello, HelloAnswer, ScheduleEntry
+from classroom.protocol.messages import Command, Gallery, Hello, HelloAnswer, ScheduleEntry
 
 log = structlog.get_logger(__name__)
 
@@ -90,14 +90,13 @@ class PortalClient:
         body = answer.model_dump(exclude_none=True)
         await self.once("POST", f"/agent/live/{request_id}", json=body)
 
-    async def gallery(self, version: str) -> dict[str, Any] | None:
+    async def gallery(self, version: str) -> Gallery | None:
         """One attempt: the door camera's face gallery, None if ``version`` is still current."""
         headers = {"If-None-Match": f'"{version}"'} if version else {}
         resp = await self.once("GET", "/agent/gallery", headers=headers)
         if resp.status_code == 304:
             return None
-        data: dict[str, Any] = resp.json()
-        return data
+        return Gallery.model_validate(resp.json())
 
     async def schedule(self) -> list[ScheduleEntry]:
         """One attempt: when the portal does not answer, the agent goes on from its cache."""

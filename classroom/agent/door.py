@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
-import json
 import os
 import time
 import uuid
@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import structlog
@@ -37,6 +36,7 @@ from classroom.faces.gallery import Gallery
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
 from classroom.faces.quality import probe_refusal
 from classroom.protocol.messages import CHECKIN_PATH, Checkin
+from classroom.protocol.messages import Gallery as GalleryMessage
 from hardware.sources import CameraSource
 from streaming.frames import camera_frames
 
@@ -55,28 +55,28 @@ class DoorGallery:
         self.people = 0
         if path.exists():
             try:
-                self._use(json.loads(path.read_text()))
-            except (ValueError, KeyError, TypeError) as exc:
+                self._use(GalleryMessage.model_validate_json(path.read_bytes()))
+            except (ValueError, binascii.Error) as exc:  # ValidationError is a ValueError
                 log.warning("door.gallery_cache_unreadable", error=str(exc)[:200])
 
-    def _use(self, data: dict[str, Any]) -> None:
+    def _use(self, data: GalleryMessage) -> None:
         rows = [
-            (int(p["id"]), np.frombuffer(base64.b64decode(v), "<f4").copy())
-            for p in data["people"]
-            for v in p["embeddings"]
+            (p.id, np.frombuffer(base64.b64decode(v), "<f4").copy())
+            for p in data.people
+            for v in p.embeddings
         ]
-        self.gallery = Gallery(float(data["threshold"]), float(data["margin"]))
+        self.gallery = Gallery(data.threshold, data.margin)
         self.gallery.load(rows)
-        self.people = len(data["people"])
-        self.version = str(data["version"])
+        self.people = len(data.people)
+        self.version = data.version
 
-    def replace(self, data: dict[str, Any]) -> None:
+    def replace(self, data: GalleryMessage) -> None:
         """A new gallery from the portal: used at once, then cached (written aside, renamed)."""
         self._use(data)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
+            f.write(data.model_dump_json())
         tmp.replace(self.path)
         log.info("door.gallery", people=self.people, version=self.version[:12])
 

@@ -123,6 +123,22 @@ class Heartbeat(BaseModel):
     live_viewers: list[str] | None = Field(default=None, max_length=10_000)
 
 
+class GalleryPerson(BaseModel):
+    id: int
+    name: str
+    embeddings: list[str]  # base64 of 128 little-endian float32, unit length
+
+
+class Gallery(BaseModel):
+    """The faces the door camera may recognise: embeddings, never photos. ``version`` is the
+    portal's ETag for it; the agent keeps its last copy to check people in while offline."""
+
+    version: str
+    threshold: float
+    margin: float
+    people: list[GalleryPerson]
+
+
 class Hello(Strict):
     classroom_id: Id
 

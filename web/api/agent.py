@@ -40,6 +40,8 @@ from classroom.protocol.messages import (
     Checkin,
     Command,
     Failure,
+    Gallery,
+    GalleryPerson,
     Hello,
     HelloAnswer,
     Playable,
@@ -289,20 +291,7 @@ async def preview(request: Request, device: CurrentAgent, db: DB) -> None:
     services(request).previews[classroom_id] = (data, utcnow())
 
 
-class GalleryPersonOut(BaseModel):
-    id: int
-    name: str
-    embeddings: list[str]  # base64 of 128 little-endian float32, unit length
-
-
-class GalleryOut(BaseModel):
-    version: str
-    threshold: float
-    margin: float
-    people: list[GalleryPersonOut]
-
-
-@router.get("/gallery", response_model=GalleryOut)
+@router.get("/gallery", response_model=Gallery)
 async def gallery(request: Request, db: DB, device: CurrentAgent) -> Response:
     """The face gallery for the classroom's door camera: embeddings only, never photos. The
     agent keeps it to check people in while the portal is unreachable; ``version`` is its ETag
@@ -317,12 +306,12 @@ async def gallery(request: Request, db: DB, device: CurrentAgent) -> Response:
     # next ask finds the version changed and fetches it again.
     people = await gallery_export(db)
     await db.commit()  # last_seen_at
-    body = GalleryOut(
+    body = Gallery(
         version=version,
         threshold=faces.match_threshold,
         margin=faces.match_margin,
         people=[
-            GalleryPersonOut(
+            GalleryPerson(
                 id=pid, name=name, embeddings=[base64.b64encode(v).decode() for v in vectors]
             )
             for pid, name, vectors in people
