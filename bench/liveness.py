@@ -22,8 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.common import Result
-from bench.faces import _median_ms
+from bench.common import Result, median_of, timed
 from classroom.faces.engine import Face, FaceEngine
 from classroom.faces.gallery import Gallery
 from classroom.faces.liveness import FRONTAL, TURNED, HeadTurnChallenge, yaw
@@ -103,8 +102,8 @@ def _frame_costs(engine: FaceEngine) -> list[Result]:
             "with sharpness and turn checks",
             "without them",
             "ms",
-            _median_ms(checked, 60),
-            _median_ms(plain, 60),
+            median_of(60, lambda: timed(checked)) * 1000,
+            median_of(60, lambda: timed(plain)) * 1000,
             False,
         )
     ]

@@ -108,7 +108,8 @@ class LiveDesk:
         store: ObjectStore,
         poll_wait_s: float,
         ptz: Callable[[int], Awaitable[None]] | None = None,
-        max_viewers: int = 40,
+        *,
+        max_viewers: int,
     ) -> None:
         self.portal = portal
         # The relay runs on the loop that also supervises capture and uploads: beyond this many
