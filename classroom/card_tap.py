@@ -433,7 +433,7 @@ class TapBatcher:
     (INSERT_MANY, one commit) for all of them, instead of two round trips and a commit each.
     At the hour every classroom's door is busy at once, and a commit per tap was what the
     database spent most on (docs/benchmarks.md, checkin). Each tap is answered only after its
-    batch is committed, as before; the rules are those of :func:`tap`, and a batch that the
+    batch is committed; the rules are those of :func:`tap`, and a batch that the
     database refuses is run again tap by tap so that one bad tap fails alone."""
 
     def __init__(self, pool: asyncpg.Pool, most: int = 64) -> None:

@@ -51,7 +51,7 @@ async def recording_agent(
         running_agent(portal, s3, bucket, data_dir) as agent,
     ):
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        await until(lambda: rec["id"] in agent.capture.recorders, what="the recording")
         yield agent, rec
 
 
@@ -99,11 +99,11 @@ async def test_scheduled_recording_with_preset_pause_and_resume(
             await asyncio.sleep(3)
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/pause")
             assert r.status_code == 200, r.text
-            await until(lambda: rid not in agent.recorders, what="the pause")
+            await until(lambda: rid not in agent.capture.recorders, what="the pause")
             await asyncio.sleep(3)  # paused: nothing is recorded, and the schedule waits
-            assert rid not in agent.recorders
+            assert rid not in agent.capture.recorders
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/resume")
-            await until(lambda: rid in agent.recorders, what="the resume")
+            await until(lambda: rid in agent.capture.recorders, what="the resume")
             await asyncio.sleep(3)
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
             assert r.status_code == 202
@@ -128,7 +128,7 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
     ended and reaped, the last segment accepted — instead of leaving the encoder running."""
     portal = await make_portal(services)
     async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
-        recorder = agent.recorders[rec["id"]]
+        recorder = agent.capture.recorders[rec["id"]]
         await until(lambda: len(recorder.segments) >= 2, what="segments")
         began = asyncio.Event()
         stop = recorder.stop
@@ -139,12 +139,12 @@ async def test_a_stop_cut_short_by_shutdown_is_finished_by_it(
 
         recorder.stop = stop_signalled  # type: ignore[method-assign]
         segments_before = len(recorder.segments)
-        stopping = asyncio.create_task(agent._stop_capture(rec["id"], RunEnd.STOPPED))
+        stopping = asyncio.create_task(agent.capture.end(rec["id"], RunEnd.STOPPED))
         await began.wait()  # the stop now waits for ffmpeg to quit
         stopping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stopping
-        assert rec["id"] in agent.recorders  # not stopped yet: still the agent's to stop
+        assert rec["id"] in agent.capture.recorders  # not stopped yet: still the agent's to stop
     assert not recorder.running and ffmpeg_processes() == 0
     assert len(recorder.segments) > segments_before  # the one open at the stop, accepted
 
@@ -160,14 +160,14 @@ async def test_the_camera_is_not_opened_twice(
     async with recording_agent(portal, s3, bucket, tmp_path / "agent") as (agent, rec):
         other = rec["id"] + 1000
         sent: list[tuple[str, BaseModel]] = []
-        report = agent.report
+        report = agent.commands.report
 
         async def keep(path: str, message: BaseModel) -> None:
             sent.append((path, message))
 
-        agent.report = keep  # type: ignore[method-assign]
+        agent.commands.report = keep
         try:
-            await agent.handle(
+            await agent.commands.handle(
                 Command(
                     id=99,
                     kind=CommandKind.START_RECORDING,
@@ -177,8 +177,8 @@ async def test_the_camera_is_not_opened_twice(
                 )
             )
         finally:
-            agent.report = report  # type: ignore[method-assign]
-        assert list(agent.recorders) == [rec["id"]] and ffmpeg_processes() == 1
+            agent.commands.report = report
+        assert list(agent.capture.recorders) == [rec["id"]] and ffmpeg_processes() == 1
         ((path, ack),) = sent
         assert path == "/agent/commands/99/ack" and isinstance(ack, Ack) and ack.ok is False
         assert "CameraBusy" in str(ack.error) and str(rec["id"]) in str(ack.error)
@@ -206,8 +206,8 @@ async def test_a_resume_refused_at_start_leaves_the_agent_taking_commands(
     ):
         await until(lambda: "capture_refused" in agent.health.alerts, what="the refusal")
         assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
-        await until(lambda: agent._marker(rec["id"], "stopped").exists(), what="the stop")
-        assert agent.recorders == {}
+        await until(lambda: agent.recordings.marker(rec["id"], "stopped").exists(), what="the stop")
+        assert agent.capture.recorders == {}
 
 
 async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
@@ -232,21 +232,26 @@ async def test_a_session_cancelled_while_the_agent_records_it_is_stopped(
 
     sid = await book("cancelled", datetime.now(UTC) + timedelta(seconds=3))
     async with running_agent(portal, s3, bucket, tmp_path / "agent", transport=net) as agent:
-        await until(lambda: [e.session_id for e in agent.schedule] == [sid], what="the schedule")
-        (entry,) = agent.schedule
+        await until(
+            lambda: [e.session_id for e in agent.schedule.entries] == [sid], what="the schedule"
+        )
+        (entry,) = agent.schedule.entries
         net.down = True
-        await until(lambda: entry.recording_id in agent.recorders, what="the scheduled start")
+        await until(
+            lambda: entry.recording_id in agent.capture.recorders, what="the scheduled start"
+        )
         async with portal.as_user("trainer") as trainer:
             assert (await trainer.delete(f"/api/v1/sessions/{sid}")).status_code == 204
         nxt = await book("next", datetime.now(UTC))
         net.down = False
         await asyncio.sleep(5)
         print()
-        await until(lambda: entry.recording_id not in agent.recorders, what="the stop")
+        await until(lambda: entry.recording_id not in agent.capture.recorders, what="the stop")
         await until(
-            lambda: any(r != entry.recording_id for r in agent.recorders), what="the next session"
+            lambda: any(r != entry.recording_id for r in agent.capture.recorders),
+            what="the next session",
         )
-        assert [e.session_id for e in agent.schedule] == [nxt]
+        assert [e.session_id for e in agent.schedule.entries] == [nxt]
 
 
 async def test_a_loop_that_fails_is_restarted(
@@ -281,8 +286,8 @@ async def test_a_loop_that_fails_is_restarted(
     async with running_agent(portal, s3, bucket, tmp_path / "agent") as agent:
         await until(lambda: "loop_schedule" in agent.health.alerts, what="the alert")
         assert "No space left" in agent.health.alerts["loop_schedule"].message
-        await until(lambda: agent.recorders, what="the scheduled recording")
-        assert [e.session_id for e in agent.schedule] == [sid] and full["left"] == 0
+        await until(lambda: agent.capture.recorders, what="the scheduled recording")
+        assert [e.session_id for e in agent.schedule.entries] == [sid] and full["left"] == 0
         await until(lambda: "loop_schedule" not in agent.health.alerts, what="the all-clear")
 
 
@@ -338,4 +343,4 @@ async def test_an_acknowledgement_the_outbox_cannot_keep_goes_straight_to_the_po
             assert (await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")).status_code == 202
         await until(lambda: "loop_commands" in agent.health.alerts, what="the alert")
         await done(["start_recording", "stop_recording"])  # taken again, acknowledged then
-        await until(lambda: not agent.recorders, what="the stop")
+        await until(lambda: not agent.capture.recorders, what="the stop")

@@ -57,7 +57,7 @@ async def test_the_agent_records_with_the_store_down_and_uploads_when_it_returns
             r = await trainer.post(f"/api/v1/sessions/{sid}/recording/start")
             assert r.status_code == 202, r.text
             rec = r.json()["id"]
-            await until(lambda: rec in agent.recorders, what="the recording")
+            await until(lambda: rec in agent.capture.recorders, what="the recording")
             # 25 s of store outage while recording: uploads retry on threads of their own, and
             # capture goes on — a segment accepted every second, the status written throughout.
             workdir = tmp_path / "agent" / "agent" / f"classroom-{portal.world.classroom_id}"
@@ -138,7 +138,7 @@ async def test_the_agent_finds_its_embedded_store_where_it_moved(
         assert agent.store.connection == first and agent.find_store is not None
         async with portal.as_user("trainer") as trainer:
             rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()["id"]
-            await until(lambda: rec in agent.recorders, what="the recording")
+            await until(lambda: rec in agent.capture.recorders, what="the recording")
             await asyncio.to_thread(weed.stop)
             port = int(first.endpoint.rsplit(":", 1)[1])
             with socket.socket() as squatter:  # another service took the old port meanwhile

@@ -38,7 +38,7 @@ async def test_camera_and_screen_tracks_and_the_composite(
         running_agent(portal, s3, bucket, tmp_path / "agent", media=media) as agent,
     ):
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.screen_recorders, what="the screen capture")
+        await until(lambda: rec["id"] in agent.capture.screen_recorders, what="the screen capture")
         await asyncio.sleep(4)
         await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
         deadline = time.monotonic() + 60
@@ -66,7 +66,7 @@ async def test_camera_and_screen_tracks_and_the_composite(
             if track == "camera":
                 assert abs(sum(lengths) - got["duration_s"]) < 0.5
                 # written from the durations noted as each segment was accepted
-                noted = noted_durations(agent._workdir(rec["id"]) / "segments")
+                noted = noted_durations(agent.recordings.dir(rec["id"]) / "segments")
                 assert lengths == pytest.approx([noted[n] for n in names], abs=1e-3)
             seg = await trainer.get(f"{hls}/{names[-1]}")
             assert seg.status_code == 200 and seg.content[:1] == b"\x47"

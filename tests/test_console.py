@@ -50,7 +50,7 @@ async def test_console_state_and_ptz_presets(
         assert page.status_code == 200 and "教员控制台" in page.text
 
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        await until(lambda: rec["id"] in agent.capture.recorders, what="the recording")
 
         deadline = time.monotonic() + 30
         # Live once the start's acknowledgement is in (through the agent's outbox); the level

@@ -95,7 +95,7 @@ async def test_whep_through_the_portal_to_the_agents_relay(
         assert r.status_code == 409 and r.json()["detail"]["code"] == "not_live"
 
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        await until(lambda: rec["id"] in agent.capture.recorders, what="the recording")
         info = await _until_live(officer1, sid)
         assert info["recording_id"] == rec["id"]
         assert info["whep"] == f"/api/v1/sessions/{sid}/live/whep"
@@ -179,7 +179,7 @@ async def test_whep_through_the_portal_to_the_agents_relay(
 
         # Stopped: no longer live, the live copies leave the store.
         await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
-        await until(lambda: rec["id"] not in agent.recorders, 20, "the recording stopped")
+        await until(lambda: rec["id"] not in agent.capture.recorders, 20, "the recording stopped")
         assert agent.live.viewers == 0
         await until(lambda: not _published(services, rec["id"]), 10, "the live copies removed")
         assert (await _whep(officer1, sid, Viewer())).status_code == 409
@@ -205,7 +205,7 @@ async def test_a_crowd_beyond_the_bound_plays_hls_and_the_recording_keeps_time(
         ) as agent,
     ):
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.recorders, what="the recording")
+        await until(lambda: rec["id"] in agent.capture.recorders, what="the recording")
         await _until_live(officer1, sid)
         for v in inside:
             r = await _whep(officer1, sid, v)
@@ -232,8 +232,8 @@ async def test_a_crowd_beyond_the_bound_plays_hls_and_the_recording_keeps_time(
         )
 
         await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
-        await until(lambda: rec["id"] not in agent.recorders, 20, "the recording stopped")
-        workdir = agent._workdir(rec["id"])
+        await until(lambda: rec["id"] not in agent.capture.recorders, 20, "the recording stopped")
+        workdir = agent.recordings.dir(rec["id"])
         assert len(list((workdir / "cache").glob("run-*"))) == 1  # never stalled, never restarted
         assert recording_gaps(workdir) == []
     for v in inside + crowd:
@@ -280,7 +280,7 @@ async def test_the_screen_goes_live_as_a_second_video(
         running_agent(portal, s3, bucket, tmp_path / "agent", media=MEDIA | SCREEN) as agent,
     ):
         rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
-        await until(lambda: rec["id"] in agent.screen_recorders, what="the screen capture")
+        await until(lambda: rec["id"] in agent.capture.screen_recorders, what="the screen capture")
         await _until_live(trainer, sid)
         encoders = ffmpeg_processes()
         assert encoders == 2  # the camera's and the screen's

@@ -59,6 +59,6 @@ async def test_the_sessions_preset_is_recalled_when_the_trainer_starts(
             rec = (await trainer.post(f"/api/v1/sessions/{sid}/recording/start")).json()
             await until(lambda: cam.recalled, within_s=30, what="the ONVIF preset recall")
             assert cam.recalled == [("profile_1", "4")]
-            await until(lambda: rec["id"] in agent.recorders, what="the recording")
+            await until(lambda: rec["id"] in agent.capture.recorders, what="the recording")
             await trainer.post(f"/api/v1/sessions/{sid}/recording/stop")
             await asyncio.sleep(0.5)

@@ -78,9 +78,10 @@ def agent_status(
     from datetime import UTC, datetime
 
     from classroom.agent.health import read_status
+    from classroom.agent.local import STATUS, agent_workdir
 
     settings = load_settings()
-    path = settings.data_dir / "agent" / f"classroom-{classroom}" / "status.json"
+    path = agent_workdir(settings.data_dir, classroom) / STATUS
     status = read_status(path)
     if status is None:
         raise fail(f"no agent has run for classroom {classroom} here ({path})", code=3)

@@ -20,17 +20,16 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import structlog
-from pydantic import BaseModel
 
 from classroom.agent.client import PortalClient, PortalRefused, PortalRejected, PortalUnavailable
 from classroom.agent.health import Health
+from classroom.agent.reports import Report
 from classroom.faces.engine import FaceEngine
 from classroom.faces.gallery import Gallery
 from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
@@ -120,7 +119,7 @@ class DoorDesk:
     def __init__(
         self,
         portal: PortalClient,
-        report: Callable[[str, BaseModel], Awaitable[None]],
+        report: Report,
         health: Health,
         ffmpeg: str,
         camera: CameraSource,

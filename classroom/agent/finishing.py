@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
 
 from classroom.agent.health import Health
+from classroom.agent.reports import Report
 from classroom.agent.store_calls import in_store_thread
 from classroom.protocol.layout import (
     CHAPTERS,
@@ -56,8 +56,6 @@ log = structlog.get_logger(__name__)
 
 # How often a recording whose finishing ran out of disk looks for room again.
 SPACE_POLL_S = 2.0
-
-Report = Callable[[str, BaseModel], Awaitable[None]]  # a path and the message, to the outbox
 
 
 class NoSpace(Exception):

@@ -8,7 +8,9 @@ import httpx
 
 from classroom.agent.cancel import cancel_and_wait
 from classroom.agent.client import PortalClient
-from classroom.agent.runner import Agent, AgentConfig
+from classroom.agent.config import AgentConfig
+from classroom.agent.local import UPLOADS, agent_workdir
+from classroom.agent.runner import Agent
 from classroom.settings import Settings
 from classroom.store_connection import (
     agent_connection,
@@ -53,7 +55,7 @@ async def build_agent(
     )
     config = AgentConfig(
         classroom_id=classroom_id,
-        workdir=(settings.data_dir / "agent" / f"classroom-{classroom_id}").resolve(),
+        workdir=agent_workdir(settings.data_dir, classroom_id).resolve(),
         ffmpeg=resolve_ffmpeg(settings.media.ffmpeg),
         encode=encode_settings(settings),
         poll_wait_s=settings.agent.poll_wait_s,
@@ -80,7 +82,7 @@ async def build_agent(
         settings.media.rtsp_transport,
     )
     portal = PortalClient(portal_url, token, settings.agent.retry_backoff_max_s, transport)
-    journal = UploadJournal(config.workdir / "uploads.db")
+    journal = UploadJournal(config.workdir / UPLOADS)
     kbps = settings.agent.upload_kbps
     uploader = ResumableUploader(
         store,

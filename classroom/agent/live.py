@@ -3,7 +3,7 @@ portal, as commands are) are answered by a relay of the recorder's one encode, a
 HLS branch is published to the object store, where the portal serves it to large audiences.
 
 Nothing here is a record: a lost live segment is a gap for a viewer, never for the recording
-(the recorder's segments go through the journaled uploader as before).
+(the recorder's segments go through the journaled uploader).
 """
 
 from __future__ import annotations

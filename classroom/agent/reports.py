@@ -5,14 +5,18 @@ succeed); a token refused keeps everything until an administrator sets it right.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
+from pydantic import BaseModel
 
 from classroom.agent.client import PortalClient, PortalRefused, PortalRejected, PortalUnavailable
 from classroom.agent.health import Health
 from classroom.agent.outbox import Outbox
 
 log = structlog.get_logger(__name__)
+
+Report = Callable[[str, BaseModel], Awaitable[None]]  # a path and the message, to the outbox
 
 
 class ReportDelivery:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import structlog
 
-log = structlog.get_logger(__name__)
+from classroom.agent.local import RECORDING_DIRS, UPLOADED
 
-UPLOADED = "uploaded"
+log = structlog.get_logger(__name__)
 
 
 def sweep(
@@ -33,7 +33,7 @@ def sweep(
     verified = sorted(
         (
             ((d / UPLOADED).stat().st_mtime, d)
-            for d in workdir.glob("recording-*")
+            for d in workdir.glob(RECORDING_DIRS)
             if (d / UPLOADED).is_file()
         ),
     )

@@ -1,20 +1,30 @@
-"""The agent's side of the schedule: a local copy that outlives the portal, and the decision
-of what to start and stop now.
+"""The agent's side of the schedule: a local copy that outlives the portal, the decision of
+what to start and stop now, and the loop that applies it once a second.
 
-The decision is a pure function of the schedule, the clock and what is running here, so it is
-tested without processes; the runner applies it once a second.
+Sessions recorded on schedule start and stop on this machine's clock, with or without the
+portal. The decision is a pure function of the schedule, the clock and what is running here, so
+it is tested without processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from classroom.protocol.messages import RecordingState, ScheduleEntry
+import structlog
+
+from classroom.agent.capture import Capture
+from classroom.agent.client import PortalClient, PortalRefused, PortalRejected, PortalUnavailable
+from classroom.agent.local import BY_SCHEDULE, PAUSED, STOPPED
+from classroom.agent.reports import Report
+from classroom.protocol.messages import AgentEvent, RecordingState, ScheduleEntry, recording_path
+
+log = structlog.get_logger(__name__)
 
 # Recordings in these portal states may still be (re)started by the schedule; the others are
 # finished (processing, available) or given up (failed).
@@ -97,3 +107,87 @@ def decide(
             stop.extend(handing_over)
             start.append(min(due, key=lambda e: (e.start, e.recording_id)))
     return Decision(tuple(start), tuple(stop))
+
+
+class ScheduleFollower:
+    """Fetches the schedule every ``refresh_s`` (the cached one while the portal is out of
+    reach), and starts and stops what it says, telling the portal what it did and when."""
+
+    def __init__(
+        self,
+        portal: PortalClient,
+        cache: ScheduleCache,
+        capture: Capture,
+        report: Report,
+        finish: Callable[[int, str], None],
+        preroll: timedelta,
+        postroll: timedelta,
+        refresh_s: float,
+    ) -> None:
+        self.portal = portal
+        self.cache = cache
+        self.capture = capture
+        self.report = report
+        self.finish = finish  # begin finishing a stopped recording (its id and object prefix)
+        self.preroll, self.postroll, self.refresh_s = preroll, postroll, refresh_s
+        self.entries, _ = cache.load()
+
+    def preset_of(self, recording_id: int) -> int | None:
+        return next((e.ptz_preset for e in self.entries if e.recording_id == recording_id), None)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_fetch = 0.0
+        while True:
+            if loop.time() >= next_fetch:
+                await self.refresh()
+                next_fetch = loop.time() + self.refresh_s
+            await self.apply(datetime.now(UTC))
+            await asyncio.sleep(1.0)
+
+    async def refresh(self) -> None:
+        try:
+            entries = await self.portal.schedule()
+        except (PortalUnavailable, PortalRejected, PortalRefused) as exc:
+            log.info("agent.schedule_from_cache", error=str(exc)[:200], entries=len(self.entries))
+            return
+        self.entries = entries
+        await asyncio.to_thread(self.cache.save, entries, datetime.now(UTC))
+        listed = {e.recording_id for e in entries}
+        recordings = self.capture.recordings
+        for rid in sorted(recordings.marked(set(self.capture.recorders), BY_SCHEDULE) - listed):
+            # Its session was cancelled on the portal after this agent began it (in its pre-roll,
+            # or while the portal was out of reach): nothing in the schedule would ever end it,
+            # and it would keep the camera from the sessions after it. What it recorded is kept.
+            log.warning("agent.schedule_dropped", recording=rid)
+            await self._stop(rid, self.capture.prefixes[rid], datetime.now(UTC))
+
+    async def apply(self, now: datetime) -> None:
+        ids = {e.recording_id for e in self.entries}
+        recordings = self.capture.recordings
+        decision = decide(
+            self.entries,
+            now,
+            running=set(self.capture.recorders),
+            finished=recordings.marked(ids, STOPPED),
+            paused=recordings.marked(ids, PAUSED),
+            preroll=self.preroll,
+            postroll=self.postroll,
+        )
+        for e in decision.stop:  # first: a session in its post-roll hands over the camera
+            log.info("agent.schedule_stop", recording=e.recording_id, session=e.session_id)
+            await self._stop(e.recording_id, e.object_prefix, now)
+        for e in decision.start:
+            log.info("agent.schedule_start", recording=e.recording_id, session=e.session_id)
+            try:
+                await self.capture.start(e.recording_id, e.object_prefix, e.ptz_preset)
+            except Exception:
+                log.exception("agent.schedule_start_failed", recording=e.recording_id)
+                continue
+            recordings.mark(e.recording_id, BY_SCHEDULE, True)
+            await self.report(recording_path(e.recording_id, "started"), AgentEvent(at=now))
+
+    async def _stop(self, recording_id: int, prefix: str, at: datetime) -> None:
+        await self.report(recording_path(recording_id, "stopped"), AgentEvent(at=at))
+        await self.capture.stop(recording_id)
+        self.finish(recording_id, prefix)
