@@ -102,8 +102,13 @@ async def recording_media(
 ) -> Response:
     """The camera's MP4, or with ``track`` the screen's or the side-by-side composite."""
     rec = await visible_recording(db, recording_id, person)
-    if rec.state != RecordingState.AVAILABLE or not rec.object_key or rec.size_bytes is None:
+    if rec.state != RecordingState.AVAILABLE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
+    if not rec.object_key or rec.size_bytes is None:
+        # Made available without its MP4 (the join failed): it plays from its HLS playlist.
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no MP4; play its HLS"
+        )
     key, size = rec.object_key, rec.size_bytes
     if track != "camera":
         if track not in rec.tracks:
