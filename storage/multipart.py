@@ -23,7 +23,6 @@ import hashlib
 import os
 import random
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -82,7 +81,8 @@ class ObjectLost(IntegrityError):
 
 
 class UploadCancelled(Exception):
-    """Raised by a progress callback to stop an upload where it is (the journal keeps it)."""
+    """An upload stopped where it is (the journal keeps it): raised by a progress callback, or by
+    the back-off once ``cancel_waits()`` was called."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class ResumableUploader:
         journal: UploadJournal,
         part_size: int = DEFAULT_PART,
         backoff: Backoff = Backoff(),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         limit: RateLimit | None = None,
         workers: int | None = None,
     ) -> None:
@@ -132,8 +132,9 @@ class ResumableUploader:
         self.journal = journal
         self.part_size = part_size
         self.backoff = backoff
-        self.sleep = sleep
+        self.sleep = sleep  # the back-off's wait; None: one that cancel_waits() ends
         self.limit = limit
+        self._cancelled = threading.Event()
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
 
@@ -196,7 +197,20 @@ class ResumableUploader:
             wait = self.backoff.delay(attempt)
             log.warning(event, key=key, attempt=attempt, wait_s=round(wait, 2), error=error[:200])
             attempt += 1
-            self.sleep(wait)
+            self._back_off(wait)
+
+    def cancel_waits(self) -> None:
+        """From now on every back-off ends at once with UploadCancelled, its upload left to the
+        journal: for shutdown, where a store that does not answer must not hold the exit."""
+        self._cancelled.set()
+
+    def _back_off(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self._cancelled.wait(seconds)
+        if self._cancelled.is_set():
+            raise UploadCancelled
 
     @staticmethod
     def _lost_upload(exc: BaseException) -> bool:

@@ -373,3 +373,33 @@ def test_parts_in_flight_follow_the_host_within_a_memory_bound() -> None:
         workers = default_workers(part, cpus=64)
         assert workers >= 1 and ((workers + 1) * part <= IN_FLIGHT_MAX or workers == 1)
     assert default_workers(16 * 1024**2, cpus=64) == 2
+
+
+def test_cancelled_waits_leave_the_upload_to_the_journal(tmp_path: Path) -> None:
+    """Shutdown while the store does not answer: the upload backing off for a long while ends
+    at once when told to, with UploadCancelled, and its job stays in the journal to resume."""
+    down = ObjectStore(S3Connection(f"127.0.0.1:{free_port()}", "k", "secret-key"), "gone")
+    src = tmp_path / "seg.ts"
+    src.write_bytes(os.urandom(1024))
+    up = ResumableUploader(down, UploadJournal(tmp_path / "j.db"), MIN_PART, Backoff(600, 600))
+    up.enqueue("r/seg.ts", src, "video/mp2t")
+    outcome: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            up.upload("r/seg.ts")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=upload, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while (job := up.journal.get("r/seg.ts")) is not None and job.attempts == 0:
+        assert time.monotonic() < deadline, "the upload never tried the store"
+        time.sleep(0.05)
+    up.cancel_waits()  # it now waits out its first back-off of up to 600 s
+    worker.join(timeout=30)
+    assert not worker.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], UploadCancelled)
+    job = up.journal.get("r/seg.ts")
+    assert job is not None and job.state != "done" and job.attempts >= 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -45,7 +44,7 @@ from classroom.agent.supervisor import Supervisor
 from hardware.card_reader import SerialCardReader
 from hardware.ptz import PtzControl
 from hardware.sources import CameraSource, MicSource
-from storage.multipart import ResumableUploader, UploadCancelled
+from storage.multipart import ResumableUploader
 from storage.object_store import ObjectStore
 from storage.seaweed import S3Connection
 
@@ -82,8 +81,6 @@ class Agent:
         self.portal = portal
         self.store = store
         self.uploader = uploader
-        self.stop_uploads = threading.Event()
-        uploader.sleep = self._sleep_unless_stopping
         self.recordings = Recordings(config.workdir)
         self.outbox = Outbox(config.workdir / OUTBOX)
         self.health = Health(config.silence_alert_s, unreachable_alert_s=config.unreachable_alert_s)
@@ -152,11 +149,6 @@ class Agent:
             if door_camera is not None
             else None
         )
-
-    def _sleep_unless_stopping(self, seconds: float) -> None:
-        """The uploader's back-off: cut short, and the upload left to the journal, on shutdown."""
-        if self.stop_uploads.wait(seconds):
-            raise UploadCancelled
 
     def _spawn(self, coro: Coroutine[Any, Any, None], into: set[asyncio.Task[None]]) -> None:
         task = asyncio.create_task(coro)
@@ -358,7 +350,7 @@ class Agent:
             _, late = await asyncio.wait(pending, timeout=grace)
             if late:
                 log.warning("agent.uploads_deferred", count=len(late))
-                self.stop_uploads.set()  # their back-off ends; the journal keeps them
+                self.uploader.cancel_waits()  # their back-off ends; the journal keeps them
                 # One stuck in a request to a store that stopped answering is left to its
                 # thread (a daemon): the journal has it, and the next start resumes it.
                 _, stuck = await asyncio.wait(late, timeout=SHUTDOWN_STUCK_S)
