@@ -197,7 +197,7 @@ def run(workdir: Path) -> list[Result]:
         ),
         Result(
             "faces",
-            "YuNet+SFace: strangers rejected at 0.363",
+            f"YuNet+SFace: strangers rejected at {gallery.threshold}",
             "dlib: strangers rejected at 0.6",
             "rate",
             1 - s_false,

@@ -48,6 +48,7 @@ from classroom.db.models import (
     UnitKind,
 )
 from classroom.devices import create_device, revoke_device
+from classroom.faces.cli import app as faces_app
 from classroom.ledger.compute import YearLedger
 from classroom.online_import import import_online
 from classroom.organisation import OrgError, UnitFields, add_classroom, save_unit, unit_json
@@ -79,6 +80,7 @@ app.add_typer(import_app, name="import")
 devices_app = typer.Typer(help="Capture hardware on this machine.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(agent_app, name="agent")
+app.add_typer(faces_app, name="faces")
 
 _T = TypeVar("_T")
 

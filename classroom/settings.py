@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from classroom.faces.operating_point import MATCH_MARGIN, MATCH_THRESHOLD
+
 ENV_PREFIX = "CLASSROOM_"
 CONFIG_ENV = "CLASSROOM_CONFIG"
 
@@ -182,10 +184,10 @@ class KioskSettings(_Section):
 
 
 class FacesSettings(_Section):
-    # Cosine similarity a face must reach to be someone enrolled (OpenCV's SFace operating
-    # point), and by how much it must beat the next person (else: ask for the card).
-    match_threshold: float = Field(default=0.363, gt=0, lt=1)
-    match_margin: float = Field(default=0.05, ge=0, lt=1)
+    # Cosine similarity a face must reach to be someone enrolled, and by how much it must beat
+    # the next person (else: ask for the card); calibrated: classroom/faces/operating_point.py.
+    match_threshold: float = Field(default=MATCH_THRESHOLD, gt=0, lt=1)
+    match_margin: float = Field(default=MATCH_MARGIN, ge=0, lt=1)
     # Keep the enrolment photos (in the object store) as well as the embeddings. Off by default:
     # face images are sensitive personal data, and embeddings are all matching needs.
     keep_photos: bool = False

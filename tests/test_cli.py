@@ -38,6 +38,7 @@ def run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
         ["unit", "add"],
         ["classroom", "add"],
         ["classroom", "list"],
+        ["faces", "calibrate"],
         ["course", "add"],
         ["course", "list"],
     ],

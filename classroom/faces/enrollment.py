@@ -20,7 +20,7 @@ from classroom.audit import audit
 from classroom.db.models import FaceEmbedding, FaceEnrollment, IdCard, Person
 from classroom.db.types import utcnow
 from classroom.faces.engine import MODEL_ID, FaceEngine
-from classroom.faces.gallery import DEFAULT_THRESHOLD
+from classroom.faces.operating_point import MATCH_THRESHOLD
 from classroom.faces.quality import check_frame
 from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
 from storage.object_store import ObjectStore
@@ -74,7 +74,7 @@ async def _check_not_someone_else(
     matrix = np.stack([v for _, v in others])
     scores = np.stack(embeddings) @ matrix.T  # frames × others' embeddings
     best = int(np.argmax(scores.max(axis=0)))
-    if float(scores.max()) >= DEFAULT_THRESHOLD:
+    if float(scores.max()) >= MATCH_THRESHOLD:
         other = await db.get(Person, others[best][0])
         name = other.display_name if other else str(others[best][0])
         raise EnrollmentRefused(
@@ -112,7 +112,7 @@ async def enroll_face(
     ok = [await asyncio.to_thread(_frame, engine, data, n) for n, data in enumerate(frames, 1)]
     for (i, a), (j, b) in itertools.combinations(enumerate(ok, 1), 2):
         similarity = float(a.embedding @ b.embedding)
-        if similarity < DEFAULT_THRESHOLD:
+        if similarity < MATCH_THRESHOLD:
             raise EnrollmentRefused(
                 "different_people", f"frames {i} and {j} do not show the same person"
             )

@@ -1,9 +1,8 @@
 """1:N search over the enrolled: one matrix, one product.
 
-The default threshold, 0.363 cosine similarity, is the one OpenCV publishes for SFace (its
-LFW-validated operating point). A kiosk check-in also needs the best match to stand clear of the
-second-best person (``margin``), so two similar-looking officers are never confused: an unclear
-case is refused and the officer uses their card.
+A face is someone when it reaches the threshold (classroom/faces/operating_point.py) and stands
+clear of the second-best person by the margin, so two similar-looking officers are never
+confused: an unclear case is refused and the officer uses their card.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classroom.faces.engine import EMBEDDING_DIM
-
-DEFAULT_THRESHOLD = 0.363
-DEFAULT_MARGIN = 0.05
+from classroom.faces.operating_point import MATCH_MARGIN, MATCH_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -25,7 +22,7 @@ class Match:
 
 
 class Gallery:
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN):
+    def __init__(self, threshold: float = MATCH_THRESHOLD, margin: float = MATCH_MARGIN):
         self.threshold = threshold
         self.margin = margin
         self._matrix = np.zeros((0, EMBEDDING_DIM), np.float32)

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from classroom.faces.engine import FaceEngine
 from classroom.faces.enrollment import gallery_rows
-from classroom.faces.gallery import DEFAULT_MARGIN, DEFAULT_THRESHOLD, Gallery, Match
+from classroom.faces.gallery import Gallery, Match
+from classroom.faces.operating_point import MATCH_MARGIN, MATCH_THRESHOLD
 
 
 class FaceService:
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN):
+    def __init__(self, threshold: float = MATCH_THRESHOLD, margin: float = MATCH_MARGIN):
         self.gallery = Gallery(threshold, margin)
         self._engine: FaceEngine | None = None
         self._stale = True
