@@ -131,6 +131,25 @@ def bent(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderValue=(40, 40, 40))
 
 
+def on_screen(image: np.ndarray) -> np.ndarray:
+    """The photo on a phone held up close to the camera, zoomed to the face: the screen's fewer
+    pixels, its RGB stripes beating against the camera's (moiré), its lower contrast, and a black
+    bezel around it, the room behind."""
+    h, w = image.shape[:2]
+    sw, sh = w // 2, h * 9 // 10  # the phone upright, filling the frame's height
+    zoomed = image[h // 10 : h * 9 // 10, w // 2 - w * 4 // 15 : w // 2 + w * 4 // 15]
+    shown = cv2.resize(
+        cv2.resize(zoomed, (sw // 2, sh // 2)), (sw, sh), interpolation=cv2.INTER_NEAREST
+    )
+    stripes = np.array([0.82, 1.0, 0.9], np.float32)[np.arange(sw) % 3][None, :, None]
+    shown = (shown.astype(np.float32) * stripes * 0.8 + 30).clip(0, 255).astype(np.uint8)
+    room = np.full_like(image, 90)
+    x, y, bezel = (w - sw) // 2, (h - sh) // 2, 12
+    room[max(0, y - bezel) : y + sh + bezel, x - bezel : x + sw + bezel] = 10
+    room[y : y + sh, x : x + sw] = shown
+    return room
+
+
 def photo_attacks(image: np.ndarray) -> list[np.ndarray]:
     """One photo shown as the presentation attacks seen to beat the nose-in-image-x measure:
     rolled 25–35° either way (alone and turned 30° too), turned 35–60° about its vertical axis
@@ -140,4 +159,18 @@ def photo_attacks(image: np.ndarray) -> list[np.ndarray]:
         *(turned_plane(image, 30, roll) for roll in (35, -35)),
         *(turned_plane(image, deg) for deg in (35, 55, 60, -35, -55, -60)),
         *(bent(image, deg) for deg in (30, 45)),
+    ]
+
+
+SCREEN_MOVES = ((0, 20), (0, 25), (0, 30), (0, 35), (30, 25), (30, 35), (40, 0), (50, 0))
+
+
+def screen_attacks(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The photo on a phone's screen: first held straight (the frontal frame the challenge
+    counts from), then rolled 20–35°, turned 30° and rolled, or turned 40–50°, either way."""
+    phone = on_screen(image)
+    return [
+        (phone, turned_plane(phone, deg * side, roll * side))
+        for deg, roll in SCREEN_MOVES
+        for side in (1, -1)
     ]

@@ -30,7 +30,15 @@ from streaming.ffmpeg_bin import resolve_ffmpeg
 from streaming.frames import camera_frames
 from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
-from tests.face_helpers import OBAMA, enroll, photo, photo_attacks, turning_head, y4m
+from tests.face_helpers import (
+    OBAMA,
+    enroll,
+    photo,
+    photo_attacks,
+    screen_attacks,
+    turning_head,
+    y4m,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -151,6 +159,11 @@ async def test_a_turning_head_checks_in_and_a_photo_does_not(
         frame for attack in photo_attacks(obama) for frame in (obama, obama, attack, attack)
     ]
     assert seen(attacked, 1000.0) == []
+    # On a phone's screen: held straight, then rolled or turned
+    on_phone = [
+        f for front, attack in screen_attacks(obama) for f in (front, front, attack, attack)
+    ]
+    assert seen(on_phone, 2000.0) == []
 
 
 async def test_file_camera_frames(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.browser import browser, fake_camera
-from tests.face_helpers import photo, photo_attacks, turning_head, y4m
+from tests.face_helpers import photo, photo_attacks, screen_attacks, turning_head, y4m
 from tests.live_stack import CLI, LiveStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -135,17 +135,23 @@ def _state(page: Page) -> str:
     return str(page.locator("#status").get_attribute("data-state"))
 
 
-@pytest.mark.parametrize("shown", ["held_still", "rolled_and_turned"])
+@pytest.mark.parametrize("shown", ["held_still", "rolled_and_turned", "on_a_phone"])
 def test_photo_held_up_fails_the_challenge(
     live: LiveStack, tmp_path: Path, kiosk_token: str, shown: str
 ) -> None:
-    """A photo of the enrolled person held still, or rolled and turned after the frontal
-    picture (each way, so whichever side is asked is tried), checks nobody in."""
+    """A photo of the enrolled person held still, rolled and turned after the frontal picture,
+    or on a phone's screen held straight and then rolled or turned (each way, so whichever side
+    is asked is tried), checks nobody in."""
     obama = photo("obama")
     if shown == "held_still":
         frames = [obama] * 30
-    else:
+    elif shown == "rolled_and_turned":
         frames = [f for a in photo_attacks(obama)[:8] for f in [obama] * 5 + [a] * 5]
+    else:  # rolled 30°, turned 30° and rolled 35°, turned 50°: each way
+        phone = [
+            pair for i, pair in enumerate(screen_attacks(obama)) if i in (4, 5, 10, 11, 14, 15)
+        ]
+        frames = [f for front, a in phone for f in [front] * 5 + [a] * 5]
     still = y4m(tmp_path / "still.y4m", frames)
     with browser(tmp_path / "p", fake_camera(still)) as ctx:
         page = ctx.new_page()
