@@ -10,8 +10,9 @@ Attacks: the frontal photo of the enrolled person rolled 20–40° either way, r
 being turned 30°, turned 35–60° about its vertical axis either way, and bent 20–45° — each shown
 after the frontal photo, to a challenge asking for either side or for any (the door camera), at
 the door camera's 640×480 and the kiosk's 480×360; and the photo on a phone's screen (fewer
-pixels, moiré, lower contrast, a bezel), held straight, then rolled or turned. Genuine: the shipped photo of the same person
-turned (and its mirror image, nearer), after the frontal one, to the side asked and to any.
+pixels, moiré, lower contrast, a bezel), held straight, then rolled or turned. Genuine: the
+shipped photo of the same person turned (and its mirror image, nearer), after the frontal one,
+to the side asked and to any.
 """
 
 from __future__ import annotations
