@@ -9,7 +9,14 @@ import httpx
 import structlog
 
 from classroom.protocol.live import LiveAnswer, LiveRequest
-from classroom.protocol.messages import Command, Gallery, Hello, HelloAnswer, ScheduleEntry
+from classroom.protocol.messages import (
+    Command,
+    Gallery,
+    Heartbeat,
+    Hello,
+    HelloAnswer,
+    ScheduleEntry,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +104,15 @@ class PortalClient:
         if resp.status_code == 304:
             return None
         return Gallery.model_validate(resp.json())
+
+    async def heartbeat(self, beat: Heartbeat) -> None:
+        """One attempt: the next heartbeat follows in seconds."""
+        await self.once("POST", "/agent/heartbeat", json=beat.model_dump(mode="json"))
+
+    async def preview(self, jpeg: bytes) -> None:
+        """One attempt: the newest segment's picture, for the dashboard."""
+        headers = {"Content-Type": "image/jpeg"}
+        await self.once("POST", "/agent/preview", content=jpeg, headers=headers)
 
     async def schedule(self) -> list[ScheduleEntry]:
         """One attempt: when the portal does not answer, the agent goes on from its cache."""

@@ -43,8 +43,7 @@ class Beat:
             status = self.status()
             await asyncio.to_thread(write_status, self.path, status)
             try:
-                beat = Heartbeat.model_validate(status).model_dump(mode="json")
-                await self.portal.once("POST", "/agent/heartbeat", json=beat)
+                await self.portal.heartbeat(Heartbeat.model_validate(status))
             except ValidationError as exc:  # the portal would refuse it too: the file has it
                 log.error("agent.heartbeat_invalid", error=str(exc)[:300])
             except PortalUnavailable:
@@ -60,10 +59,5 @@ class Beat:
                 with contextlib.suppress(Exception):  # the segment may have moved on meanwhile
                     jpeg = await asyncio.to_thread(preview_jpeg, seg)
                     if jpeg:
-                        await self.portal.once(
-                            "POST",
-                            "/agent/preview",
-                            content=jpeg,
-                            headers={"Content-Type": "image/jpeg"},
-                        )
+                        await self.portal.preview(jpeg)
             await asyncio.sleep(self.every_s)
