@@ -196,7 +196,7 @@ class Agent:
             # pyCA's rule: restarted mid-recording, record the rest and keep the earlier part.
             # The recorder continues in a new run directory; the runs are joined at the end.
             rid = active.recording_id
-            if self.recordings.marked({rid}, STOPPED) or self.recordings.marked({rid}, PAUSED):
+            if any(self.recordings.marker(rid, m).exists() for m in (STOPPED, PAUSED)):
                 continue  # stopped or paused here; the portal hears it from the outbox
             log.warning("agent.resuming", recording=rid)
             try:
