@@ -36,6 +36,7 @@ from tests.face_helpers import (
     photo,
     photo_attacks,
     screen_attacks,
+    turned_plane,
     turning_head,
     y4m,
 )
@@ -159,6 +160,14 @@ async def test_a_turning_head_checks_in_and_a_photo_does_not(
         frame for attack in photo_attacks(obama) for frame in (obama, obama, attack, attack)
     ]
     assert seen(attacked, 1000.0) == []
+    # A frontal photo whose landmarks read a slant as a turn (0.25 at 55°): far narrower, refused
+    partial = photo("obama_partial_face")
+    slanted = [
+        f
+        for d in (50, 55, 60, -50, -55, -60)
+        for f in (partial, partial, turned_plane(partial, d), turned_plane(partial, d))
+    ]
+    assert seen(slanted, 1500.0) == []
     # On a phone's screen: held straight, then rolled or turned
     on_phone = [
         f for front, attack in screen_attacks(obama) for f in (front, front, attack, attack)

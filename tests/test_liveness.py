@@ -1,19 +1,23 @@
 """The head-turn challenge on landmark sequences: a turn to the side asked passes, a still face
-(a photo) or a turn to the other side fails, and the window closes."""
+(a photo) or a turn to the other side fails, a face much narrower than its frontal frame (a flat
+photo slanted) does not count, and the window closes."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
+
 from classroom.faces.engine import Face
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.faces.liveness import MIN_BREADTH, WINDOW_S, HeadTurnChallenge, Pose, pose, yaw
 
 
 def run(side: int, yaws: list[float], step: float = 0.2) -> str:
+    """Frames of these yaws, every face as broad as the first."""
     c = HeadTurnChallenge(person_id=1, started=0.0, side=side)
     state = "pending"
     for i, y in enumerate(yaws):
-        state = c.feed(y, i * step)
+        state = c.feed(Pose(y, (1.6, 0.9)), i * step)
         if state != "pending":
             break
     return state
@@ -35,8 +39,8 @@ def test_the_wrong_side_or_no_frontal_start_does_not_pass() -> None:
 
 def test_the_window() -> None:
     c = HeadTurnChallenge(person_id=1, started=0.0, side=1)
-    assert c.feed(0.0, 1.0) == "pending"
-    assert c.feed(0.3, WINDOW_S + 0.1) == "failed"
+    assert c.feed(Pose(0.0, (1.6, 0.9)), 1.0) == "pending"
+    assert c.feed(Pose(0.3, (1.6, 0.9)), WINDOW_S + 0.1) == "failed"
     assert HeadTurnChallenge(1, 0.0, side=1).direction == "left"  # their left: image right
     assert HeadTurnChallenge(1, 0.0, side=-1).direction == "right"
 
@@ -76,3 +80,29 @@ def test_a_face_rolled_in_its_plane_shows_no_turn() -> None:
 def test_the_turn_is_counted_from_the_persons_own_frontal_yaw() -> None:
     assert run(+1, [0.08, 0.25] + [0.25] * 30) == "failed"  # 0.17 from where they looked
     assert run(+1, [-0.08, 0.15]) == "passed"  # 0.23 from where they looked
+
+
+def test_a_turn_on_a_face_much_narrower_than_its_frontal_one_does_not_count() -> None:
+    """A flat photo slanted 55-60° can read as a turn, but looks far narrower than a head turned
+    that much: it does not pass; a real turn's narrowing (the shipped poses: 0.76 at least)
+    does."""
+    frontal = Pose(0.02, (1.6, 0.9))
+    for side, turn in ((+1, 0.25), (-1, -0.25), (0, 0.3)):
+        slanted = HeadTurnChallenge(1, 0.0, side=side)
+        slanted.feed(frontal, 0.0)
+        narrow = Pose(turn, (1.6 * 0.6, 0.9 * 0.95))
+        assert narrow.narrowing(frontal) == pytest.approx(0.6)
+        assert all(slanted.feed(narrow, 0.2 * i) == "pending" for i in range(1, 20))
+        real = HeadTurnChallenge(1, 0.0, side=side)
+        real.feed(frontal, 0.0)
+        turned = Pose(turn, (1.6 * 0.85, 0.9 * (MIN_BREADTH + 0.01)))
+        assert real.feed(turned, 0.2) == "passed"
+
+
+def test_breadth_is_the_eyes_spread_over_their_height_above_nose_and_mouth() -> None:
+    frontal = [(40.0, 50.0), (80.0, 50.0), (60.0, 70.0), (45.0, 90.0), (75.0, 90.0)]
+    for roll in (-30.0, 0.0, 30.0):
+        seen = pose(face(frontal, roll))
+        assert seen.breadth == pytest.approx((2.0, 1.0))  # 40 across, 20 and 40 below the eyes
+    squeezed = [(45.0, 50.0), (75.0, 50.0), (60.0, 70.0), (48.0, 90.0), (72.0, 90.0)]
+    assert pose(face(squeezed)).narrowing(pose(face(frontal))) == pytest.approx(0.75)

@@ -32,7 +32,7 @@ from classroom.agent.health import Health
 from classroom.agent.reports import Report
 from classroom.faces.engine import FaceEngine
 from classroom.faces.gallery import Gallery
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, pose
 from classroom.faces.quality import probe_refusal
 from classroom.protocol.messages import CHECKIN_PATH, Checkin
 from classroom.protocol.messages import Gallery as GalleryMessage
@@ -105,7 +105,7 @@ class DoorWatch:
             if now < self.quiet_until.get(pid, 0.0):
                 return None  # checked in a moment ago: still walking past the door
             ch = self.challenge = HeadTurnChallenge(pid, now, side=0)
-        if ch.feed(yaw(face), now) != "passed":
+        if ch.feed(pose(face), now) != "passed":
             return None
         self.challenge = None
         self.quiet_until[pid] = now + self.cooldown_s

@@ -26,7 +26,7 @@ from classroom.db.models import Classroom, Device, DeviceKind, Person
 from classroom.db.types import utcnow
 from classroom.devices import device_for_token
 from classroom.faces.enrollment import person_for_card
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, yaw
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, pose
 from classroom.faces.quality import probe_refusal
 from classroom.images import CAMERA_FRAME, ImageRefused, decode_off_loop
 from classroom.runtime import Services
@@ -144,7 +144,7 @@ class _Kiosk:
             if match is None or match.person_id != self.challenge.person_id:
                 await self._failed("face changed")  # another face mid-challenge
                 return
-            result = self.challenge.feed(yaw(face), now)
+            result = self.challenge.feed(pose(face), now)
             if result == "pending":
                 await self.send("challenge", direction=self.challenge.direction)
                 return
