@@ -79,7 +79,7 @@ async def test_a_recording_plays_at_stop_before_its_mp4(portal: Portal) -> None:
         r = await officer.get(f"/api/v1/recordings/{rid}/hls/camera/index.m3u8")
         assert r.status_code == 200
         mp4 = await officer.get(f"/api/v1/recordings/{rid}/media")
-        assert mp4.status_code == 404 and "no MP4" in mp4.json()["detail"]
+        assert mp4.status_code == 409 and "no MP4" in mp4.json()["detail"]
         page = await officer.get(f"/recordings/{rid}")
         assert 'id="player"' in page.text and 'id="finishing"' not in page.text
 

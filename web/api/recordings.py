@@ -105,9 +105,10 @@ async def recording_media(
     if rec.state != RecordingState.AVAILABLE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"recording {rec.id} is {rec.state.value}")
     if not rec.object_key or rec.size_bytes is None:
-        # Made available without its MP4 (the join failed): it plays from its HLS playlist.
+        # Made available without its MP4 (the join failed): it plays from its HLS playlist. A
+        # conflict with its state, not a 404, which would say the recording is not there.
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"recording {rec.id} has no MP4; play its HLS"
+            status.HTTP_409_CONFLICT, f"recording {rec.id} has no MP4; play its HLS"
         )
     key, size = rec.object_key, rec.size_bytes
     if track != "camera":
