@@ -6,15 +6,15 @@ photo or a screen is flat: tilted, bent or moved, its nose stays where it is bet
 it cannot show the turn asked for. A flat photo turned far (55–60°) about its vertical axis can
 fool the detector's learned landmarks into a turn, but then the face looks much narrower than a
 head turned that much: on the shipped poses a real turn narrows the eyes' spread against their
-height above nose and mouth by a quarter at most, a slanted photo that reads as a turn by a
-quarter to three fifths. So the turn counts only where the face is
-still at least MIN_BREADTH as broad as in its frontal frame. What this stops: printed photos and
-still images on a phone or screen, held up, rolled, bent, moved or turned — of the last, a few
-slanted 50–55° still read as a broad enough turn for some faces. What it does not stop:
-a video of the person that happens to turn the right way within the window (the random side and
-the short window make that a 50% guess per attempt, retried at most by the cool-down), two photos
-of the person at two poses shown one after the other, a mask, or a deep-fake on a screen. The
-portal records every check-in's method, and the trainer's attendance page shows them.
+height above nose and mouth by a quarter at most, a slanted photo that reads as a turn by a quarter
+to three fifths. So the turn counts only where the face is still at least MIN_BREADTH as broad as
+in its frontal frame. What this stops: printed photos and still images on a phone or screen, held
+up, rolled, bent, moved or turned — of the last, a few slanted 50–55° still read as a broad enough
+turn for some faces. What it does not stop: a video of the person that happens to turn the right
+way within the window (the random side and the short window make that a 50% guess per attempt,
+retried at most by the cool-down), two photos of the person at two poses shown one after the other,
+a mask, or a deep-fake on a screen. The portal records every check-in's method, and the trainer's
+attendance page shows them.
 """
 
 from __future__ import annotations
