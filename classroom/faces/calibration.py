@@ -203,11 +203,12 @@ def as_kiosk_sends(image: np.ndarray, face: Face, face_px: int) -> np.ndarray:
 
 def embed_photos(
     engine: FaceEngine, folder: Path, names: Iterable[str], probe_face_px: int | None = None
-) -> dict[str, np.ndarray]:
-    """Each photo's largest face, embedded as at enrolment, or with ``probe_face_px`` as the
-    kiosk would see it; a photo without a face is an error."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    """Each photo's largest face, embedded as at enrolment, and with ``probe_face_px`` also as
+    the kiosk would see it (each photo read and detected once); a photo without a face is an
+    error."""
     root = folder.resolve()
-    out = {}
+    enrolled, probes = {}, {}
     for name in sorted(set(names)):
         path = (root / name).resolve()
         if not path.is_relative_to(root):
@@ -219,10 +220,11 @@ def embed_photos(
         faces = engine.detect(image)  # largest first
         if not faces:
             raise CalibrationError(f"{name}: no face found")
+        enrolled[name] = engine.embed(image, faces[0])
         if probe_face_px is not None:
-            image = as_kiosk_sends(image, faces[0], probe_face_px)
-            faces = engine.detect(image)
-            if not faces:
+            sent = as_kiosk_sends(image, faces[0], probe_face_px)
+            seen = engine.detect(sent)
+            if not seen:
                 raise CalibrationError(f"{name}: no face found at {probe_face_px} px")
-        out[name] = engine.embed(image, faces[0])
-    return out
+            probes[name] = engine.embed(sent, seen[0])
+    return enrolled, probes if probe_face_px is not None else None

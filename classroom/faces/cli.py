@@ -65,13 +65,8 @@ def calibrate(
     try:
         listed = read_pairs(pairs)
         lab = labels(listed)
-        engine, folder = FaceEngine(), images or pairs.parent
-        embeddings = embed_photos(engine, folder, lab.identity)
-        probes = (
-            embed_photos(engine, folder, lab.identity, probe_face_px)
-            if probe_face_px is not None
-            else None
-        )
+        folder = images or pairs.parent
+        embeddings, probes = embed_photos(FaceEngine(), folder, lab.identity, probe_face_px)
         scores = pair_scores(embeddings, lab, probes)
         suggested = threshold_for(scores, target_fmr)
     except CalibrationError as exc:

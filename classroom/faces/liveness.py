@@ -63,7 +63,7 @@ class Pose:
 
     def narrowing(self, frontal: Pose) -> float:
         """How broad this face looks against ``frontal``: 1 the same, less narrower."""
-        return min(b / f if f else 1.0 for b, f in zip(self.breadth, frontal.breadth, strict=True))
+        return min(b / f for b, f in zip(self.breadth, frontal.breadth, strict=True))
 
 
 def pose(face: Face) -> Pose:
