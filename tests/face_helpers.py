@@ -1,5 +1,6 @@
-"""Frames made from the real face photos in tests/data/faces (see its ATTRIBUTION.md): stills,
-a head that turns, and .y4m files of them for Chromium's fake camera or the agent's door camera."""
+"""Frames made from the real face photos and videos in tests/data/faces (see its ATTRIBUTION.md):
+stills, a head that turns, and .y4m files of them for Chromium's fake camera or the agent's door
+camera."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import subprocess
 from pathlib import Path
 
+import av
 import cv2
 import httpx
 import numpy as np
@@ -62,30 +64,53 @@ def photo(name: str) -> np.ndarray:
     return fit(image)
 
 
-def turning_head(tmp: Path) -> Path:
-    """A frontal face that turns one way, back, and the other way: any challenge side passes.
-    The shipped photos have one mild turn (obama2, to the image's left: yaw -0.27 to -0.29 in the
-    kiosk's 480-pixel frames); its mirror image, the turn the other way, measures only 0.12-0.14
-    there (the landmarks are not symmetric) and never passed a "turn left" challenge, so the
-    browser tests passed only when the random side came up "right". Mirrored and seen closer
-    (1.7x), it measures 0.25-0.28 at every size and JPEG quality tried. Each pose is held 1.2 s."""
-    turned = photo("obama2")
-    closer = cv2.getRotationMatrix2D((320, 240), 0, 1.7)
-    other_way = cv2.warpAffine(cv2.flip(turned, 1), closer, (640, 480))
-    hold = 12  # frames at 10 fps
-    frames = (
-        [photo("obama")] * hold + [turned] * hold + [photo("obama")] * hold + [other_way] * hold
-    )
-    return y4m(tmp / "live.y4m", frames)
+def clip(name: str, first: int = 0, last: int = 10**9, every: int = 5) -> list[np.ndarray]:
+    """Frames ``first`` to ``last`` of a 25 fps test video, every ``every``-th (5: the kiosk's
+    five frames a second), fit to 640×480."""
+    frames = []
+    with av.open(str(FACES / f"{name}.mp4")) as video:
+        for i, frame in enumerate(video.decode(video=0)):
+            if i > last:
+                break
+            if i >= first and (i - first) % every == 0:
+                frames.append(fit(frame.to_ndarray(format="bgr24")))
+    return frames
+
+
+# A man at his webcam (tests/data/faces/ATTRIBUTION.md) looking straight, then turning his head
+# about 15° to his left (the image's right) and back: frames of cap13_edit2 at 5 fps. And the
+# same man in another recording turning to his right, then to his left: frames of cap12_edit.
+def one_way_turn() -> list[np.ndarray]:
+    return clip("cap13_edit2", 440, 590)
+
+
+def both_ways_turn() -> list[np.ndarray]:
+    return clip("cap12_edit", 900, 1010)
+
+
+def as_jpeg(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return data.tobytes()
+
+
+def him() -> list[bytes]:
+    """Three frames of the man looking straight, seconds apart in one recording (cap13_edit2),
+    as JPEGs to enrol him with: sharp enough, and not so alike as to count as one picture (of
+    this recording's sharp frames, 43% of pairs are)."""
+    frames = clip("cap13_edit2", 40, 640, every=120)  # frames 40, 160, …, 640
+    return [as_jpeg(frames[i]) for i in (0, 2, 5)]
+
+
+def real_turns(tmp: Path) -> Path:
+    """The man turning his head one way and the other, for a fake camera (12 fps, looped)."""
+    return y4m(tmp / "turns.y4m", clip("cap12_edit", 900, 1010, every=2), fps=12)
 
 
 def jpeg(name: str, width: int = 640) -> bytes:
     image = cv2.imread(str(FACES / f"{name}.jpg"))
     h, w = image.shape[:2]
-    image = cv2.resize(image, (width, h * width // w))
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return data.tobytes()
+    return as_jpeg(cv2.resize(image, (width, h * width // w)))
 
 
 BLANK = cv2.imencode(".png", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()

@@ -32,26 +32,28 @@ from tests.agent_helpers import Cuttable, running_agent, until
 from tests.api_helpers import Portal, make_portal
 from tests.face_helpers import (
     OBAMA,
+    both_ways_turn,
     enroll,
+    him,
     photo,
     photo_attacks,
+    real_turns,
     screen_attacks,
     turned_plane,
-    turning_head,
     y4m,
 )
 
 pytestmark = pytest.mark.anyio
 
 
-async def _enrolled(services: Services) -> tuple[Portal, int]:
-    """The demo world with officer1 enrolled from the Obama photos."""
+async def _enrolled(services: Services, frames: list[bytes] = OBAMA) -> tuple[Portal, int]:
+    """The demo world with officer1 enrolled from these photos (the Obama ones)."""
     portal = await make_portal(services)
     async with services.sessionmaker() as db:
         pid = await db.scalar(select(Person.id).where(Person.username == "officer1"))
     assert pid is not None
     async with portal.as_user("manager") as manager:
-        assert (await enroll(manager, pid, OBAMA)).status_code == 201
+        assert (await enroll(manager, pid, frames)).status_code == 201
     return portal, pid
 
 
@@ -175,6 +177,30 @@ async def test_a_turning_head_checks_in_and_a_photo_does_not(
     assert seen(on_phone, 2000.0) == []
 
 
+async def test_a_real_head_turn_checks_in_and_a_photo_of_him_does_not(
+    services: Services, tmp_path: Path
+) -> None:
+    """A man enrolled from three frames of one webcam recording turns his head in another: he is
+    checked in. A frame of him looking straight, printed or on a phone and moved: never."""
+    portal, pid = await _enrolled(services, him())
+    async with portal.agent() as agent:
+        data = (await agent.get("/api/v1/agent/gallery")).json()
+    gallery = DoorGallery(tmp_path / "gallery.json")
+    gallery.replace(Gallery.model_validate(data))
+    watch = DoorWatch(FaceEngine(), gallery, cooldown_s=60)
+
+    def seen(frames: list[np.ndarray], start: float) -> list[int]:
+        got = [watch.look(f, start + i * 0.2) for i, f in enumerate(frames)]
+        return [p for p in got if p is not None]
+
+    turning = both_ways_turn()
+    front = turning[0]
+    assert seen([front] * 40, 0.0) == []  # held up still
+    shown = [(front, attack) for attack in photo_attacks(front)] + screen_attacks(front)
+    assert seen([f for first, attack in shown for f in (first, first, attack, attack)], 10.0) == []
+    assert seen(turning, 100.0) == [pid]
+
+
 async def test_file_camera_frames(tmp_path: Path) -> None:
     clip = y4m(tmp_path / "clip.y4m", [photo("obama")] * 5, fps=10)
     frames = []
@@ -207,9 +233,9 @@ async def test_door_check_ins_while_offline_arrive_exactly_once(
     """The agent gets the gallery, goes down, comes back with the network cut: the door camera
     still knows officer1 from its cached gallery, queues the check-in, and the portal stores it
     once when the network is back."""
-    portal, pid = await _enrolled(services)
+    portal, pid = await _enrolled(services, him())
     blank = y4m(tmp_path / "blank.y4m", [np.full((480, 640, 3), 40, np.uint8)] * 10)
-    door = turning_head(tmp_path)
+    door = real_turns(tmp_path)
 
     async def door_rows() -> list[Attendance]:
         async with services.sessionmaker() as db:

@@ -12,8 +12,16 @@ import pytest
 from classroom.faces import engine as engine_mod
 from classroom.faces.engine import FaceEngine, WeightsMissing, locate_weights
 from classroom.faces.gallery import Gallery
-from classroom.faces.quality import MIN_SHARPNESS, check_frame, face_sharpness, probe_refusal
+from classroom.faces.quality import (
+    MIN_FACE_PX,
+    MIN_SHARPNESS,
+    MIN_TURN_SHARPNESS,
+    check_frame,
+    face_sharpness,
+    probe_refusal,
+)
 from classroom.images import ENROLMENT_PHOTO, ImageRefused, decode_bounded
+from tests.face_helpers import both_ways_turn
 
 FACES = Path(__file__).parent / "data" / "faces"
 
@@ -145,6 +153,21 @@ def test_a_check_in_waits_for_a_frame_good_enough_to_judge(engine: FaceEngine) -
         faces = engine.detect(image)
         assert faces, said
         assert probe_refusal(image, faces[0], min_px=60) == said
+
+
+def test_a_turning_head_is_read_on_softer_frames_than_it_is_known_by(engine: FaceEngine) -> None:
+    """The frames of a real head turn at a webcam blur: none of the man's turned frames meets the
+    floor a check-in starts on, yet once a challenge is under way (``turning``) they are read,
+    down to MIN_TURN_SHARPNESS; a face blurred beyond that is not."""
+    turned = [both_ways_turn()[i] for i in (12, 13, 14, 16)]  # to his right, then his left
+    for frame in turned:
+        face = engine.detect(frame)[0]
+        assert MIN_TURN_SHARPNESS <= face_sharpness(frame, face) < MIN_SHARPNESS
+        assert probe_refusal(frame, face, MIN_FACE_PX) == "hold_still"
+        assert probe_refusal(frame, face, MIN_FACE_PX, turning=True) is None
+    smeared = cv2.GaussianBlur(turned[0], (0, 0), 4)
+    face = engine.detect(smeared)[0]
+    assert probe_refusal(smeared, face, MIN_FACE_PX, turning=True) == "hold_still"
 
 
 def test_images_decode_by_content() -> None:

@@ -1,7 +1,7 @@
-"""The kiosk in headless Chromium with a fake camera fed from real face photos (tests/data/faces):
-a held-up photo of an enrolled person fails the head-turn challenge, the person turning their
-head is greeted by name, someone not enrolled is refused, and a card typed by a keyboard-wedge
-reader checks its holder in."""
+"""The kiosk in headless Chromium with a fake camera fed from real face photos and a real webcam
+recording (tests/data/faces): a held-up photo of an enrolled person fails the head-turn
+challenge, a man really turning his head is greeted by name, someone not enrolled is refused, and
+a card typed by a keyboard-wedge reader checks its holder in."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.browser import browser, fake_camera
-from tests.face_helpers import photo, photo_attacks, screen_attacks, turning_head, y4m
+from tests.face_helpers import him, photo, photo_attacks, real_turns, screen_attacks, y4m
 from tests.live_stack import CLI, LiveStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -72,7 +72,8 @@ def kiosk_token(live: LiveStack) -> str:
     token = new_kiosk(live, 3, "door")
     open_session_now(live, 3, "刷脸签到课")
     manager = live.login("manager")
-    # Enrol officer1 ("A", photos of one man) and register officer2's card.
+    # Enrol officer1 (photos of one man) and officer2 (frames of the man in the webcam
+    # recordings), and register officer2's card.
     a = _person_id(live, "officer1")
     frames = [
         cv2.imencode(".jpg", photo(n))[1].tobytes()
@@ -82,6 +83,9 @@ def kiosk_token(live: LiveStack) -> str:
     r = manager.post(f"/api/v1/people/{a}/face", files=files, data={"consent": "true"})
     assert r.status_code == 201, r.text
     b = _person_id(live, "officer2")
+    files = [("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(him())]
+    r = manager.post(f"/api/v1/people/{b}/face", files=files, data={"consent": "true"})
+    assert r.status_code == 201, r.text
     r = manager.post(f"/api/v1/people/{b}/cards", json={"card_no": "0004479002"})
     assert r.status_code == 201, r.text
     return token
@@ -167,12 +171,14 @@ def test_photo_held_up_fails_the_challenge(
 def test_enrolled_person_turns_and_is_greeted(
     live: LiveStack, tmp_path: Path, kiosk_token: str
 ) -> None:
-    with browser(tmp_path / "p", fake_camera(turning_head(tmp_path))) as ctx:
+    """officer2, enrolled from one webcam recording, turns his head to his right and then his
+    left in another: whichever side the kiosk asks for, he is greeted."""
+    with browser(tmp_path / "p", fake_camera(real_turns(tmp_path))) as ctx:
         page = ctx.new_page()
         _kiosk(page, live, kiosk_token)
         greeted = page.locator("#status[data-state=checked_in], #status[data-state=already]")
         expect(greeted).to_be_visible(timeout=40_000)
-        expect(page.locator("#status")).to_contain_text("张队员")
+        expect(page.locator("#status")).to_contain_text("刘队员")
         page.screenshot(path=str(live.data_dir / "kiosk-greeted.png"))
 
 
@@ -218,7 +224,7 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
     a = _person_id(live, "officer1")
     assert (
         manager.post(f"/api/v1/people/{a}/cards", json={"card_no": "0004479001"}).status_code == 201
-    )
+    )  # officer2's is 0004479002
     token = new_kiosk(live, 2, "door-2")
     refused = httpx.post(
         f"{live.url}/api/v1/kiosk/card",
@@ -226,16 +232,16 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert refused.status_code == 409 and refused.json()["detail"]["code"] == "face_required"
-    with browser(tmp_path / "p", fake_camera(turning_head(tmp_path))) as ctx:
+    with browser(tmp_path / "p", fake_camera(real_turns(tmp_path))) as ctx:
         page = ctx.new_page()
         _kiosk(page, live, token)
         expect(page.locator("#status")).to_have_attribute(
             "data-state", "card_first", timeout=20_000
         )
-        page.keyboard.type("0004479002")  # officer2's card, officer1's face
+        page.keyboard.type("0004479001")  # officer1's card, officer2's face
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_have_attribute("data-state", "mismatch", timeout=20_000)
-        page.keyboard.type("0004479001")  # officer1's own card
+        page.keyboard.type("0004479002")  # officer2's own card
         page.keyboard.press("Enter")
         acknowledged = ", ".join(
             f"#status[data-state={state}]"
@@ -243,7 +249,7 @@ def test_two_factor_classroom_needs_card_and_face_of_one_person(
         )
         _shows(page, acknowledged, 10_000)
         _shows(page, "#status[data-state=checked_in]", 40_000)
-        expect(page.locator("#status")).to_contain_text("张队员")
+        expect(page.locator("#status")).to_contain_text("刘队员")
 
 
 # The page's camera shows what the test draws: each picture on a canvas whose stream replaces the

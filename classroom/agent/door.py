@@ -32,7 +32,7 @@ from classroom.agent.health import Health
 from classroom.agent.reports import Report
 from classroom.faces.engine import FaceEngine
 from classroom.faces.gallery import Gallery
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, pose
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, seen_pose
 from classroom.faces.quality import probe_refusal
 from classroom.protocol.messages import CHECKIN_PATH, Checkin
 from classroom.protocol.messages import Gallery as GalleryMessage
@@ -93,19 +93,23 @@ class DoorWatch:
     def look(self, frame: np.ndarray, now: float | None = None) -> int | None:
         now = time.monotonic() if now is None else now
         faces = self.engine.detect(frame)
-        if not faces or probe_refusal(frame, faces[0], MIN_FACE_PX) is not None:
+        ch = self.challenge
+        turning = ch is not None and now - ch.started <= WINDOW_S
+        if not faces or probe_refusal(frame, faces[0], MIN_FACE_PX, turning) is not None:
             return None  # too far, or too soft to judge: the next frame may be better
         face = faces[0]
         match = self.gallery.gallery.best(self.engine.embed(frame, face))
         if match is None:
             return None  # nobody clear: a stranger, or a look away mid-turn
         pid = match.person_id
-        ch = self.challenge
-        if ch is None or ch.person_id != pid or now - ch.started > WINDOW_S:
+        if ch is None or not turning or ch.person_id != pid:
+            if turning:
+                return None  # another face while someone turns (on a frame that may be soft)
             if now < self.quiet_until.get(pid, 0.0):
                 return None  # checked in a moment ago: still walking past the door
             ch = self.challenge = HeadTurnChallenge(pid, now, side=0)
-        if ch.feed(pose(face), now) != "passed":
+        seen = seen_pose(self.engine, frame, face)
+        if seen is None or ch.feed(seen, now) != "passed":
             return None
         self.challenge = None
         self.quiet_until[pid] = now + self.cooldown_s

@@ -1,6 +1,7 @@
 """Is this frame good enough to enrol a face from, or to recognise one in? Each refusal says what
-to change. A check-in frame must meet the same sharpness floor as an enrolment frame: a soft
-probe matches the wrong person more easily, and the next frame is a fifth of a second away.
+to change. A check-in frame must meet the same sharpness floor as an enrolment frame to say who
+it is: a soft probe matches the wrong person more easily, and the next frame is a fifth of a
+second away. The frames of the head turn that follows are read for the turn on a lower floor.
 
 Sharpness is judged where the recogniser looks: on the face aligned to SFace's 112-pixel crop,
 so a photo's resolution does not decide it (a large, smooth-skinned face measured on its own
@@ -26,6 +27,11 @@ MIN_FACE_PX = 80  # SFace works on 112×112 crops: smaller faces are upscaled no
 # photos measure 18–33 sharp at faces of 90–1,000 px, dim, noisy or JPEG'd or not; blurred by 2%
 # of the face's size (about 2 px of the crop) 4–14, whatever noise or JPEG blocks are added.
 MIN_SHARPNESS = 16.0
+# Once a sharp frame has said who it is, the frames of the head turn that follows are read for
+# the turn down to half that: a head turning blurs at a webcam's shutter (a real turn's frames at
+# a 400×300 webcam measured 8.4–16 while his still frames measured 15–18), and a floor it cannot
+# meet would ask the person to hold still while asking them to turn.
+MIN_TURN_SHARPNESS = 8.0
 MAX_ROLL_DEG = 15.0
 MAX_YAW = 0.3  # nose offset from the eyes' midpoint, in eye distances
 
@@ -97,12 +103,15 @@ def face_sharpness(image: np.ndarray, face: Face) -> float:
     return detail / brightness**2
 
 
-def probe_refusal(image: np.ndarray, face: Face, min_px: float) -> str | None:
+def probe_refusal(
+    image: np.ndarray, face: Face, min_px: float, turning: bool = False
+) -> str | None:
     """Why not to decide on this check-in frame (``closer``, ``hold_still``), or None: wait for a
-    better frame rather than judge a bad one."""
+    better frame rather than judge a bad one. ``turning``: a head-turn challenge is under way,
+    and the frame is read for the turn (MIN_TURN_SHARPNESS) — it must not start one."""
     if face.size < min_px:
         return "closer"
-    if face_sharpness(image, face) < MIN_SHARPNESS:
+    if face_sharpness(image, face) < (MIN_TURN_SHARPNESS if turning else MIN_SHARPNESS):
         return "hold_still"
     return None
 

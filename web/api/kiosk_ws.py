@@ -26,7 +26,7 @@ from classroom.db.models import Classroom, Device, DeviceKind, Person
 from classroom.db.types import utcnow
 from classroom.devices import device_for_token
 from classroom.faces.enrollment import person_for_card
-from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, pose
+from classroom.faces.liveness import WINDOW_S, HeadTurnChallenge, seen_pose
 from classroom.faces.quality import probe_refusal
 from classroom.images import CAMERA_FRAME, ImageRefused, decode_off_loop
 from classroom.runtime import Services
@@ -110,7 +110,7 @@ class _Kiosk:
             await self.send("several")
             return
         face = faces[0]
-        refusal = probe_refusal(image, face, MIN_FACE_PX)
+        refusal = probe_refusal(image, face, MIN_FACE_PX, turning=self.challenge is not None)
         if refusal is not None:
             await self.send(refusal)
             return
@@ -144,7 +144,8 @@ class _Kiosk:
             if match is None or match.person_id != self.challenge.person_id:
                 await self._failed("face changed")  # another face mid-challenge
                 return
-            result = self.challenge.feed(pose(face), now)
+            seen = await asyncio.to_thread(seen_pose, engine, image, face)
+            result = "pending" if seen is None else self.challenge.feed(seen, now)
             if result == "pending":
                 await self.send("challenge", direction=self.challenge.direction)
                 return
