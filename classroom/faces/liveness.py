@@ -11,9 +11,10 @@ error depends on the face's size in pixels, and they are not mirror-symmetric (a
 real turn read 0.28, its mirror image 0.13). So the turn is read on the face cut out level (the
 eyes' line horizontal) at one size, and on the mirror image of that cut-out, and the two are
 averaged (``seen_pose``): roll and scale move it by 0.06 at most, the detector's own left/right
-lean cancels, and a turn to either side reads the same. A flat photo turned far (50–60°) about its vertical axis can still
-give the landmarks a turn, but then the face looks much narrower than a head turned that much, so
-the turn counts only where the face is at least MIN_BREADTH as broad as when it looked straight.
+lean cancels, and a turn to either side reads the same. A flat photo turned far (50–60°) about
+its vertical axis can still give the landmarks a turn, but then the face looks much narrower than
+a head turned that much, so the turn counts only where the face is at least MIN_BREADTH as broad
+as when it looked straight.
 
 What this stops: printed photos and still images on a phone or screen, held up, rolled, bent,
 moved or turned (docs/benchmarks.md, "Liveness", counts each). What it does not stop: a video of
