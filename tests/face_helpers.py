@@ -103,8 +103,10 @@ def him() -> list[bytes]:
 
 
 def real_turns(tmp: Path) -> Path:
-    """The man turning his head one way and the other, for a fake camera (12 fps, looped)."""
-    return y4m(tmp / "turns.y4m", clip("cap12_edit", 900, 1010, every=2), fps=12)
+    """The man looking straight (on his sharpest frames), then turning his head a little to his
+    right and to his left, for a camera read from a file (12 fps, looped): cap12_edit's frames
+    400–560."""
+    return y4m(tmp / "turns.y4m", clip("cap12_edit", 400, 560, every=2), fps=12)
 
 
 def jpeg(name: str, width: int = 640) -> bytes:
