@@ -333,7 +333,7 @@ def test_manager_enrols_from_the_browser_camera(live: LiveStack, tmp_path: Path)
     twice is refused, naming the frame, before anything is kept."""
     import base64
 
-    officer = _person_id(live, "officer1")  # whose face these photos are, in every test here
+    officer = _person_id(live, "officer1")  # whose face these photos are (officer2: the webcam man)
     pictures = [
         base64.b64encode(cv2.imencode(".jpg", photo(n))[1].tobytes()).decode()
         for n in ("obama", "obama2", "obama_partial_face")
